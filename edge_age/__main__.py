@@ -1,0 +1,5 @@
+"""Allow ``python -m edge_age``."""
+
+from edge_age.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Checkpoints: weights plus everything needed to rebuild the model and its preprocessing.
+
+A ``best.pt`` is self-describing -- model name and options, the :class:`PreprocessSpec`, the data
+source and split -- so ``eval`` and ``export`` need nothing else. :class:`TorchPredictor` wraps one
+in the predictor interface (uint8 face crops in, ages out) that every artifact shares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from edge_age import fileio
+from edge_age.data.preprocess import PreprocessSpec, normalize
+from edge_age.errors import EdgeAgeError
+from edge_age.models import create_model
+
+FORMAT = "edge-age-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (plus format tags) atomically."""
+    payload = {"format": FORMAT, "version": VERSION, **payload}
+    with fileio.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and validate a checkpoint; clear errors for foreign, truncated or newer files."""
+    p = Path(path)
+    if not p.is_file():
+        raise EdgeAgeError("no such checkpoint file", p)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise EdgeAgeError(f"not a readable PyTorch checkpoint ({type(e).__name__}: {str(e)[:200]})", p) from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise EdgeAgeError("not an edge-age checkpoint (no 'format: edge-age-checkpoint' tag)", p)
+    if ckpt.get("version", 0) > VERSION:
+        raise EdgeAgeError(f"checkpoint version {ckpt['version']} is newer than this edge-age ({VERSION}); upgrade", p)
+    return ckpt
+
+
+def build_model(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> torch.nn.Module:
+    model = create_model(ckpt["model"], **ckpt.get("model_kwargs", {}))
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise EdgeAgeError(f"weights do not fit model {ckpt['model']!r}: {str(e).splitlines()[0]}", path) from e
+    return model.eval()
+
+
+class TorchPredictor:
+    """Predictor over a PyTorch checkpoint (fp32 eager, for reference scores)."""
+
+    runtime = "torch"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.checkpoint = load_checkpoint(self.path)
+        self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
+        self.model = build_model(self.checkpoint, self.path)
+        self.name = self.path.name
+        if threads:
+            torch.set_num_threads(threads)
+
+    @property
+    def data_config(self) -> dict[str, Any] | None:
+        return self.checkpoint.get("data")
+
+    @torch.inference_mode()
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(normalize(faces, self.spec, "NCHW"))
+        return self.model(x).float().reshape(-1).numpy()

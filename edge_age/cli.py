@@ -1,0 +1,135 @@
+"""``edge-age`` command line: one subcommand per stage.
+
+Heavy imports (torch, matplotlib) happen inside the subcommand that needs them, so ``predict``,
+``eval`` on ONNX/TFLite files and ``bench`` start fast and run without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from edge_age import __version__
+from edge_age.errors import EdgeAgeError
+
+DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
+
+
+def default_data() -> str:
+    return os.environ.get("EDGE_AGE_DATA", "data/UTKFace.tar.gz")
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
+    p.add_argument("--format", dest="scheme", default="auto", choices=["auto", "utkface", "folders", "csv"],
+                   help="how ages are labelled (default: detected)")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="raw photos: find the largest face with OpenCV and crop it with margin first")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+
+
+def _data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = None):
+    from edge_age.data.dataset import DataConfig
+    from edge_age.data.split import SplitConfig
+
+    return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=args.detect_faces,
+                      split=SplitConfig(seed=seed), limit=limit)
+
+
+def _spec(args: argparse.Namespace):
+    from edge_age.data.preprocess import PreprocessSpec
+
+    return PreprocessSpec(denoise=getattr(args, "denoise", False), deblur=getattr(args, "deblur", False))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from edge_age.train import TrainConfig, train
+
+    kwargs = {}
+    if args.dropout is not None:
+        kwargs["dropout"] = args.dropout
+    if args.pretrained:
+        kwargs["pretrained"] = True
+    cfg = TrainConfig(
+        model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed, precision=args.precision,
+        threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
+    )
+    summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args), resume=args.resume,
+                    progress=not args.no_progress, cache_dir=args.cache_dir)
+    print(f"best val MAE {summary['best_val_mae']:.3f} at epoch {summary['best_epoch']} -> {cfg.out}/best.pt")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge_age.evaluate import evaluate_command
+
+    return evaluate_command(args)
+
+
+def cmd_data_report(args: argparse.Namespace) -> int:
+    from edge_age.data.report import report_command
+
+    return report_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-age",
+        description="Facial age estimation from a labeled face dataset to a phone: train, evaluate, export, bench.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge-age {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="inspect a dataset").add_subparsers(dest="data_command", required=True)
+    rep = data.add_parser("report", help="counts, age histograms, sample grid, bad files and duplicates",
+                          description="Scan a labeled face dataset and write report.json/report.md and PNG plots.")
+    _add_data_args(rep)
+    rep.add_argument("--out", type=Path, default=Path("runs/data_report"), help="output folder (default: %(default)s)")
+    rep.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
+    rep.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset)")
+    rep.set_defaults(func=cmd_data_report)
+
+    from edge_age.train_args import add_train_args  # no torch import
+
+    tr = sub.add_parser("train", help="train an age regressor",
+                        description="Train an age regressor on labeled faces; writes best.pt, last.pt, metrics.csv, "
+                                    "loss.png into --out. Interrupt and re-run with --resume to continue.")
+    _add_data_args(tr)
+    add_train_args(tr)
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="score a model (checkpoint, .onnx or .tflite) on a split",
+                        description="MAE, RMSE, CS@5, MAE per decade, scatter and decade confusion plots.")
+    ev.add_argument("--model", required=True, type=Path, help="best.pt checkpoint (or exported .onnx/.tflite)")
+    _add_data_args(ev)
+    ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+                    help="which split (default: %(default)s; 'all' for a dataset never trained on)")
+    ev.add_argument("--seed", type=int, default=None, help="split seed (default: the model's training seed)")
+    ev.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset)")
+    ev.add_argument("--json", type=Path, default=None, help="write metrics as JSON here")
+    ev.add_argument("--out", type=Path, default=None, help="folder for plots (default: next to the model)")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EdgeAgeError as e:
+        if args.debug:
+            raise
+        print(f"edge-age: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edge-age: interrupted (completed epochs and files are kept; re-run with --resume)", file=sys.stderr)
+        return 130

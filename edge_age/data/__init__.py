@@ -1,0 +1,1 @@
+"""Data stage: label sources, face crops, preprocessing, split, cache and report. No torch here."""

@@ -1,0 +1,192 @@
+"""Uniform read access to a folder, a .tar/.tar.gz archive or a .zip archive.
+
+Archives are read in place (never unpacked to disk). Tar members are read in one sequential pass,
+because seeking backwards in a gzip stream means decompressing from the start again.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from edge_age.errors import EdgeAgeError
+
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
+
+
+def is_archive(path: Path) -> bool:
+    name = path.name.lower()
+    return path.is_file() and name.endswith(ARCHIVE_SUFFIXES)
+
+
+def _safe_member(name: str, archive: Path) -> str | None:
+    """Normalise an archive member name; refuse absolute and parent-escaping paths."""
+    norm = posixpath.normpath(name.replace("\\", "/"))
+    if norm.startswith("/") or norm == ".." or norm.startswith("../"):
+        raise EdgeAgeError(f"archive member {name!r} points outside the archive (path traversal); refusing it", archive)
+    return None if norm == "." else norm
+
+
+class Container:
+    """A set of named files: ``names()`` lists them, ``read_many()`` yields their bytes."""
+
+    path: Path
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
+        """Yield ``(name, bytes)`` for each wanted name (order may differ); an exception per unreadable file."""
+        raise NotImplementedError
+
+    def read(self, name: str) -> bytes:
+        for _, data in self.read_many([name]):
+            if isinstance(data, Exception):
+                raise data
+            return data
+        raise EdgeAgeError(f"no file {name!r} in {self.path}")
+
+    def display(self, name: str) -> str:
+        """How a member is named in messages: a real path for folders, ``archive:member`` otherwise."""
+        return f"{self.path}:{name}"
+
+    def fingerprint(self) -> dict[str, object]:
+        st = self.path.stat()
+        return {"path": str(self.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+class DirContainer(Container):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._names: list[str] | None = None
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            out: list[str] = []
+            root = str(self.path)
+            # followlinks=False: a symlink loop cannot send us round forever.
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+                dirnames.sort()
+                for fn in sorted(filenames):
+                    full = os.path.join(dirpath, fn)
+                    if os.path.isfile(full):
+                        out.append(os.path.relpath(full, root).replace(os.sep, "/"))
+            self._names = out
+        return self._names
+
+    def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
+        for name in names:
+            try:
+                yield name, (self.path / name).read_bytes()
+            except OSError as e:
+                yield name, EdgeAgeError(f"cannot read file: {e.strerror}", self.path / name)
+
+    def display(self, name: str) -> str:
+        return str(self.path / name)
+
+    def fingerprint(self) -> dict[str, object]:
+        # A folder has no single mtime: hash every file's size and mtime so edits invalidate caches.
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in self.names():
+            try:
+                st = (self.path / name).stat()
+            except OSError:
+                continue
+            h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return {"path": str(self.path.resolve()), "files": h.hexdigest()}
+
+
+class TarContainer(Container):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._names: list[str] | None = None
+
+    def _open(self) -> tarfile.TarFile:
+        try:
+            return tarfile.open(self.path, "r:*")
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise EdgeAgeError(f"not a readable tar archive ({e})", self.path) from e
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            out = []
+            with self._open() as tf:
+                try:
+                    for m in tf:
+                        if m.isfile():
+                            name = _safe_member(m.name, self.path)
+                            if name:
+                                out.append(name)
+                except (tarfile.TarError, EOFError, OSError) as e:
+                    raise EdgeAgeError(f"archive is corrupt or truncated ({e})", self.path) from e
+            self._names = out
+        return self._names
+
+    def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
+        wanted = set(names)
+        if not wanted:
+            return
+        with self._open() as tf:
+            try:
+                for m in tf:
+                    if not m.isfile():
+                        continue
+                    name = _safe_member(m.name, self.path)
+                    if name in wanted:
+                        f = tf.extractfile(m)
+                        yield name, f.read() if f else EdgeAgeError("unreadable member", self.display(name))
+                        wanted.discard(name)
+                        if not wanted:
+                            return
+            except (tarfile.TarError, EOFError, OSError) as e:
+                raise EdgeAgeError(f"archive is corrupt or truncated ({e})", self.path) from e
+        for name in sorted(wanted):
+            yield name, EdgeAgeError("missing from archive", self.display(name))
+
+
+class ZipContainer(Container):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise EdgeAgeError(f"not a readable zip archive ({e})", path) from e
+        self._map: dict[str, str] = {}
+        for info in self._zf.infolist():
+            if not info.is_dir():
+                name = _safe_member(info.filename, path)
+                if name:
+                    self._map[name] = info.filename
+
+    def names(self) -> list[str]:
+        return sorted(self._map)
+
+    def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
+        for name in names:
+            try:
+                yield name, self._zf.read(self._map[name])
+            except KeyError:
+                yield name, EdgeAgeError("missing from archive", self.display(name))
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                yield name, EdgeAgeError(f"corrupt archive member ({e})", self.display(name))
+
+
+def open_container(path: str | Path) -> Container:
+    """Open ``path`` (folder or archive) for reading; a clear error if it is neither."""
+    p = Path(path)
+    if not p.exists():
+        raise EdgeAgeError("no such file or folder", p)
+    if p.is_dir():
+        return DirContainer(p)
+    name = p.name.lower()
+    if name.endswith(".zip"):
+        return ZipContainer(p)
+    if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+        return TarContainer(p)
+    raise EdgeAgeError("expected a folder, a .tar/.tar.gz/.zip archive or a .csv file", p)

@@ -1,0 +1,86 @@
+"""From ``--data PATH`` to split, prepared faces: the one entry point every command uses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_age.data.cache import FaceArray, build_faces, default_cache_dir
+from edge_age.data.preprocess import PreprocessSpec
+from edge_age.data.sources import LabeledSet, Problem, load_labeled
+from edge_age.data.split import SPLITS, SplitConfig, assign_splits, limit_mask
+from edge_age.errors import EdgeAgeError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the faces come from and how they are split; stored in checkpoints and model cards."""
+
+    path: str
+    scheme: str = "auto"
+    detect_faces: bool = False
+    split: SplitConfig = field(default_factory=SplitConfig)
+    limit: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataConfig":
+        d = dict(d)
+        d["split"] = SplitConfig(**d.get("split", {}))
+        return cls(**d)
+
+
+@dataclass
+class Dataset:
+    config: DataConfig
+    labeled: LabeledSet
+    faces: FaceArray
+    split: np.ndarray  # split name per row of ``faces``
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.labeled.problems + self.faces.problems
+
+    def indices(self, split: str) -> np.ndarray:
+        if split == "all":
+            return np.arange(len(self.faces))
+        if split not in SPLITS:
+            raise EdgeAgeError(f"unknown split {split!r}; choose from train, val, test, all")
+        return np.flatnonzero(self.split == split)
+
+    def counts(self) -> dict[str, int]:
+        return {s: int((self.split == s).sum()) for s in SPLITS}
+
+
+def load_dataset(
+    cfg: DataConfig,
+    spec: PreprocessSpec,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    splits: tuple[str, ...] | None = None,
+) -> Dataset:
+    """List, split and prepare the faces of ``cfg.path``.
+
+    The split is computed on every labeled name before ``--limit`` and before any image is decoded,
+    so it depends on names and seed only. ``splits`` restricts decoding to the splits a command needs
+    (``eval --split test`` decodes only test faces).
+    """
+    labeled = load_labeled(cfg.path, cfg.scheme)
+    names = [s.name for s in labeled.samples]
+    assigned = assign_splits(names, [s.age for s in labeled.samples], cfg.split)
+    keep = limit_mask(names, cfg.limit, cfg.split.seed)
+    if splits is not None:
+        keep &= np.isin(assigned, list(splits))
+    chosen = [s for s, k in zip(labeled.samples, keep) if k]
+    split_of = {s.name: sp for s, sp, k in zip(labeled.samples, assigned, keep) if k}
+    faces = build_faces(
+        labeled, chosen, spec, cfg.detect_faces, default_cache_dir() if cache_dir is None else cache_dir, progress
+    )
+    if len(faces) == 0:
+        raise EdgeAgeError(f"none of the {len(chosen)} selected images could be read", cfg.path)
+    split = np.asarray([split_of[n] for n in faces.names], dtype=object)
+    return Dataset(cfg, labeled, faces, split)

@@ -1,0 +1,150 @@
+"""Contract 1: the one preprocessing spec, and the numpy/OpenCV code that applies it.
+
+Training stores :class:`PreprocessSpec` in the checkpoint; export copies it into the model card;
+the runtime, the bench and the Android core read it from there. Nothing else may hard-code the
+input size, colour order or normalisation.
+
+Pixels flow in two steps so that the expensive part can be cached:
+
+1. :func:`prepare_face` -- decoded image -> square uint8 crop ``size x size x 3`` in RGB
+   (optional denoise/deblur). This is what the cache stores and what every predictor takes.
+2. :func:`normalize` -- uint8 crops -> float32 ``(x - mean) / std`` in the model's layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge_age.errors import EdgeAgeError
+
+# ImageNet statistics in 0-255 pixel units: the MobileNetV2 weights in the torch hub expect them,
+# and they work as well as any other choice for models trained from scratch.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+# Images larger than this are refused before decoding: a 12000x12000 JPEG would need ~430 MB.
+MAX_PIXELS = 64_000_000
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """Everything needed to turn a photo into the model's input tensor."""
+
+    size: int = 128
+    color_order: str = "RGB"
+    layout: str = "NCHW"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bilinear"
+    # Face box from --detect-faces is grown by this fraction of its side on every side before the
+    # square crop, so that the crop resembles the aligned UTKFace chips (forehead and chin in view).
+    face_margin: float = 0.4
+    denoise: bool = False
+    deblur: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PreprocessSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise EdgeAgeError(f"unknown preprocessing fields {sorted(unknown)}")
+        kw = dict(d)
+        for key in ("mean", "std"):
+            if key in kw:
+                kw[key] = tuple(float(v) for v in kw[key])
+        return cls(**kw)
+
+    def cache_key(self) -> dict[str, Any]:
+        """Fields that change the cached uint8 pixels (normalisation and layout do not)."""
+        return {
+            "size": self.size,
+            "color_order": self.color_order,
+            "interpolation": self.interpolation,
+            "denoise": self.denoise,
+            "deblur": self.deblur,
+        }
+
+
+_INTERP = {"bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+
+
+def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to an 8-bit BGR array, honouring EXIF orientation.
+
+    Grayscale, alpha and 16-bit inputs are converted by OpenCV's IMREAD_COLOR; anything OpenCV
+    cannot decode raises :class:`EdgeAgeError` naming the file.
+    """
+    if not data:
+        raise EdgeAgeError("empty file (0 bytes)", name)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    _check_dimensions(data, name)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if img is None:
+        raise EdgeAgeError("not a readable image (corrupt, truncated or unsupported format)", name)
+    if img.shape[0] < 2 or img.shape[1] < 2:
+        raise EdgeAgeError(f"image is too small ({img.shape[1]}x{img.shape[0]} pixels)", name)
+    return img
+
+
+def _check_dimensions(data: bytes, name: str) -> None:
+    """Refuse absurdly large images from their header, before allocating the decode buffer."""
+    try:
+        from PIL import Image  # Pillow reads only the header here; optional
+
+        import io
+
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except Exception:
+        return
+    if w * h > MAX_PIXELS:
+        raise EdgeAgeError(f"image is too large ({w}x{h} pixels, limit {MAX_PIXELS:,})", name)
+
+
+def center_square(img: np.ndarray) -> np.ndarray:
+    """Central square crop; aligned face chips are square already, so this is a no-op for them."""
+    h, w = img.shape[:2]
+    s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    return img[y0 : y0 + s, x0 : x0 + s]
+
+
+def prepare_face(img_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Square face crop (BGR, any size) -> uint8 ``size x size x 3`` in the spec's colour order."""
+    img = center_square(img_bgr)
+    if spec.denoise:
+        # Non-local means is slow but preserves skin texture better than a blur (seed 001).
+        img = cv2.fastNlMeansDenoisingColored(img, None, 5, 5, 7, 21)
+    img = cv2.resize(img, (spec.size, spec.size), interpolation=_INTERP[spec.interpolation])
+    if spec.deblur:
+        # Unsharp mask: restores edges that resizing and JPEG blur away (seed 001).
+        blur = cv2.GaussianBlur(img, (0, 0), 1.0)
+        img = cv2.addWeighted(img, 1.5, blur, -0.5, 0)
+    if spec.color_order == "RGB":
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    elif spec.color_order != "BGR":
+        raise EdgeAgeError(f"unknown colour order {spec.color_order!r}")
+    return np.ascontiguousarray(img)
+
+
+def normalize(faces: np.ndarray, spec: PreprocessSpec, layout: str | None = None) -> np.ndarray:
+    """uint8 ``N x H x W x 3`` crops -> float32 ``(x - mean) / std`` in ``layout`` (default: spec's)."""
+    if faces.ndim == 3:
+        faces = faces[None]
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    x = (faces.astype(np.float32) - mean) / std
+    if (layout or spec.layout) == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(x)

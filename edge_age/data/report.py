@@ -1,0 +1,103 @@
+"""``edge-age data report``: what is in a dataset before anyone trains on it.
+
+Counts per split, age histograms per split, a grid of sample faces, every unparsable name and
+unreadable file, and exact (same bytes) and near (same perceptual hash of the 128x128 crop)
+duplicates -- the usual reasons a model looks better or worse than it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge_age import fileio, plots
+from edge_age.data.dataset import Dataset, load_dataset
+from edge_age.data.preprocess import PreprocessSpec
+from edge_age.data.split import SPLITS, stable_hash
+
+
+def dhash(face: np.ndarray) -> int:
+    """64-bit difference hash: robust to re-encoding and small resizes, not to crops or flips."""
+    gray = cv2.cvtColor(np.ascontiguousarray(face), cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def find_duplicates(ds: Dataset) -> tuple[list[list[str]], list[list[str]]]:
+    """(exact groups, near groups) of display names; a near group holds files of different bytes."""
+    by_sha: dict[str, list[int]] = defaultdict(list)
+    for i, sha in enumerate(ds.faces.sha1):
+        by_sha[sha].append(i)
+    exact = [g for g in by_sha.values() if len(g) > 1]
+    by_hash: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(ds.faces)):
+        by_hash[dhash(ds.faces.faces[i])].append(i)
+    near = [g for g in by_hash.values() if len({ds.faces.sha1[i] for i in g}) > 1]
+    name = ds.labeled.display
+    return ([[name(ds.faces.names[i]) for i in g] for g in exact],
+            [[name(ds.faces.names[i]) for i in g] for g in near])
+
+
+def build_report(ds: Dataset) -> dict[str, Any]:
+    exact, near = find_duplicates(ds)
+    ages = ds.faces.ages
+    per_split = {}
+    for s in SPLITS:
+        a = ages[ds.indices(s)]
+        per_split[s] = {"n": int(a.size), "age_mean": float(a.mean()) if a.size else None,
+                        "age_min": float(a.min()) if a.size else None, "age_max": float(a.max()) if a.size else None}
+    return {
+        "data": ds.config.path,
+        "scheme": ds.labeled.scheme,
+        "labeled": len(ds.labeled.samples),
+        "readable": len(ds.faces),
+        "splits": per_split,
+        "label_problems": [str(p) for p in ds.labeled.problems],
+        "unreadable": [str(p) for p in ds.faces.problems],
+        "multiple_faces": [ds.labeled.display(n) for n, k in zip(ds.faces.names, ds.faces.n_faces) if k > 1],
+        "exact_duplicates": exact,
+        "near_duplicates": near,
+    }
+
+
+def to_markdown(r: dict[str, Any]) -> str:
+    lines = [f"# Data report: `{r['data']}`", "", f"- labelling scheme: **{r['scheme']}**",
+             f"- labeled images: {r['labeled']}, readable: {r['readable']}",
+             f"- unparsable names / bad labels: {len(r['label_problems'])}",
+             f"- unreadable files: {len(r['unreadable'])}",
+             f"- exact duplicate groups: {len(r['exact_duplicates'])}, near duplicate groups: {len(r['near_duplicates'])}",
+             "", "| split | n | mean age | min | max |", "|---|---:|---:|---:|---:|"]
+    for s, v in r["splits"].items():
+        fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
+        lines.append(f"| {s} | {v['n']} | {fmt(v['age_mean'])} | {fmt(v['age_min'])} | {fmt(v['age_max'])} |")
+    for key, title in (("label_problems", "Unparsable names and bad labels"), ("unreadable", "Unreadable files")):
+        if r[key]:
+            lines += ["", f"## {title}", ""] + [f"- {x}" for x in r[key][:200]]
+    for key, title in (("exact_duplicates", "Exact duplicates"), ("near_duplicates", "Near duplicates")):
+        if r[key]:
+            lines += ["", f"## {title}", ""] + [f"- {', '.join(g)}" for g in r[key][:200]]
+    return "\n".join(lines) + "\n"
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from edge_age.cli import _data_config
+
+    ds = load_dataset(_data_config(args, args.seed, args.limit), PreprocessSpec(), cache_dir=args.cache_dir,
+                      progress=not args.no_progress)
+    r = build_report(ds)
+    out: Path = args.out
+    fileio.write_json(out / "report.json", r)
+    fileio.write_text(out / "report.md", to_markdown(r))
+    plots.age_histograms({s: ds.faces.ages[ds.indices(s)] for s in SPLITS}, out / "age_histogram.png")
+    pick = sorted(range(len(ds.faces)), key=lambda i: stable_hash(args.seed, ds.faces.names[i]))[:32]
+    plots.face_grid(np.asarray([ds.faces.faces[i] for i in pick]),
+                    [f"{ds.faces.ages[i]:g}" for i in pick], out / "samples.png")
+    print(to_markdown(r).split("\n## ")[0].rstrip())
+    print(f"\nwrote {out}/report.json, report.md, age_histogram.png, samples.png")
+    return 0

@@ -1,0 +1,110 @@
+"""Metrics and plots over any predictor (seed 004). Imports no torch.
+
+MAE, RMSE, CS@5 (share of faces within 5 years), MAE per decade, a true-vs-predicted scatter and a
+decade confusion matrix. Every artifact (checkpoint, ONNX, TFLite) is scored by this same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_age import fileio, plots
+
+DECADES = [f"{10 * i}-{10 * i + 9}" for i in range(10)] + ["100+"]
+
+
+def decade_of(ages: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(np.asarray(ages) / 10).astype(int), 0, len(DECADES) - 1)
+
+
+def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """Regression metrics of predictions ``p`` against true ages ``y``."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if y.shape != p.shape or y.size == 0:
+        raise ValueError(f"need equal, non-empty arrays, got {y.shape} and {p.shape}")
+    err = p - y
+    dec = decade_of(y)
+    per_decade = {DECADES[d]: {"n": int((dec == d).sum()), "mae": float(np.abs(err[dec == d]).mean())}
+                  for d in np.unique(dec)}
+    return {
+        "n": int(y.size),
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "cs5": float((np.abs(err) <= 5).mean()),
+        "bias": float(err.mean()),
+        "pred_std": float(p.std()),
+        "mae_per_decade": per_decade,
+    }
+
+
+def decade_confusion(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    m = np.zeros((len(DECADES), len(DECADES)), dtype=int)
+    np.add.at(m, (decade_of(y), decade_of(p)), 1)
+    return m
+
+
+def predict_all(predictor: Any, faces: np.ndarray, batch_size: int = 64, progress: bool = True) -> np.ndarray:
+    from tqdm import tqdm
+
+    out = []
+    for i in tqdm(range(0, len(faces), batch_size), desc=f"predicting {predictor.name}", leave=False,
+                  disable=not progress, dynamic_ncols=True):
+        out.append(np.asarray(predictor.predict(np.asarray(faces[i : i + batch_size])), dtype=np.float32).reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def format_metrics(m: dict[str, Any], title: str) -> str:
+    lines = [title, f"  n {m['n']}  MAE {m['mae']:.3f}  RMSE {m['rmse']:.3f}  CS@5 {m['cs5']:.3f}  bias {m['bias']:+.2f}",
+             "  decade   n      MAE"]
+    for dec, v in m["mae_per_decade"].items():
+        lines.append(f"  {dec:<7}{v['n']:>5}  {v['mae']:7.2f}")
+    return "\n".join(lines)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from edge_age.cli import default_data
+    from edge_age.data.dataset import DataConfig, load_dataset
+    from edge_age.data.split import SplitConfig
+    from edge_age.runtime import load_predictor
+
+    predictor = load_predictor(args.model)
+    stored = DataConfig.from_dict(predictor.data_config) if predictor.data_config else None
+    seed = args.seed if args.seed is not None else (stored.split.seed if stored else 0)
+    split_cfg = stored.split if stored and args.seed is None else SplitConfig(seed=seed)
+    cfg = DataConfig(
+        path=args.data or (stored.path if stored else default_data()),
+        scheme=args.scheme if args.scheme != "auto" or not stored else stored.scheme,
+        detect_faces=args.detect_faces or bool(stored and stored.detect_faces),
+        split=split_cfg,
+        limit=args.limit,
+    )
+    splits = None if args.split == "all" else (args.split,)
+    ds = load_dataset(cfg, predictor.spec, cache_dir=args.cache_dir, progress=not args.no_progress, splits=splits)
+    idx = ds.indices(args.split)
+    if len(idx) == 0:
+        from edge_age.errors import EdgeAgeError
+
+        raise EdgeAgeError(f"the {args.split} split is empty", cfg.path)
+    y = ds.faces.ages[idx]
+    p = predict_all(predictor, ds.faces.faces[idx], args.batch_size, progress=not args.no_progress)
+    m = age_metrics(y, p)
+    title = f"{predictor.name} on {cfg.path} [{args.split}]"
+    print(format_metrics(m, title))
+    if ds.problems:
+        print(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")
+    out_dir = args.out or Path(args.model).parent / f"eval_{Path(args.model).stem}_{args.split}"
+    scatter = plots.scatter_true_pred(y, p, out_dir / "scatter.png", f"{title}\nMAE {m['mae']:.2f}")
+    conf = plots.confusion(decade_confusion(y, p), DECADES, out_dir / "confusion.png", title)
+    result = {"model": str(args.model), "runtime": predictor.runtime, "data": cfg.to_dict(), "split": args.split,
+              "metrics": m, "skipped": len(ds.problems),
+              "plots": [str(x) for x in (scatter, conf) if x is not None]}
+    if args.json:
+        fileio.write_json(args.json, result)
+    fileio.write_json(out_dir / "metrics.json", result)
+    print(f"  plots and metrics.json in {out_dir}")
+    return 0

@@ -1,0 +1,54 @@
+"""Float baselines: torchvision ResNet18/ResNet50 with a one-output regression head.
+
+From scratch by default (no ImageNet ResNet weights ship here). ``pretrained=True`` loads
+torchvision's ImageNet weights from the local torch hub cache and fails with a clear message,
+naming the expected file, when they are not there -- nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch.nn as nn
+import torchvision
+
+from edge_age.errors import EdgeAgeError
+from edge_age.models.registry import AgeScale, register_model
+
+
+def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
+    import torch.hub
+
+    fname = Path(weights.url).name
+    path = Path(torch.hub.get_dir()) / "checkpoints" / fname
+    if not path.exists():
+        raise EdgeAgeError(
+            f"ImageNet weights not found; place torchvision's {fname} there (TORCH_HOME="
+            f"{os.environ.get('TORCH_HOME', '~/.cache/torch')}) or train without --pretrained",
+            path,
+        )
+
+
+def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropout: float) -> nn.Module:
+    weights = None
+    if pretrained:
+        weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+        _weights_available(weights)
+    model = torchvision.models.get_model(arch, weights=weights)
+    model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, 1), AgeScale(age_mean, age_std))
+    return model
+
+
+@register_model
+def resnet18(
+    pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0, **_: object
+) -> nn.Module:
+    return _resnet("resnet18", pretrained, age_mean, age_std, dropout)
+
+
+@register_model
+def resnet50(
+    pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0, **_: object
+) -> nn.Module:
+    return _resnet("resnet50", pretrained, age_mean, age_std, dropout)

@@ -1,0 +1,43 @@
+"""Contract 3: one predictor interface for every artifact. Imports no torch.
+
+A predictor has ``spec`` (the :class:`PreprocessSpec` it was trained with), ``name``, ``runtime``
+and ``predict(faces)`` mapping a uint8 ``N x S x S x 3`` batch of prepared face crops to ages in
+years. Eval, bench and predict are written once against it. Checkpoints (``.pt``) are served by
+:class:`edge_age.checkpoint.TorchPredictor`, imported only when such a file is asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edge_age.data.preprocess import PreprocessSpec
+from edge_age.errors import EdgeAgeError
+
+
+class Predictor(Protocol):
+    spec: PreprocessSpec
+    name: str
+    runtime: str
+
+    @property
+    def data_config(self) -> dict[str, Any] | None: ...
+
+    def predict(self, faces: np.ndarray) -> np.ndarray: ...
+
+
+def load_predictor(path: str | Path, threads: int | None = None) -> Predictor:
+    """Open any supported model file by its suffix."""
+    p = Path(path)
+    if not p.exists():
+        raise EdgeAgeError("no such model file", p)
+    suffix = p.suffix.lower()
+    if suffix in (".pt", ".pth"):
+        try:
+            from edge_age.checkpoint import TorchPredictor
+        except ImportError as e:
+            raise EdgeAgeError("PyTorch checkpoints need torch: pip install 'edge-age[train]'", p) from e
+        return TorchPredictor(p, threads=threads)
+    raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt)", p)

@@ -1,0 +1,29 @@
+"""``edge-age train`` options, kept apart so ``--help`` needs no torch import."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="simplecnn", choices=["simplecnn", "resnet18", "resnet50"],
+                   help="registry model (default: %(default)s)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
+    p.add_argument("--epochs", type=int, default=30, help="maximum epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate (default: %(default)s)")
+    p.add_argument("--loss", default="l1", choices=["l1", "mse", "smoothl1"], help="(default: %(default)s)")
+    p.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed for split, init, shuffling (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset), for quick runs")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="autocast precision; auto picks bf16 only where the CPU/GPU runs it natively")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout before the FC layers (model default)")
+    p.add_argument("--pretrained", action="store_true",
+                   help="ResNets: start from torchvision ImageNet weights found in the local torch hub cache")
+    p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour augmentation")
+    p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
+    p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")
+    p.add_argument("--max-steps", type=int, default=0, help="cap steps per epoch (smoke tests)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")

@@ -1,0 +1,98 @@
+"""Shared fixtures: small generated datasets in every label format, and the real UTKFace archive."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = Path(os.environ.get("EDGE_AGE_DATA", REPO.parent / "shared" / "data" / "UTKFace.tar.gz"))
+
+
+def face_image(age: float, seed: int, size: int = 64) -> np.ndarray:
+    """A synthetic 'face' (BGR) whose brightness and texture follow the age, so a model can learn it."""
+    rng = np.random.default_rng(seed)
+    img = np.full((size, size, 3), 40 + 1.6 * age, dtype=np.float32)
+    yy, xx = np.mgrid[0:size, 0:size]
+    img += (np.sin(xx / (2 + age / 20)) * 20)[..., None]
+    cv2.ellipse(img, (size // 2, size // 2), (size // 3, size // 2 - 4), 0, 0, 360, (200, 170, 150), 2)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_jpg(path: Path, img: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+AGES = [1, 3, 8, 15, 22, 25, 27, 30, 34, 38, 41, 45, 50, 55, 61, 67, 72, 80, 88, 95]
+
+
+def make_utk(root: Path, n_per_age: int = 3, ages: list[int] = AGES) -> Path:
+    k = 0
+    for a in ages:
+        for j in range(n_per_age):
+            write_jpg(root / f"{a}_{j % 2}_{j % 5}_2017011{k:07d}.jpg.chip.jpg", face_image(a, k))
+            k += 1
+    return root
+
+
+def make_folders(root: Path, n_per_age: int = 3, ages: list[int] = AGES) -> Path:
+    k = 0
+    for a in ages:
+        for j in range(n_per_age):
+            write_jpg(root / str(a) / f"img{k:04d}.jpg", face_image(a, k))
+            k += 1
+    return root
+
+
+def make_csv(root: Path, n_per_age: int = 3, ages: list[int] = AGES, bom: bool = False) -> Path:
+    rows = ["file_name,real_age"]
+    k = 0
+    for a in ages:
+        for j in range(n_per_age):
+            write_jpg(root / "images" / f"p{k:04d}.jpg", face_image(a, k))
+            rows.append(f"images/p{k:04d}.jpg,{a}")
+            k += 1
+    (root / "labels.csv").write_text(("\ufeff" if bom else "") + "\n".join(rows) + "\n", encoding="utf-8")
+    return root / "labels.csv"
+
+
+def make_tar(src: Path, dest: Path) -> Path:
+    with tarfile.open(dest, "w:gz") as tf:
+        tf.add(src, arcname=src.name)
+    return dest
+
+
+def make_zip(src: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(dest, "w") as zf:
+        for p in sorted(src.rglob("*")):
+            if p.is_file():
+                zf.write(p, f"{src.name}/{p.relative_to(src).as_posix()}")
+    return dest
+
+
+@pytest.fixture
+def utk_dir(tmp_path: Path) -> Path:
+    return make_utk(tmp_path / "UTKFace")
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def real_data() -> Path:
+    if not REAL_DATA.exists():
+        pytest.skip(f"real UTKFace archive not found at {REAL_DATA} (set EDGE_AGE_DATA)")
+    return REAL_DATA

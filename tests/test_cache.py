@@ -1,0 +1,56 @@
+"""The face cache: built once, reused when nothing changed, rebuilt when anything did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from conftest import face_image, make_utk, write_jpg
+from edge_age.data.dataset import DataConfig, load_dataset
+from edge_age.data.preprocess import PreprocessSpec
+
+
+def test_cache_hit_returns_identical_faces(utk_dir: Path, cache_dir: Path) -> None:
+    cfg = DataConfig(str(utk_dir))
+    a = load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+    files = sorted(cache_dir.iterdir())
+    assert [f.suffix for f in files] == [".json", ".npy"]
+    b = load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+    assert isinstance(b.faces.faces, np.memmap)  # served from the cache, memory-mapped
+    np.testing.assert_array_equal(a.faces.faces, b.faces.faces)
+    assert a.faces.names == b.faces.names and sorted(cache_dir.iterdir()) == files
+
+
+def test_cache_key_follows_settings_and_files(utk_dir: Path, cache_dir: Path) -> None:
+    cfg = DataConfig(str(utk_dir))
+    load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+    load_dataset(cfg, PreprocessSpec(size=64), cache_dir, progress=False)
+    assert len(list(cache_dir.glob("*.npy"))) == 2
+    write_jpg(utk_dir / "33_0_0_20170000000001.jpg.chip.jpg", face_image(33, 99))
+    ds = load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+    assert len(list(cache_dir.glob("*.npy"))) == 3
+    assert any(n.startswith("33_0_0_2017000") for n in ds.faces.names)
+
+
+def test_unreadable_files_are_skipped_and_named(tmp_path: Path, cache_dir: Path) -> None:
+    root = make_utk(tmp_path / "u", n_per_age=1)
+    (root / "20_0_0_20170000000002.jpg.chip.jpg").write_bytes(b"")
+    (root / "21_0_0_20170000000003.jpg.chip.jpg").write_text("this is text")
+    ds = load_dataset(DataConfig(str(root)), PreprocessSpec(), cache_dir, progress=False)
+    reasons = {Path(p.where).name: p.reason for p in ds.problems}
+    assert "empty file" in reasons["20_0_0_20170000000002.jpg.chip.jpg"]
+    assert "not a readable image" in reasons["21_0_0_20170000000003.jpg.chip.jpg"]
+    assert len(ds.faces) == 20 and ds.faces.faces.shape == (20, 128, 128, 3)
+
+
+def test_detect_faces_crops_or_reports(tmp_path: Path, cache_dir: Path) -> None:
+    # A blank photo has no face: with --detect-faces it is skipped and named, never silently.
+    root = tmp_path / "raw"
+    write_jpg(root / "30" / "blank.jpg", np.full((240, 320, 3), 128, np.uint8))
+    write_jpg(root / "31" / "other.jpg", face_image(31, 0, size=200))
+    from edge_age.errors import EdgeAgeError
+    import pytest
+
+    with pytest.raises(EdgeAgeError, match="none of the 2 selected images"):
+        load_dataset(DataConfig(str(root), detect_faces=True), PreprocessSpec(), cache_dir, progress=False)
