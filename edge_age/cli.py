@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -72,6 +73,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from edge_age.export.exporter import ExportConfig, export_checkpoint
+
+    cfg = ExportConfig(
+        checkpoint=str(args.checkpoint), out=str(args.out) if args.out else None, name=args.name,
+        formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()), int8=args.int8, data=args.data,
+        calib_data=args.calib_data, calib_size=args.calib_size, val_limit=args.val_limit,
+        allow_degraded=args.allow_degraded,
+    )
+    card = export_checkpoint(cfg, command=args.command_line, progress=not args.no_progress, cache_dir=args.cache_dir)
+    print(f"wrote {len(card['files'])} file(s) and {card['name']}.json to {cfg.out or 'export/' + card['name']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from edge_age.predict import predict_command
+
+    return predict_command(args)
+
+
 def cmd_data_report(args: argparse.Namespace) -> int:
     from edge_age.data.report import report_command
 
@@ -117,12 +138,42 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, default=None, help="folder for plots (default: next to the model)")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.set_defaults(func=cmd_eval)
+
+    ex = sub.add_parser("export", help="export a checkpoint to ONNX and TFLite (fp32, and int8 with --int8)",
+                        description="Write NAME_fp32.onnx, NAME_fp32.tflite (and NAME_int8.* with --int8) plus the "
+                                    "model card NAME.json; every file is re-run and compared with PyTorch on val.")
+    ex.add_argument("--checkpoint", required=True, type=Path, help="runs/NAME/best.pt")
+    ex.add_argument("--int8", action="store_true", help="also write static int8 files (calibrated)")
+    ex.add_argument("--formats", default="onnx,tflite", help="comma list of onnx,tflite (default: %(default)s)")
+    ex.add_argument("--out", type=Path, default=None, help="output folder (default: export/NAME)")
+    ex.add_argument("--name", default=None, help="file name stem (default: the model name)")
+    ex.add_argument("--data", default=None, help="the checkpoint's dataset, if it moved")
+    ex.add_argument("--calib-data", default=None, help="calibration faces (default: the training split)")
+    ex.add_argument("--calib-size", type=int, default=300, help="calibration faces, age-stratified (default: %(default)s)")
+    ex.add_argument("--val-limit", type=int, default=None, help="prove parity on at most N val faces (default: all)")
+    ex.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
+    ex.add_argument("--cache-dir", type=Path, default=None)
+    ex.add_argument("--no-progress", action="store_true")
+    ex.set_defaults(func=cmd_export)
+
+    pr = sub.add_parser("predict", help="ages for image files (runtime only: no torch needed)",
+                        description="One line per face: file, box (x,y,w,h), age.")
+    pr.add_argument("images", nargs="+", type=Path, help="image files")
+    pr.add_argument("--model", type=Path, default=None,
+                    help="model file (.tflite, .onnx or .pt; default: the reference int8 model under export/)")
+    pr.add_argument("--detect-faces", action="store_true", help="find every face (else: the image is one face crop)")
+    pr.add_argument("--json", type=Path, default=None, help="write results as JSON")
+    pr.add_argument("--annotate", type=Path, default=None, help="write copies with boxes and ages into this folder")
+    pr.add_argument("--threads", type=int, default=None)
+    pr.set_defaults(func=cmd_predict)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = "edge-age " + " ".join(shlex.quote(a) for a in argv)
     try:
         return int(args.func(args) or 0)
     except EdgeAgeError as e:

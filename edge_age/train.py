@@ -68,6 +68,30 @@ def choose_precision(requested: str, device: torch.device) -> str:
     return "bf16" if native else "fp32"
 
 
+def tune_malloc() -> bool:
+    """Stop glibc from returning activation buffers to the OS after every step (Linux only).
+
+    By default glibc serves the >32 MB activation tensors with mmap and unmaps them on free, so
+    every step page-faults ~1 GB back in: measured here, 30% of CPU time went to the kernel and a
+    SimpleCNN step ran at 25 img/s; with these limits raised, 0% kernel time and 40 img/s.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        return all(
+            libc.mallopt(opt, val) == 1
+            for opt, val in ((m_mmap_threshold, 2**31 - 1), (m_trim_threshold, 2**30), (m_top_pad, 2**28))
+        )
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return False
+
+
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Batched augmentation on 0-255 float NCHW: flip, small affine, colour jitter."""
     n = x.shape[0]
@@ -152,6 +176,7 @@ def train(
         raise EdgeAgeError(f"unknown loss {cfg.loss!r}; choose from {', '.join(LOSSES)}")
 
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    tune_malloc()
     device = torch.device("cpu")
     precision = choose_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)

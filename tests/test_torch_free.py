@@ -8,6 +8,10 @@ import sys
 RUNTIME_MODULES = [
     "edge_age.cli",
     "edge_age.runtime",
+    "edge_age.runtime.onnx",
+    "edge_age.runtime.tflite",
+    "edge_age.formats",
+    "edge_age.predict",
     "edge_age.evaluate",
     "edge_age.data.sources",
     "edge_age.data.preprocess",

@@ -148,3 +148,14 @@ def normalize(faces: np.ndarray, spec: PreprocessSpec, layout: str | None = None
     if (layout or spec.layout) == "NCHW":
         x = x.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(x)
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype = np.int8) -> np.ndarray:
+    """Float tensor -> int8/uint8 with a file's own scale and zero-point (round half to even, as TFLite)."""
+    info = np.iinfo(dtype)
+    q = np.round(x / np.float32(scale)) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)

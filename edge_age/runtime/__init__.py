@@ -40,4 +40,15 @@ def load_predictor(path: str | Path, threads: int | None = None) -> Predictor:
         except ImportError as e:
             raise EdgeAgeError("PyTorch checkpoints need torch: pip install 'edge-age[train]'", p) from e
         return TorchPredictor(p, threads=threads)
-    raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt)", p)
+    from edge_age.formats import format_of
+
+    fmt = format_of(p)
+    if fmt is None:
+        raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt, .onnx or .tflite)", p)
+    if fmt.runtime == "onnxruntime":
+        from edge_age.runtime.onnx import OnnxPredictor
+
+        return OnnxPredictor(p, threads=threads)
+    from edge_age.runtime.tflite import TFLitePredictor
+
+    return TFLitePredictor(p, threads=threads)

@@ -1,0 +1,60 @@
+"""TFLite files with litert-torch (no TensorFlow): fp32, and full-integer int8 through PT2E."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge_age import fileio
+from edge_age.data.preprocess import PreprocessSpec, normalize
+from edge_age.export.prepare import NHWCInput
+
+
+def _quiet() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def _write(edge_model, path: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "model.tflite"
+        edge_model.export(str(out))
+        fileio.write_bytes(path, out.read_bytes())
+
+
+def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> None:
+    _quiet()
+    import litert_torch
+
+    sample = (torch.zeros(1, spec.size, spec.size, 3),)
+    _write(litert_torch.convert(NHWCInput(model).eval(), sample), path)
+
+
+def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec) -> None:
+    """PT2E static quantization: per-channel symmetric int8 weights, int8 activations, int8 I/O.
+
+    The exported graph has a fixed batch of 1, so calibration runs face by face.
+    """
+    _quiet()
+    import litert_torch
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e import quantize_pt2e
+
+    sample = (torch.zeros(1, spec.size, spec.size, 3),)
+    graph = torch.export.export(NHWCInput(model).eval(), sample).module()
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
+    )
+    graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
+    x = normalize(calib_faces, spec, "NHWC")
+    with torch.no_grad():
+        for i in range(len(x)):
+            graph(torch.from_numpy(x[i : i + 1]))
+    graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
+    _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)

@@ -1,0 +1,57 @@
+"""ONNX Runtime predictor. The preprocessing spec travels inside the file (``metadata_props``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_age.data.preprocess import PreprocessSpec, normalize
+from edge_age.errors import EdgeAgeError
+from edge_age.runtime.card import read_card
+
+META_SPEC = "edge_age.preprocess"
+META_CARD = "edge_age.card"
+
+
+class OnnxPredictor:
+    runtime = "onnxruntime"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self.name = self.path.name
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise EdgeAgeError(f"not a loadable ONNX model ({type(e).__name__}: {str(e)[:160]})", self.path) from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.card = read_card(self.path, required=META_SPEC not in meta)
+        if META_SPEC in meta:
+            self.spec = PreprocessSpec.from_dict(json.loads(meta[META_SPEC]))
+        else:
+            self.spec = PreprocessSpec.from_dict(self.card["preprocess"])
+        inp = self.session.get_inputs()
+        if len(inp) != 1 or len(inp[0].shape) != 4:
+            raise EdgeAgeError(f"expected one 4-D image input, found {[(i.name, i.shape) for i in inp]}", self.path)
+        self.input_name = inp[0].name
+        self.layout = "NCHW" if inp[0].shape[1] == 3 else "NHWC"
+        side = inp[0].shape[2]
+        if isinstance(side, int) and side != self.spec.size:
+            raise EdgeAgeError(f"input side {side} differs from the card's size {self.spec.size}", self.path)
+
+    @property
+    def data_config(self) -> dict[str, Any] | None:
+        return self.card.get("data") if self.card else None
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        x = normalize(faces, self.spec, self.layout)
+        return np.asarray(self.session.run(None, {self.input_name: x})[0], dtype=np.float32).reshape(-1)

@@ -1,0 +1,70 @@
+"""LiteRT (TFLite) predictor: ``ai_edge_litert`` where installed, else ``tflite_runtime``.
+
+int8 files take int8 input and give int8 output; the scale and zero-point come from the file's
+own tensors, so nothing is copied by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_age.data.preprocess import PreprocessSpec, dequantize, normalize, quantize
+from edge_age.errors import EdgeAgeError
+from edge_age.runtime.card import read_card
+
+
+def interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError as e:
+            raise EdgeAgeError("no TFLite interpreter: pip install ai-edge-litert (or tflite-runtime)") from e
+    return Interpreter
+
+
+class TFLitePredictor:
+    runtime = "litert"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        self.card = read_card(self.path)
+        self.spec = PreprocessSpec.from_dict(self.card["preprocess"])
+        try:
+            self.interp = interpreter_class()(model_path=str(self.path), num_threads=threads or None)
+            self.interp.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise EdgeAgeError(f"not a loadable TFLite model ({str(e)[:160]})", self.path) from e
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        shape = list(self.inp["shape"])
+        if len(shape) != 4 or shape[3] != 3 or shape[1] != self.spec.size:
+            raise EdgeAgeError(f"input shape {shape} is not 1x{self.spec.size}x{self.spec.size}x3 (NHWC)", self.path)
+
+    @property
+    def data_config(self) -> dict[str, Any] | None:
+        return self.card.get("data")
+
+    def input_tensor(self, face: np.ndarray) -> np.ndarray:
+        """The exact tensor fed to the interpreter for one uint8 face (the Android golden test's reference)."""
+        x = normalize(face[None], self.spec, "NHWC")
+        if self.inp["dtype"] in (np.int8, np.uint8):
+            scale, zp = self.inp["quantization"]
+            return quantize(x, scale, zp, self.inp["dtype"])
+        return x.astype(self.inp["dtype"])
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        out = np.empty(len(faces), np.float32)
+        for i, face in enumerate(faces):
+            self.interp.set_tensor(self.inp["index"], self.input_tensor(face))
+            self.interp.invoke()
+            y = self.interp.get_tensor(self.out["index"])
+            if self.out["dtype"] in (np.int8, np.uint8):
+                y = dequantize(y, *self.out["quantization"])
+            out[i] = float(np.asarray(y).reshape(-1)[0])
+        return out

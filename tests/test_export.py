@@ -1,0 +1,153 @@
+"""Export: every format of the table is written, re-run through the runtime and agrees with PyTorch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import face_image, make_utk, write_jpg
+from edge_age.cli import main
+from edge_age.data.dataset import DataConfig
+from edge_age.errors import EdgeAgeError
+from edge_age.export.exporter import ExportConfig, export_checkpoint
+from edge_age.formats import FORMATS, card_path
+from edge_age.runtime import load_predictor
+from edge_age.train import TrainConfig, train
+
+# Tolerances in years, against the PyTorch fp32 model on the val faces.
+FP32_MAX_DIFF = 0.01
+INT8_MEAN_DIFF = 0.75
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("export")
+    data = make_utk(root / "UTKFace", n_per_age=6)
+    cache = root / "cache"
+    train(TrainConfig(out=str(root / "run"), epochs=3, batch_size=16, lr=5e-4, threads=1), DataConfig(str(data)),
+          progress=False, cache_dir=cache, log=lambda s: None)
+    out = root / "export"
+    card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=60),
+                             command="pytest", progress=False, cache_dir=cache, log=lambda s: None)
+    return {"root": root, "data": data, "cache": cache, "out": out, "card": card}
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+def test_every_format_is_written_and_agrees_with_pytorch(exported: dict, fmt) -> None:
+    path = exported["out"] / f"simplecnn{fmt.suffix}"
+    assert path.is_file()
+    entry = exported["card"]["files"][fmt.name]
+    assert entry["bytes"] == path.stat().st_size and entry["int8"] == fmt.int8
+    parity = entry["parity"]
+    if fmt.int8:
+        assert parity["mean_abs_diff"] < INT8_MEAN_DIFF, parity
+        assert parity["mae_ratio_vs_fp32"] <= 1.05 and parity["spread_ratio_vs_torch"] >= 0.5
+        assert path.stat().st_size < 0.3 * (exported["out"] / f"simplecnn_fp32{path.suffix}").stat().st_size
+    else:
+        assert parity["max_abs_diff"] < FP32_MAX_DIFF, parity
+    # Reload independently through the runtime and predict the same faces again.
+    from edge_age.checkpoint import TorchPredictor
+    from edge_age.data.preprocess import PreprocessSpec, prepare_face
+
+    faces = np.stack([prepare_face(face_image(a, 1000 + a, size=160), PreprocessSpec()) for a in (5, 30, 70)])
+    got = load_predictor(path).predict(faces)
+    want = TorchPredictor(exported["root"] / "run" / "best.pt").predict(faces)
+    tol = 3.0 if fmt.int8 else FP32_MAX_DIFF
+    np.testing.assert_allclose(got, want, atol=tol)
+
+
+def test_tflite_int8_has_int8_io_and_card_carries_quantization(exported: dict) -> None:
+    e = exported["card"]["files"]["tflite_int8"]
+    assert e["input"]["dtype"] == "int8" and e["output"]["dtype"] == "int8"
+    assert e["input"]["shape"] == [1, 128, 128, 3] and e["input"]["scale"] > 0
+    assert -128 <= e["input"]["zero_point"] <= 127
+    card = json.loads(card_path(exported["out"] / "simplecnn_int8.tflite").read_text())
+    assert card["preprocess"]["size"] == 128 and card["calibration"]["n"] == 60
+    assert card["command"] == "pytest"
+
+
+def test_onnx_metadata_carries_the_spec(exported: dict) -> None:
+    import onnx
+
+    m = onnx.load(str(exported["out"] / "simplecnn_int8.onnx"))
+    meta = {p.key: p.value for p in m.metadata_props}
+    assert json.loads(meta["edge_age.preprocess"]) == exported["card"]["preprocess"]
+    assert m.opset_import[0].version >= 17
+    assert any(n.op_type == "QuantizeLinear" for n in m.graph.node)  # static QDQ, not dynamic
+    assert not any(n.op_type in ("DynamicQuantizeLinear", "ConvInteger") for n in m.graph.node)
+
+
+def test_broken_calibration_trips_the_collapse_guard(exported: dict, tmp_path: Path) -> None:
+    black = tmp_path / "black"
+    for i in range(12):
+        write_jpg(black / f"{20 + i}_0_0_2017{i:04d}.jpg", np.zeros((128, 128, 3), np.uint8))
+    out = tmp_path / "exp"
+    cfg = ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(out), int8=True, formats=("onnx",),
+                       calib_data=str(black))
+    with pytest.raises(EdgeAgeError, match="collapse guard"):
+        export_checkpoint(cfg, progress=False, cache_dir=exported["cache"], log=lambda s: None)
+    assert not (out / "simplecnn_int8.onnx").exists() and (out / "simplecnn_fp32.onnx").exists()
+
+
+def test_runtime_predicts_without_torch(exported: dict) -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from edge_age.runtime import load_predictor\n"
+        f"for f in {[str(exported['out'] / ('simplecnn' + f.suffix)) for f in FORMATS]!r}:\n"
+        "    p = load_predictor(f)\n"
+        "    y = p.predict(np.full((2, 128, 128, 3), 120, np.uint8))\n"
+        "    assert y.shape == (2,) and np.isfinite(y).all()\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'torch'], 'torch imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_predict_cli(exported: dict, tmp_path: Path, capsys) -> None:
+    imgs = [write_jpg(tmp_path / f"face{i}.jpg", face_image(a, i, size=150)) for i, a in enumerate((10, 50))]
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    js = tmp_path / "p.json"
+    rc = main(["predict", *map(str, imgs), str(bad), "--model", str(exported["out"] / "simplecnn_int8.tflite"),
+               "--json", str(js), "--annotate", str(tmp_path / "ann")])
+    assert rc == 0
+    res = json.loads(js.read_text())["results"]
+    assert [("age" in r) for r in res] == [True, True, False]
+    assert "not a readable image" in res[2]["error"]
+    assert (tmp_path / "ann" / "face0_age.jpg").is_file()
+    err = capsys.readouterr().err
+    assert "3 image(s), 2 face(s), 1 skipped" in err
+    # With --detect-faces, a photo without a face is reported, not silently given an age.
+    blank = write_jpg(tmp_path / "blank.jpg", np.full((200, 300, 3), 90, np.uint8))
+    assert main(["predict", str(blank), "--detect-faces", "--model",
+                 str(exported["out"] / "simplecnn_fp32.onnx")]) == 2
+
+
+@pytest.mark.parametrize("suffix", ["_fp32.onnx", "_int8.tflite"])
+def test_eval_accepts_exported_files(exported: dict, suffix: str, tmp_path: Path) -> None:
+    js = tmp_path / "m.json"
+    rc = main(["eval", "--model", str(exported["out"] / f"simplecnn{suffix}"), "--split", "val", "--json", str(js),
+               "--data", str(exported["data"]), "--cache-dir", str(exported["cache"]), "--out", str(tmp_path),
+               "--no-progress"])
+    assert rc == 0
+    m = json.loads(js.read_text())["metrics"]
+    card_mae = exported["card"]["files"][("onnx_fp32" if "onnx" in suffix else "tflite_int8")]["parity"]["mae"]
+    assert m["mae"] == pytest.approx(card_mae, abs=1e-3)  # same faces, same code path as the export check
+
+
+@pytest.mark.parametrize("damage", ["truncate", "other"])
+def test_corrupt_or_foreign_model_files_give_clear_errors(exported: dict, tmp_path: Path, damage: str) -> None:
+    for fmt in ("_fp32.onnx", "_fp32.tflite"):
+        src = exported["out"] / f"simplecnn{fmt}"
+        dst = tmp_path / src.name
+        data = src.read_bytes()
+        dst.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00" * 4096)
+        (tmp_path / "simplecnn.json").write_text((exported["out"] / "simplecnn.json").read_text())
+        with pytest.raises(EdgeAgeError, match=r"not a loadable"):
+            load_predictor(dst)
