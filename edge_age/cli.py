@@ -93,6 +93,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return predict_command(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge_age.bench.harness import BenchConfig, run_bench, to_markdown, write_outputs
+
+    cfg = BenchConfig(
+        paths=tuple(args.paths) or ("export",), threads=tuple(int(t) for t in args.threads.split(",")),
+        runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch, data=args.data,
+        split=args.split, limit=args.limit, baselines=args.baselines, peak=not args.no_peak,
+    )
+    result = run_bench(cfg)
+    result["command"] = args.command_line
+    print(to_markdown(result))
+    write_outputs(result, args.json, args.md, args.csv, args.plot)
+    return 0 if all("error" not in r for r in result["rows"]) else 1
+
+
 def cmd_data_report(args: argparse.Namespace) -> int:
     from edge_age.data.report import report_command
 
@@ -166,6 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--annotate", type=Path, default=None, help="write copies with boxes and ages into this folder")
     pr.add_argument("--threads", type=int, default=None)
     pr.set_defaults(func=cmd_predict)
+    be = sub.add_parser("bench", help="latency, size, memory and MAE of model files vs float ResNets",
+                        description="Benchmark every model file (default: everything under export/) on each runtime "
+                                    "and thread count; speed-ups are against fp32 ResNet18/50 rows of the same run.")
+    be.add_argument("paths", nargs="*", help="model files or folders (default: export/)")
+    be.add_argument("--baselines", action="store_true",
+                    help="add fp32 ResNet18/50 (freshly initialised unless trained ones are among the files; needs torch)")
+    be.add_argument("--data", default=None, help="dataset for MAE (omit: latency and size only)")
+    be.add_argument("--split", default="test", choices=["test", "val", "train", "all"])
+    be.add_argument("--limit", type=int, default=None, help="score MAE on at most N faces (deterministic)")
+    be.add_argument("--threads", default="1", help="comma list of thread counts (default: %(default)s)")
+    be.add_argument("--runs", type=int, default=50, help="minimum timed runs (default: %(default)s)")
+    be.add_argument("--warmup", type=int, default=10, help="(default: %(default)s)")
+    be.add_argument("--min-seconds", type=float, default=2.0, help="minimum timed seconds per row (default: %(default)s)")
+    be.add_argument("--batch", type=int, default=32, help="batch for the throughput column (default: %(default)s)")
+    be.add_argument("--no-peak", action="store_true", help="skip the peak matmul measurement")
+    be.add_argument("--json", type=Path, default=None)
+    be.add_argument("--md", type=Path, default=None)
+    be.add_argument("--csv", type=Path, default=None)
+    be.add_argument("--plot", type=Path, default=None, help="latency-vs-MAE PNG")
+    be.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -96,3 +96,21 @@ def real_data() -> Path:
     if not REAL_DATA.exists():
         pytest.skip(f"real UTKFace archive not found at {REAL_DATA} (set EDGE_AGE_DATA)")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory) -> dict:
+    """A small SimpleCNN trained on generated faces and exported to every format (once per session)."""
+    from edge_age.data.dataset import DataConfig
+    from edge_age.export.exporter import ExportConfig, export_checkpoint
+    from edge_age.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("exported")
+    data = make_utk(root / "UTKFace", n_per_age=6)
+    cache = root / "cache"
+    train(TrainConfig(out=str(root / "run"), epochs=3, batch_size=16, lr=5e-4, threads=1), DataConfig(str(data)),
+          progress=False, cache_dir=cache, log=lambda s: None)
+    out = root / "export"
+    card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=60),
+                             command="pytest", progress=False, cache_dir=cache, log=lambda s: None)
+    return {"root": root, "data": data, "cache": cache, "out": out, "card": card}

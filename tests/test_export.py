@@ -25,19 +25,6 @@ FP32_MAX_DIFF = 0.01
 INT8_MEAN_DIFF = 0.75
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("export")
-    data = make_utk(root / "UTKFace", n_per_age=6)
-    cache = root / "cache"
-    train(TrainConfig(out=str(root / "run"), epochs=3, batch_size=16, lr=5e-4, threads=1), DataConfig(str(data)),
-          progress=False, cache_dir=cache, log=lambda s: None)
-    out = root / "export"
-    card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=60),
-                             command="pytest", progress=False, cache_dir=cache, log=lambda s: None)
-    return {"root": root, "data": data, "cache": cache, "out": out, "card": card}
-
-
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
 def test_every_format_is_written_and_agrees_with_pytorch(exported: dict, fmt) -> None:
     path = exported["out"] / f"simplecnn{fmt.suffix}"

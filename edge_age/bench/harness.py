@@ -1,0 +1,272 @@
+"""``edge-age bench``: every artifact x runtime x thread count, with speed-up against float ResNets.
+
+The headline is a ratio measured side by side in one run (int8 SimpleCNN vs fp32 ResNet18/50 on
+the same core and thread count), not an absolute time from another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edge_age import fileio
+from edge_age.bench.peak import measure_peak
+from edge_age.errors import EdgeAgeError
+from edge_age.formats import FORMATS, card_path, format_of
+
+BASELINES = ("resnet18", "resnet50")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    paths: tuple[str, ...] = ("export",)
+    threads: tuple[int, ...] = (1,)
+    runs: int = 50
+    warmup: int = 10
+    min_seconds: float = 2.0
+    batch: int = 32
+    data: str | None = None
+    split: str = "test"
+    limit: int | None = None
+    baselines: bool = False
+    baseline_dir: str = ".cache/edge-age/baselines"
+    peak: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def discover(paths: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and format_of(f) and f.suffix != ".json")
+        else:
+            files.append(p)  # missing files become error rows, not a crash
+    seen, out = set(), []
+    for f in files:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            out.append(f)
+    return out
+
+
+def machine_info(threads: tuple[int, ...]) -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model", "Hardware")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for mod in ("numpy", "onnxruntime", "ai_edge_litert", "tflite_runtime", "cv2"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:
+            pass
+    if "torch" in sys.modules:
+        versions["torch"] = sys.modules["torch"].__version__
+    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "system": platform.platform(),
+            "python": platform.python_version(), "versions": versions, "threads": list(threads)}
+
+
+def _static_info(f: Path) -> dict[str, Any]:
+    from edge_age.bench.graph import count_params_macs
+
+    fmt = format_of(f)
+    info: dict[str, Any] = {"file": str(f), "name": f.name, "size_mb": f.stat().st_size / 1e6 if f.exists() else None}
+    if fmt is None:
+        info.update(model=f.stem, format="checkpoint" if f.suffix == ".pt" else "?", int8=False)
+        return info
+    info.update(format=fmt.name, int8=fmt.int8)
+    card = None
+    if card_path(f).exists():
+        card = json.loads(card_path(f).read_text())
+    info["model"] = card["name"] if card else f.stem
+    info["trained"] = bool(card and card.get("trained", True))
+    stem = f.name[: -len(fmt.suffix)] if f.name.endswith(fmt.suffix) else f.stem
+    onnx_src = f if f.suffix == ".onnx" else f.with_name(f"{stem}_fp32.onnx")
+    if onnx_src.exists():
+        try:
+            info["params"], info["macs"] = count_params_macs(onnx_src)
+        except Exception:
+            pass
+    return info
+
+
+def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> dict[str, Any]:
+    args = {"file": str(f), "threads": threads, "warmup": cfg.warmup, "runs": cfg.runs,
+            "min_seconds": cfg.min_seconds, "batch": cfg.batch}
+    r = subprocess.run([sys.executable, "-m", "edge_age.bench.worker", json.dumps(args)],
+                       capture_output=True, text=True)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"error": (r.stderr.strip().splitlines() or ["worker failed"])[-1][:300]}
+    return json.loads(lines[-1])
+
+
+def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    """MAE/RMSE of each file on the split, scored by the shared evaluate code."""
+    from edge_age.data.dataset import DataConfig, load_dataset
+    from edge_age.evaluate import age_metrics, predict_all
+    from edge_age.runtime import load_predictor
+
+    out, datasets = {}, {}
+    for f in files:
+        try:
+            p = load_predictor(f)
+            if p.data_config is None or not getattr(p, "card", {}).get("trained", True):
+                continue  # an untrained baseline has no meaningful MAE
+            stored = DataConfig.from_dict(p.data_config)
+            key = (json.dumps(p.spec.cache_key(), sort_keys=True), stored.split.seed)
+            if key not in datasets:
+                dc = DataConfig(path=cfg.data, scheme=stored.scheme, detect_faces=stored.detect_faces,
+                                split=stored.split, limit=cfg.limit)
+                datasets[key] = load_dataset(dc, p.spec, progress=False, splits=(cfg.split,))
+            ds = datasets[key]
+            idx = ds.indices(cfg.split)
+            m = age_metrics(ds.faces.ages[idx], predict_all(p, ds.faces.faces[idx], progress=False))
+            out[str(f)] = {"mae": m["mae"], "rmse": m["rmse"], "cs5": m["cs5"], "n": m["n"]}
+            log(f"  {f.name}: MAE {m['mae']:.3f} on {m['n']} {cfg.split} faces")
+        except EdgeAgeError as e:
+            out[str(f)] = {"error": str(e)}
+    return out
+
+
+def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    files = discover(cfg.paths)
+    if cfg.baselines:
+        from edge_age.export.baselines import ensure_baselines  # needs torch, only on request
+
+        files += [f for f in ensure_baselines(Path(cfg.baseline_dir)) if f.resolve() not in {x.resolve() for x in files}]
+    if not files:
+        raise EdgeAgeError(f"no model files found under {', '.join(cfg.paths)}")
+    acc = _accuracy([f for f in files if f.exists()], cfg, log) if cfg.data else {}
+    peak = {t: measure_peak(t) for t in cfg.threads} if cfg.peak else {}
+    rows = []
+    for f in files:
+        info = _static_info(f)
+        for t in cfg.threads:
+            log(f"  timing {f.name} x {t} thread(s) ...")
+            if not f.exists():
+                r = {"error": f"{f}: no such model file"}
+            else:
+                r = _run_worker(f, t, cfg)
+            row = {**info, "threads": t, **r}
+            a = acc.get(str(f), {})
+            row.update({k: a[k] for k in ("mae", "rmse", "cs5") if k in a})
+            if "p50_ms" in row and row.get("macs"):
+                achieved = row["macs"] / (row["p50_ms"] / 1e3) / 1e9
+                row["gmacs"] = achieved
+                pk = peak.get(t, {}).get("int8_gmacs" if row["int8"] else "fp32_gmacs")
+                row["peak_share"] = achieved / pk if pk else None
+            rows.append(row)
+    add_relative_columns(rows)
+    return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak, "rows": rows}
+
+
+def _family(row: dict[str, Any]) -> str:
+    return row.get("format", "").split("_")[0]
+
+
+def add_relative_columns(rows: list[dict[str, Any]]) -> None:
+    """Speed-up vs fp32 ResNet18/50 rows (same runtime family and threads); MAE delta vs own fp32 file."""
+    for row in rows:
+        if "p50_ms" not in row:
+            continue
+        for base in BASELINES:
+            ref = [r for r in rows if r.get("model") == base and not r.get("int8") and "p50_ms" in r
+                   and r["threads"] == row["threads"] and _family(r) == _family(row)]
+            row[f"speedup_vs_{base}"] = ref[0]["p50_ms"] / row["p50_ms"] if ref else None
+        if "mae" in row:
+            fp32 = [r for r in rows if r.get("model") == row.get("model") and not r.get("int8") and "mae" in r
+                    and _family(r) == _family(row)]
+            row["mae_delta_vs_fp32"] = row["mae"] - fp32[0]["mae"] if fp32 else None
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+TABLE_COLUMNS = [("model", "model", "s"), ("format", "format", "s"), ("threads", "thr", "d"), ("size_mb", "MB", ".2f"),
+                 ("mae", "MAE", ".3f"), ("p50_ms", "p50 ms", ".2f"), ("p90_ms", "p90 ms", ".2f"),
+                 ("throughput_ips", "img/s@32", ".0f"), ("peak_rss_mb", "RSS MB", ".0f"),
+                 ("speedup_vs_resnet18", "x R18", ".1f"), ("speedup_vs_resnet50", "x R50", ".1f"),
+                 ("peak_share", "peak %", ".1%")]
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['machine']}; "
+             + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), ""]
+    if result["peak"]:
+        lines.append("Peak (ONNX Runtime 1024^3 matmul): " + "; ".join(
+            f"{t} thr: fp32 {p['fp32_gmacs']:.0f} GMAC/s, int8 {p['int8_gmacs']:.0f} GMAC/s"
+            for t, p in result["peak"].items()))
+        lines.append("")
+    lines.append("| " + " | ".join(h for _, h, _ in TABLE_COLUMNS) + " |")
+    lines.append("|" + "|".join("---" if s == "s" else "---:" for _, _, s in TABLE_COLUMNS) + "|")
+    for r in result["rows"]:
+        if "error" in r:
+            lines.append(f"| {r.get('model', r['name'])} | {r.get('format', '?')} | {r['threads']} | "
+                         f"error: {r['error']} |")
+            continue
+        cells = []
+        for key, _, spec in TABLE_COLUMNS:
+            v = r.get(key)
+            if key == "mae" and v is None:
+                cells.append("not measured")
+            else:
+                cells.append(_fmt(v, spec) if spec != "s" else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: dict[str, Any], json_path: Path | None, md_path: Path | None, csv_path: Path | None,
+                  plot_path: Path | None) -> None:
+    if json_path:
+        fileio.write_json(json_path, result)
+    if md_path:
+        fileio.write_text(md_path, to_markdown(result))
+    if csv_path:
+        keys: list[str] = []
+        for r in result["rows"]:
+            keys += [k for k in r if k not in keys]
+        fileio.write_csv(csv_path, [{k: r.get(k) for k in keys} for r in result["rows"]])
+    if plot_path:
+        pareto_plot(result, plot_path)
+
+
+def pareto_plot(result: dict[str, Any], path: Path) -> Path | None:
+    from edge_age.plots import _plt, _save
+
+    plt = _plt()
+    rows = [r for r in result["rows"] if "p50_ms" in r]
+    if plt is None or not rows:
+        return None
+    threads = min(r["threads"] for r in rows)
+    rows = [r for r in rows if r["threads"] == threads]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        label = f"{r['model']} {r['format']}"
+        if r.get("mae") is None:  # untrained baseline: latency only, drawn as a line
+            ax.axvline(r["p50_ms"], linestyle="--", linewidth=1, color="gray")
+            ax.text(r["p50_ms"], 0.02, f" {label} (MAE not measured)", rotation=90, fontsize=7,
+                    transform=ax.get_xaxis_transform(), va="bottom")
+            continue
+        ax.scatter(r["p50_ms"], r["mae"], s=max(20, r["size_mb"] * 6), alpha=0.6)
+        ax.annotate(label, (r["p50_ms"], r["mae"]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"latency p50, ms (batch 1, {threads} thread(s), log scale)")
+    ax.set_ylabel("test MAE (years)")
+    ax.set_title("Latency vs MAE (marker area ~ file size)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,88 @@
+"""The bench harness: every column, ordered percentiles, right speed-up rows, robust to bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edge_age.bench.harness import TABLE_COLUMNS, BenchConfig, add_relative_columns, run_bench, write_outputs
+from edge_age.bench.stats import summarize, time_calls
+from edge_age.cli import main
+
+QUICK = dict(runs=5, warmup=1, min_seconds=0.1, batch=4)
+
+
+def test_percentiles_are_ordered() -> None:
+    import numpy as np
+
+    s = summarize(np.random.default_rng(0).exponential(3.0, 500))
+    assert s["min_ms"] <= s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"]
+    assert len(time_calls(lambda: None, warmup=2, runs=7, min_seconds=0.0)) == 7
+
+
+def test_speedups_use_the_fp32_resnet_rows_of_same_runtime_and_threads() -> None:
+    rows = [
+        {"model": "simplecnn", "format": "tflite_int8", "int8": True, "threads": 1, "p50_ms": 2.0, "mae": 6.1},
+        {"model": "simplecnn", "format": "tflite_fp32", "int8": False, "threads": 1, "p50_ms": 8.0, "mae": 6.0},
+        {"model": "resnet18", "format": "tflite_fp32", "int8": False, "threads": 1, "p50_ms": 20.0},
+        {"model": "resnet50", "format": "tflite_fp32", "int8": False, "threads": 1, "p50_ms": 50.0},
+        {"model": "resnet18", "format": "tflite_fp32", "int8": False, "threads": 2, "p50_ms": 11.0},
+        {"model": "resnet18", "format": "onnx_fp32", "int8": False, "threads": 1, "p50_ms": 9.0},
+        {"model": "simplecnn", "format": "onnx_int8", "int8": True, "threads": 1, "p50_ms": 3.0},
+    ]
+    add_relative_columns(rows)
+    assert rows[0]["speedup_vs_resnet18"] == pytest.approx(10.0)
+    assert rows[0]["speedup_vs_resnet50"] == pytest.approx(25.0)
+    assert rows[0]["mae_delta_vs_fp32"] == pytest.approx(0.1)
+    assert rows[6]["speedup_vs_resnet18"] == pytest.approx(3.0)  # onnx row vs the onnx ResNet18
+    assert rows[6]["speedup_vs_resnet50"] is None  # no onnx ResNet50 in this run: no made-up ratio
+
+
+def test_bench_produces_every_column(exported: dict, tmp_path: Path) -> None:
+    files = tuple(str(exported["out"] / f"simplecnn{s}") for s in ("_int8.onnx", "_int8.tflite", "_fp32.onnx"))
+    result = run_bench(BenchConfig(paths=files, data=str(exported["data"]), split="val", **QUICK),
+                       log=lambda s: None)
+    assert result["machine"]["cores"] and result["peak"][1]["int8_gmacs"] > 0
+    assert len(result["rows"]) == 3
+    for r in result["rows"]:
+        assert "error" not in r, r
+        for key, _, _ in TABLE_COLUMNS:
+            if not key.startswith("speedup"):
+                assert r.get(key) is not None, (key, r["name"])
+        assert r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"]
+        assert r["runs"] >= 5 and r["params"] > 8_000_000 and r["macs"] > 200_000_000
+        assert r["torch_loaded"] is False  # the worker ran the file with runtime-only code
+    by = {r["format"]: r for r in result["rows"]}
+    assert by["onnx_int8"]["mae_delta_vs_fp32"] == pytest.approx(by["onnx_int8"]["mae"] - by["onnx_fp32"]["mae"])
+    out = {k: tmp_path / f"b.{k}" for k in ("json", "md", "csv", "png")}
+    write_outputs(result, out["json"], out["md"], out["csv"], out["png"])
+    assert json.loads(out["json"].read_text())["rows"][0]["p50_ms"] > 0
+    assert "| simplecnn | onnx_int8 |" in out["md"].read_text()
+    assert out["csv"].read_text().startswith("file,") and out["png"].stat().st_size > 1000
+
+
+def test_missing_and_corrupt_files_leave_the_rest_running(exported: dict, tmp_path: Path, capsys) -> None:
+    corrupt = tmp_path / "broken_fp32.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage")
+    good = exported["out"] / "simplecnn_int8.tflite"
+    rc = main(["bench", str(good), str(corrupt), str(tmp_path / "missing_int8.tflite"), "--no-peak", "--runs", "3",
+               "--warmup", "1", "--min-seconds", "0.1", "--batch", "2", "--json", str(tmp_path / "r.json")])
+    assert rc == 1
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert "p50_ms" in rows[0] and "error" not in rows[0]
+    assert "not a loadable ONNX model" in rows[1]["error"] and "broken_fp32.onnx" in rows[1]["error"]
+    assert "no such model file" in rows[2]["error"]
+    assert "error:" in capsys.readouterr().out
+
+
+def test_untrained_baselines_are_built_and_marked(tmp_path: Path) -> None:
+    from edge_age.export.baselines import ensure_baselines
+
+    files = ensure_baselines(tmp_path, archs=("resnet18",))
+    assert [f.name for f in files] == ["resnet18_untrained_fp32.onnx", "resnet18_untrained_fp32.tflite"]
+    result = run_bench(BenchConfig(paths=tuple(map(str, files)), peak=False, **QUICK), log=lambda s: None)
+    r = result["rows"][0]
+    assert r["model"] == "resnet18" and r["trained"] is False and r.get("mae") is None
+    assert r["speedup_vs_resnet18"] == pytest.approx(1.0)
