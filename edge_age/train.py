@@ -256,6 +256,19 @@ def train(
     return summary
 
 
+def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision: str):
+    """One optimiser step; the loop and the throughput benchmark both time exactly this."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        pred = model(x)
+    pred = pred.float().reshape(-1)
+    loss = loss_fn(pred, y)
+    opt.zero_grad(set_to_none=True)
+    if torch.isfinite(loss):
+        loss.backward()
+        opt.step()
+    return loss.detach(), pred.detach()
+
+
 def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress):
     from tqdm import tqdm
 
@@ -271,15 +284,9 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
         idx = np.sort(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         x = to_input(faces[idx], spec, gen if cfg.augment else None)
         y = torch.from_numpy(ages[idx]).float()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            pred = model(x)
-        pred = pred.float().reshape(-1)
-        loss = loss_fn(pred, y)
+        loss, pred = train_step(model, opt, loss_fn, x, y, precision)
         if not torch.isfinite(loss):
             raise EdgeAgeError(f"training diverged at epoch {epoch + 1} step {step} (loss {loss.item()}); lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
         sched.step()
         total_loss += loss.item() * len(idx)
         total_abs += (pred.detach() - y).abs().sum().item()

@@ -9,4 +9,11 @@ PY=${PYTHON:-python3}
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[dev]"
 export EDGE_AGE_CACHE=${EDGE_AGE_CACHE:-$PWD/.cache/edge-age}
+set +e
 python -m pytest -q -p no:cacheprovider "$@"
+py=$?
+# The Android app's Kotlin core and its golden test against Python, on the JVM.
+bash android_demo/test_core.sh
+kt=$?
+set -e
+[ "$py" -eq 0 ] && [ "$kt" -eq 0 ]

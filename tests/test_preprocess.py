@@ -64,10 +64,10 @@ def test_prepare_face_resizes_crops_and_orders_colour() -> None:
     assert prepare_face(img, PreprocessSpec(size=32, color_order="BGR"))[..., 0].min() == 255
 
 
-def test_prepare_face_matches_opencv_bilinear() -> None:
+def test_prepare_face_matches_opencv_bilinear_exact() -> None:
     img = face_image(50, 3, size=200)
     out = prepare_face(img, PreprocessSpec())
-    ref = cv2.cvtColor(cv2.resize(img, (128, 128), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+    ref = cv2.cvtColor(cv2.resize(img, (128, 128), interpolation=cv2.INTER_LINEAR_EXACT), cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(out, ref)
 
 

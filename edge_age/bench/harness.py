@@ -146,7 +146,9 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
     if cfg.baselines:
         from edge_age.export.baselines import ensure_baselines  # needs torch, only on request
 
-        files += [f for f in ensure_baselines(Path(cfg.baseline_dir)) if f.resolve() not in {x.resolve() for x in files}]
+        have = {_static_info(f).get("model") for f in files if f.exists()}
+        missing = tuple(a for a in BASELINES if a not in have)  # trained exports win over untrained ones
+        files += ensure_baselines(Path(cfg.baseline_dir), missing) if missing else []
     if not files:
         raise EdgeAgeError(f"no model files found under {', '.join(cfg.paths)}")
     acc = _accuracy([f for f in files if f.exists()], cfg, log) if cfg.data else {}

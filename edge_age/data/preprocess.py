@@ -39,7 +39,10 @@ class PreprocessSpec:
     layout: str = "NCHW"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    interpolation: str = "bilinear"
+    # OpenCV's INTER_LINEAR_EXACT: bilinear in 8-bit fixed point, documented bit-exact across
+    # platforms (INTER_LINEAR may take IPP or ARM HAL paths that differ by one level), so the
+    # Android core reproduces the training crops byte for byte.
+    interpolation: str = "bilinear_exact"
     # Face box from --detect-faces is grown by this fraction of its side on every side before the
     # square crop, so that the crop resembles the aligned UTKFace chips (forehead and chin in view).
     face_margin: float = 0.4
@@ -76,7 +79,12 @@ class PreprocessSpec:
         }
 
 
-_INTERP = {"bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+_INTERP = {
+    "bilinear_exact": cv2.INTER_LINEAR_EXACT,
+    "bilinear": cv2.INTER_LINEAR,
+    "area": cv2.INTER_AREA,
+    "nearest": cv2.INTER_NEAREST,
+}
 
 
 def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:

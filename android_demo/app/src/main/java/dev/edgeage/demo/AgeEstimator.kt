@@ -1,0 +1,62 @@
+package dev.edgeage.demo
+
+import android.content.Context
+import android.graphics.Bitmap
+import android.os.SystemClock
+import dev.edgeage.demo.core.FaceBox
+import dev.edgeage.demo.core.ModelCard
+import dev.edgeage.demo.core.Preprocessor
+import dev.edgeage.demo.core.RgbImage
+import java.io.FileInputStream
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.nio.MappedByteBuffer
+import java.nio.channels.FileChannel
+import org.tensorflow.lite.Interpreter
+
+/** One face's age and how long the interpreter took for it. */
+data class AgeResult(val box: FaceBox?, val age: Float, val inferenceMs: Double)
+
+/**
+ * The LiteRT interpreter around the exported int8 model. Everything about the input -- size,
+ * normalisation, int8 scale and zero-point -- comes from the model card in assets/, and the tensor
+ * is built by the JVM-tested [Preprocessor], so the app feeds the model what training fed it.
+ */
+class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCloseable {
+    val card: ModelCard
+    private val interpreter: Interpreter
+    private val input: ByteBuffer
+    private val output: ByteBuffer = ByteBuffer.allocateDirect(1).order(ByteOrder.nativeOrder())
+
+    init {
+        val cardName = context.assets.list("")!!.first { it.endsWith(".json") }
+        card = ModelCard.parse(context.assets.open(cardName).bufferedReader().readText())
+        val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(useXnnpack)
+        interpreter = Interpreter(mapAsset(context, card.modelFile), options)
+        input = ByteBuffer.allocateDirect(card.spec.size * card.spec.size * 3).order(ByteOrder.nativeOrder())
+    }
+
+    fun estimate(bitmap: Bitmap, box: FaceBox?): AgeResult {
+        val pixels = IntArray(bitmap.width * bitmap.height)
+        bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
+        val tensor = Preprocessor.inputTensor(RgbImage.fromArgb(pixels, bitmap.width, bitmap.height), box, card)
+        input.rewind()
+        input.put(tensor)
+        input.rewind()
+        output.rewind()
+        val t0 = SystemClock.elapsedRealtimeNanos()
+        interpreter.run(input, output)
+        val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6
+        return AgeResult(box, Preprocessor.dequantize(output.get(0), card.output), ms)
+    }
+
+    override fun close() = interpreter.close()
+
+    private fun mapAsset(context: Context, name: String): MappedByteBuffer {
+        context.assets.openFd(name).use { fd ->
+            FileInputStream(fd.fileDescriptor).channel.use { ch ->
+                return ch.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+            }
+        }
+    }
+}

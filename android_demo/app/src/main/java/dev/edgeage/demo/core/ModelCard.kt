@@ -1,0 +1,61 @@
+package dev.edgeage.demo.core
+
+import com.google.gson.JsonObject
+import com.google.gson.JsonParser
+
+/** The preprocessing spec, read from the model card that `edge-age export` writes beside the model. */
+data class PreprocessSpec(
+    val size: Int,
+    val colorOrder: String,
+    val mean: FloatArray,
+    val std: FloatArray,
+    val faceMargin: Double,
+    val interpolation: String,
+)
+
+/** Scale and zero-point of an int8 tensor: real = (q - zeroPoint) * scale. */
+data class QuantParams(val scale: Float, val zeroPoint: Int)
+
+/**
+ * What the app needs from `NAME.json`: the spec and the int8 file's input/output quantization.
+ * Nothing here is hard-coded: a retrained or re-exported model brings its own card.
+ */
+data class ModelCard(
+    val name: String,
+    val modelFile: String,
+    val spec: PreprocessSpec,
+    val input: QuantParams,
+    val output: QuantParams,
+) {
+    companion object {
+        /** Parse a card; [format] picks the file entry (the int8 TFLite by default). */
+        fun parse(json: String, format: String = "tflite_int8"): ModelCard {
+            val root = JsonParser.parseString(json).asJsonObject
+            val pre = root.getAsJsonObject("preprocess")
+            val spec = PreprocessSpec(
+                size = pre.get("size").asInt,
+                colorOrder = pre.get("color_order").asString,
+                mean = floats(pre, "mean"),
+                std = floats(pre, "std"),
+                faceMargin = pre.get("face_margin").asDouble,
+                interpolation = pre.get("interpolation").asString,
+            )
+            val files = root.getAsJsonObject("files")
+            require(files.has(format)) { "model card has no '$format' file (has ${files.keySet()})" }
+            val entry = files.getAsJsonObject(format)
+            return ModelCard(
+                name = root.get("name").asString,
+                modelFile = entry.get("file").asString,
+                spec = spec,
+                input = quant(entry.getAsJsonObject("input")),
+                output = quant(entry.getAsJsonObject("output")),
+            )
+        }
+
+        private fun floats(o: JsonObject, key: String): FloatArray =
+            o.getAsJsonArray(key).map { it.asDouble.toFloat() }.toFloatArray()  // as numpy: decimal -> double -> float32
+
+        private fun quant(o: JsonObject): QuantParams =
+            QuantParams(o.get("scale").asDouble.toFloat(), o.get("zero_point").asInt)
+    }
+}

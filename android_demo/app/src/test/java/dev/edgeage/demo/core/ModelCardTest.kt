@@ -1,0 +1,34 @@
+package dev.edgeage.demo.core
+
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertThrows
+import org.junit.Test
+
+class ModelCardTest {
+    private val json = """
+        {"name": "simplecnn",
+         "preprocess": {"size": 128, "color_order": "RGB", "layout": "NCHW",
+                        "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375],
+                        "interpolation": "bilinear_exact", "face_margin": 0.4, "denoise": false, "deblur": false},
+         "files": {"tflite_int8": {"file": "simplecnn_int8.tflite",
+                                   "input": {"shape": [1, 128, 128, 3], "dtype": "int8", "scale": 0.0186, "zero_point": -14},
+                                   "output": {"shape": [1, 1], "dtype": "int8", "scale": 0.45, "zero_point": -128}}}}
+    """.trimIndent()
+
+    @Test
+    fun readsSpecAndQuantizationFromTheCard() {
+        val card = ModelCard.parse(json)
+        assertEquals("simplecnn_int8.tflite", card.modelFile)
+        assertEquals(128, card.spec.size)
+        assertEquals(0.4, card.spec.faceMargin, 0.0)
+        assertEquals(123.675f, card.spec.mean[0], 0f)
+        assertEquals(QuantParams(0.0186f, -14), card.input)
+        assertEquals(-128, card.output.zeroPoint)
+    }
+
+    @Test
+    fun missingFormatIsAClearError() {
+        val e = assertThrows(IllegalArgumentException::class.java) { ModelCard.parse(json, "onnx_int8") }
+        assertEquals(true, e.message!!.contains("onnx_int8"))
+    }
+}

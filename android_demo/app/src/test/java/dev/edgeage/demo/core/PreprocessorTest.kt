@@ -1,0 +1,87 @@
+package dev.edgeage.demo.core
+
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertThrows
+import org.junit.Test
+
+class PreprocessorTest {
+    private val spec = PreprocessSpec(
+        size = 4, colorOrder = "RGB", mean = floatArrayOf(10f, 20f, 30f), std = floatArrayOf(2f, 4f, 5f),
+        faceMargin = 0.4, interpolation = "bilinear_exact",
+    )
+
+    private fun image(w: Int, h: Int, f: (Int, Int, Int) -> Int): RgbImage {
+        val d = ByteArray(w * h * 3)
+        for (y in 0 until h) for (x in 0 until w) for (c in 0 until 3) d[(y * w + x) * 3 + c] = f(x, y, c).toByte()
+        return RgbImage(w, h, d)
+    }
+
+    @Test
+    fun resizeToSameSizeIsIdentity() {
+        val img = image(7, 5) { x, y, c -> (x * 31 + y * 17 + c * 7) and 0xFF }
+        assertArrayEquals(img.data, Preprocessor.resizeBilinearExact(img, 7, 5).data)
+    }
+
+    @Test
+    fun constantImageStaysConstantAtAnyScale() {
+        val img = image(13, 9) { _, _, c -> 50 + c * 60 }
+        for ((w, h) in listOf(4 to 4, 20 to 31, 128 to 128)) {
+            val out = Preprocessor.resizeBilinearExact(img, w, h)
+            for (i in out.data.indices) assertEquals(50 + (i % 3) * 60, out.data[i].toInt() and 0xFF)
+        }
+    }
+
+    @Test
+    fun halfwayDownscaleAveragesNeighbours() {
+        // 4 -> 2 columns: destination pixel 0 samples source x = 0.5, i.e. the mean of columns 0 and 1.
+        val img = image(4, 1) { x, _, _ -> intArrayOf(0, 100, 200, 255)[x] }
+        val out = Preprocessor.resizeBilinearExact(img, 2, 1)
+        assertEquals(50, out.at(0, 0, 0))
+        assertEquals(228, out.at(1, 0, 0)) // (200 + 255) / 2 = 227.5, rounded half up
+    }
+
+    @Test
+    fun cropReplicatesEdgesOutsideTheImage() {
+        val img = image(3, 3) { x, y, _ -> y * 3 + x }
+        val c = Preprocessor.crop(img, -1, -1, 5)
+        assertEquals(0, c.at(0, 0, 0))
+        assertEquals(8, c.at(4, 4, 0))
+        assertEquals(4, c.at(2, 2, 0))
+    }
+
+    @Test
+    fun cropFaceGrowsTheBoxByTheMargin() {
+        val img = image(100, 100) { x, _, _ -> x }
+        val c = Preprocessor.cropFace(img, FaceBox(40, 40, 20, 20), 0.5)
+        assertEquals(40, c.width) // 20 * (1 + 2 * 0.5)
+        assertEquals(30, c.at(0, 0, 0)) // centre 50 - 20
+    }
+
+    @Test
+    fun quantizeFollowsTheFormula() {
+        val face = image(1, 1) { _, _, c -> intArrayOf(40, 40, 255)[c] }
+        val q = Preprocessor.quantize(face, spec, QuantParams(scale = 0.5f, zeroPoint = -3))
+        // (40-10)/2 = 15 -> 30 - 3 = 27;  (40-20)/4 = 5 -> 10 - 3 = 7;  (255-30)/5 = 45 -> 90 - 3 = 87
+        assertArrayEquals(byteArrayOf(27, 7, 87), q)
+        val sat = Preprocessor.quantize(face, spec, QuantParams(scale = 0.01f, zeroPoint = 0))
+        assertArrayEquals(byteArrayOf(127, 127, 127), sat)
+    }
+
+    @Test
+    fun dequantizeOutput() {
+        assertEquals(37.5f, Preprocessor.dequantize(25, QuantParams(0.5f, -50)), 1e-6f)
+    }
+
+    @Test
+    fun unsupportedInterpolationIsRefused() {
+        val img = image(8, 8) { _, _, _ -> 1 }
+        assertThrows(IllegalArgumentException::class.java) { Preprocessor.prepare(img, spec.copy(interpolation = "area")) }
+    }
+
+    @Test
+    fun argbPixelsBecomeRgbBytes() {
+        val img = RgbImage.fromArgb(intArrayOf(0xFF102030.toInt(), 0x80FFFEFD.toInt()), 2, 1)
+        assertArrayEquals(byteArrayOf(0x10, 0x20, 0x30, 0xFF.toByte(), 0xFE.toByte(), 0xFD.toByte()), img.data)
+    }
+}
