@@ -7,7 +7,6 @@ Heavy imports (torch, matplotlib) happen inside the subcommand that needs them, 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -17,10 +16,6 @@ from edge_age import __version__
 from edge_age.errors import EdgeAgeError
 
 DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
-
-
-def default_data() -> str:
-    return os.environ.get("EDGE_AGE_DATA", "data/UTKFace.tar.gz")
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -35,7 +30,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = None):
-    from edge_age.data.dataset import DataConfig
+    from edge_age.data.dataset import DataConfig, default_data
     from edge_age.data.split import SplitConfig
 
     return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=args.detect_faces,
@@ -109,9 +104,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_data_report(args: argparse.Namespace) -> int:
-    from edge_age.data.report import report_command
+    from edge_age.data.report import write_report
 
-    return report_command(args)
+    write_report(_data_config(args, args.seed, args.limit), args.out, args.seed, args.cache_dir, not args.no_progress)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

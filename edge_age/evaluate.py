@@ -67,8 +67,7 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from edge_age.cli import default_data
-    from edge_age.data.dataset import DataConfig, load_dataset
+    from edge_age.data.dataset import DataConfig, default_data, load_dataset
     from edge_age.data.split import SplitConfig
     from edge_age.runtime import load_predictor
 

@@ -6,11 +6,7 @@
 # committed under export/ and says how to get the data. EPOCHS (default 15), MODEL (default simplecnn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-. .venv/bin/activate
-python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[train]"
+. scripts/venv.sh train
 
 DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
 MODEL=${MODEL:-simplecnn}

@@ -3,11 +3,7 @@
 # Tests that need real faces read ../shared/data/UTKFace.tar.gz or $EDGE_AGE_DATA (skipped if absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-. .venv/bin/activate
-python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[dev]"
+. scripts/venv.sh dev
 export EDGE_AGE_CACHE=${EDGE_AGE_CACHE:-$PWD/.cache/edge-age}
 set +e
 python -m pytest -q -p no:cacheprovider "$@"

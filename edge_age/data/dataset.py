@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from edge_age.data.preprocess import PreprocessSpec
 from edge_age.data.sources import LabeledSet, Problem, load_labeled
 from edge_age.data.split import SPLITS, SplitConfig, assign_splits, limit_mask
 from edge_age.errors import EdgeAgeError
+
+
+def default_data() -> str:
+    """Where the data is when --data is not given: $EDGE_AGE_DATA, else data/UTKFace.tar.gz."""
+    return os.environ.get("EDGE_AGE_DATA", "data/UTKFace.tar.gz")
 
 
 @dataclass(frozen=True)

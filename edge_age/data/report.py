@@ -7,7 +7,6 @@ duplicates -- the usual reasons a model looks better or worse than it is.
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 
 from edge_age import fileio, plots
-from edge_age.data.dataset import Dataset, load_dataset
+from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.data.split import SPLITS, stable_hash
 
@@ -85,19 +84,17 @@ def to_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_command(args: argparse.Namespace) -> int:
-    from edge_age.cli import _data_config
-
-    ds = load_dataset(_data_config(args, args.seed, args.limit), PreprocessSpec(), cache_dir=args.cache_dir,
-                      progress=not args.no_progress)
+def write_report(cfg: DataConfig, out: Path, seed: int = 0, cache_dir: Path | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Scan ``cfg``'s dataset and write report.json, report.md, age_histogram.png and samples.png."""
+    ds = load_dataset(cfg, PreprocessSpec(), cache_dir=cache_dir, progress=progress)
     r = build_report(ds)
-    out: Path = args.out
     fileio.write_json(out / "report.json", r)
     fileio.write_text(out / "report.md", to_markdown(r))
     plots.age_histograms({s: ds.faces.ages[ds.indices(s)] for s in SPLITS}, out / "age_histogram.png")
-    pick = sorted(range(len(ds.faces)), key=lambda i: stable_hash(args.seed, ds.faces.names[i]))[:32]
+    pick = sorted(range(len(ds.faces)), key=lambda i: stable_hash(seed, ds.faces.names[i]))[:32]
     plots.face_grid(np.asarray([ds.faces.faces[i] for i in pick]),
                     [f"{ds.faces.ages[i]:g}" for i in pick], out / "samples.png")
     print(to_markdown(r).split("\n## ")[0].rstrip())
     print(f"\nwrote {out}/report.json, report.md, age_histogram.png, samples.png")
-    return 0
+    return r
