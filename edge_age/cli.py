@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
     )
     summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args), resume=args.resume,
-                    progress=not args.no_progress, cache_dir=args.cache_dir)
+                    progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line)
     print(f"best val MAE {summary['best_val_mae']:.3f} at epoch {summary['best_epoch']} -> {cfg.out}/best.pt")
     return 0
 
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=None, help="split seed (default: the model's training seed)")
     ev.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset)")
     ev.add_argument("--json", type=Path, default=None, help="write metrics as JSON here")
-    ev.add_argument("--out", type=Path, default=None, help="folder for plots (default: next to the model)")
+    ev.add_argument("--out", type=Path, default=None, help="folder for plots and metrics.json (default: runs/eval/MODELDIR_MODEL_SPLIT)")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.set_defaults(func=cmd_eval)
 

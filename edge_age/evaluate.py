@@ -96,10 +96,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     print(format_metrics(m, title))
     if ds.problems:
         print(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")
-    out_dir = args.out or Path(args.model).parent / f"eval_{Path(args.model).stem}_{args.split}"
+    # Not next to the model: that may be the committed export/ folder.
+    out_dir = args.out or Path("runs") / "eval" / f"{Path(args.model).parent.name}_{Path(args.model).stem}_{args.split}"
     scatter = plots.scatter_true_pred(y, p, out_dir / "scatter.png", f"{title}\nMAE {m['mae']:.2f}")
     conf = plots.confusion(decade_confusion(y, p), DECADES, out_dir / "confusion.png", title)
-    result = {"model": str(args.model), "runtime": predictor.runtime, "data": cfg.to_dict(), "split": args.split,
+    result = {"command": getattr(args, "command_line", ""), "model": str(args.model), "runtime": predictor.runtime, "data": cfg.to_dict(), "split": args.split,
               "metrics": m, "skipped": len(ds.problems),
               "plots": [str(x) for x in (scatter, conf) if x is not None]}
     if args.json:

@@ -156,8 +156,12 @@ def train(
     progress: bool = True,
     cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
+    command: str = "",
 ) -> dict[str, Any]:
-    """Train ``cfg.model`` on ``data_cfg``; write ``best.pt``, ``last.pt``, ``metrics.csv``, ``loss.png``."""
+    """Train ``cfg.model`` on ``data_cfg``; write ``best.pt``, ``last.pt``, ``metrics.csv``, ``loss.png``.
+
+    ``command`` (the CLI line) is appended to ``train_command.txt``, one line per start or resume.
+    """
     out = Path(cfg.out)
     last_path = out / "last.pt"
     state: dict[str, Any] | None = None
@@ -181,6 +185,10 @@ def train(
     precision = choose_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
 
+    if command:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "train_command.txt", "a") as f:
+            f.write(command + "\n")
     ds = load_dataset(data_cfg, spec, cache_dir=cache_dir, progress=progress)
     _report_problems(ds, log)
     tr, va = ds.indices("train"), ds.indices("val")

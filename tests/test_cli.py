@@ -47,12 +47,12 @@ def test_eval_checkpoint_writes_metrics_and_plots(utk_dir: Path, cache_dir: Path
           progress=False, cache_dir=cache_dir, log=lambda s: None)
     js = tmp_path / "m.json"
     rc = main(["eval", "--model", str(run / "best.pt"), "--data", str(utk_dir), "--split", "all",
-               "--json", str(js), "--cache-dir", str(cache_dir), "--no-progress"])
+               "--json", str(js), "--cache-dir", str(cache_dir), "--no-progress", "--out", str(tmp_path / "ev")])
     assert rc == 0
     m = json.loads(js.read_text())["metrics"]
     assert m["n"] == 60 and m["mae"] > 0 and 0 <= m["cs5"] <= 1 and m["rmse"] >= m["mae"]
     assert "MAE" in capsys.readouterr().out
-    plots = run / "eval_best_all"
+    plots = tmp_path / "ev"
     assert (plots / "scatter.png").is_file() and (plots / "confusion.png").is_file()
 
 

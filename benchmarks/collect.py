@@ -1,0 +1,71 @@
+"""Collect the committed result tables from what the runs wrote -- no figure is typed by hand.
+
+    python benchmarks/collect.py training RUN_DIR [RUN_DIR ...]   -> benchmarks/training.{md,json}
+    python benchmarks/collect.py export export/simplecnn/simplecnn.json -> benchmarks/export.{md,json}
+
+A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
+(from ``edge-age eval --json``); the export card holds sizes and parity.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+from edge_age import fileio
+
+HERE = Path(__file__).parent
+
+
+def training(runs: list[Path]) -> None:
+    rows = []
+    for run in runs:
+        s = json.loads((run / "summary.json").read_text())
+        hist = list(csv.DictReader(open(run / "metrics.csv")))
+        test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
+        cmd = (run / "train_command.txt").read_text().strip() if (run / "train_command.txt").exists() else ""
+        rows.append({
+            "run": run.name, "epochs_run": len(hist), "best_epoch": s["best_epoch"],
+            "best_val_mae": round(s["best_val_mae"], 3),
+            "test_mae": round(test["metrics"]["mae"], 3) if test else None,
+            "test_rmse": round(test["metrics"]["rmse"], 3) if test else None,
+            "test_cs5": round(test["metrics"]["cs5"], 3) if test else None,
+            "test_n": test["metrics"]["n"] if test else None,
+            "train_img_per_s": round(sum(float(h["img_per_s"]) for h in hist) / len(hist), 1),
+            "train_hours": round(sum(float(h["seconds"]) for h in hist) / 3600, 2),
+            "precision": s["precision"], "train_command": cmd,
+            "eval_command": test.get("command", "") if test else "",
+        })
+    fileio.write_json(HERE / "training.json", rows)
+    lines = ["| run | epochs | best epoch | val MAE | test MAE | test RMSE | CS@5 | train img/s | hours | precision |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['epochs_run']} | {r['best_epoch']} | {r['best_val_mae']} | {r['test_mae']} | "
+                     f"{r['test_rmse']} | {r['test_cs5']} | {r['train_img_per_s']} | {r['train_hours']} | {r['precision']} |")
+    lines += ["", "Commands:", ""] + [f"- {r['run']}: `{r['train_command']}` then `{r['eval_command']}`" for r in rows]
+    fileio.write_text(HERE / "training.md", "\n".join(lines) + "\n")
+
+
+def export(card_file: Path) -> None:
+    card = json.loads(card_file.read_text())
+    rows = [{"file": e["file"], "mb": round(e["bytes"] / 1e6, 2), "val_mae": round(e["parity"]["mae"], 3),
+             "torch_val_mae": round(e["parity"]["torch_mae"], 3), "max_abs_diff": round(e["parity"]["max_abs_diff"], 3),
+             "mean_abs_diff": round(e["parity"]["mean_abs_diff"], 4),
+             "mae_ratio_vs_fp32": round(e["parity"].get("mae_ratio_vs_fp32", 1.0), 4)} for e in card["files"].values()]
+    fileio.write_json(HERE / "export.json", {"command": card["command"], "parity_on": card["parity_on"], "rows": rows})
+    lines = [f"Parity on the {card['parity_on']['split']} split ({card['parity_on']['n']} faces) against the PyTorch "
+             f"checkpoint (val MAE {card['checkpoint']['val_mae']:.3f}); calibration: "
+             f"{card['calibration']['n'] if card['calibration'] else '-'} faces.", "",
+             f"Command: `{card['command']}`", "",
+             "| file | MB | val MAE | max abs diff vs torch | mean abs diff | MAE / fp32 MAE |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['file']} | {r['mb']} | {r['val_mae']} | {r['max_abs_diff']} | {r['mean_abs_diff']} | "
+                     f"{r['mae_ratio_vs_fp32']} |")
+    fileio.write_text(HERE / "export.md", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    what, *paths = sys.argv[1:]
+    {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export(Path(paths[0]))}[what]()
