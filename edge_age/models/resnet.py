@@ -35,8 +35,15 @@ def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropou
     if pretrained:
         weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
         _weights_available(weights)
-    model = torchvision.models.get_model(arch, weights=weights)
-    model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, 1), AgeScale(age_mean, age_std))
+    # From scratch, zero-initialised residual branches start each block as identity (torchvision's
+    # recommended setting); with the small head below an untrained ResNet predicts the mean age
+    # instead of ~1000 years (ResNet50's pooled features are large at default init).
+    kwargs = {} if pretrained else {"zero_init_residual": True}
+    model = torchvision.models.get_model(arch, weights=weights, **kwargs)
+    head = nn.Linear(model.fc.in_features, 1)
+    nn.init.normal_(head.weight, std=0.01)
+    nn.init.zeros_(head.bias)
+    model.fc = nn.Sequential(nn.Dropout(dropout), head, AgeScale(age_mean, age_std))
     return model
 
 
