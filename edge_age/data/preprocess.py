@@ -96,6 +96,10 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if not data:
         raise EdgeAgeError("empty file (0 bytes)", name)
     buf = np.frombuffer(data, dtype=np.uint8)
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:]:
+        # libjpeg fills a cut-off scan with grey and OpenCV returns it without complaint. A complete
+        # JPEG ends with the EOI marker (FF D9), which byte stuffing keeps out of the scan data.
+        raise EdgeAgeError("truncated JPEG (no end-of-image marker)", name)
     _check_dimensions(data, name)
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:

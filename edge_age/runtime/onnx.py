@@ -33,15 +33,16 @@ class OnnxPredictor:
             self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
         except Exception as e:
             raise EdgeAgeError(f"not a loadable ONNX model ({type(e).__name__}: {str(e)[:160]})", self.path) from e
+        inp = self.session.get_inputs()
+        if len(inp) != 1 or len(inp[0].shape) != 4:
+            raise EdgeAgeError(f"not an age model: expected one 4-D image input, found "
+                               f"{[(i.name, i.shape) for i in inp]}", self.path)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.card = read_card(self.path, required=META_SPEC not in meta)
         if META_SPEC in meta:
             self.spec = PreprocessSpec.from_dict(json.loads(meta[META_SPEC]))
         else:
             self.spec = PreprocessSpec.from_dict(self.card["preprocess"])
-        inp = self.session.get_inputs()
-        if len(inp) != 1 or len(inp[0].shape) != 4:
-            raise EdgeAgeError(f"expected one 4-D image input, found {[(i.name, i.shape) for i in inp]}", self.path)
         self.input_name = inp[0].name
         self.layout = "NCHW" if inp[0].shape[1] == 3 else "NHWC"
         side = inp[0].shape[2]
