@@ -78,6 +78,12 @@ def machine_info(threads: tuple[int, ...]) -> dict[str, Any]:
             "python": platform.python_version(), "versions": versions, "threads": list(threads)}
 
 
+def _model_name(f: Path) -> str:
+    """The model a file belongs to: the card's name, else the file stem."""
+    card = card_path(f)
+    return json.loads(card.read_text())["name"] if card.exists() else f.stem
+
+
 def _static_info(f: Path) -> dict[str, Any]:
     from edge_age.bench.graph import count_params_macs
 
@@ -87,10 +93,8 @@ def _static_info(f: Path) -> dict[str, Any]:
         info.update(model=f.stem, format="checkpoint" if f.suffix == ".pt" else "?", int8=False)
         return info
     info.update(format=fmt.name, int8=fmt.int8)
-    card = None
-    if card_path(f).exists():
-        card = json.loads(card_path(f).read_text())
-    info["model"] = card["name"] if card else f.stem
+    card = json.loads(card_path(f).read_text()) if card_path(f).exists() else None
+    info["model"] = _model_name(f)
     info["trained"] = bool(card and card.get("trained", True))
     stem = f.name[: -len(fmt.suffix)] if f.name.endswith(fmt.suffix) else f.stem
     onnx_src = f if f.suffix == ".onnx" else f.with_name(f"{stem}_fp32.onnx")
@@ -146,7 +150,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
     if cfg.baselines:
         from edge_age.export.baselines import ensure_baselines  # needs torch, only on request
 
-        have = {_static_info(f).get("model") for f in files if f.exists()}
+        have = {_model_name(f) for f in files if f.exists() and format_of(f)}
         missing = tuple(a for a in BASELINES if a not in have)  # trained exports win over untrained ones
         files += ensure_baselines(Path(cfg.baseline_dir), missing) if missing else []
     if not files:
@@ -155,7 +159,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
     peak = {t: measure_peak(t) for t in cfg.threads} if cfg.peak else {}
     rows = []
     for f in files:
-        info = _static_info(f)
+        info = _static_info(f)  # params/MACs via ONNX shape inference: once per file, not per thread count
         for t in cfg.threads:
             log(f"  timing {f.name} x {t} thread(s) ...")
             if not f.exists():
