@@ -85,4 +85,8 @@ def test_untrained_baselines_are_built_and_marked(tmp_path: Path) -> None:
     result = run_bench(BenchConfig(paths=tuple(map(str, files)), peak=False, **QUICK), log=lambda s: None)
     r = result["rows"][0]
     assert r["model"] == "resnet18" and r["trained"] is False and r.get("mae") is None
+    # The full network, not a constant-folded remnant (zero-init residual branches fold away).
+    assert r["params"] > 11_000_000 and r["size_mb"] > 40
+    tfl = run_bench(BenchConfig(paths=(str(files[1]),), peak=False, **QUICK), log=lambda s: None)["rows"][0]
+    assert tfl["size_mb"] > 40
     assert r["speedup_vs_resnet18"] == pytest.approx(1.0)
