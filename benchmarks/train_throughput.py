@@ -9,7 +9,6 @@ AdamW) on random batches after warm-up. Writes benchmarks/train_throughput.{json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

@@ -73,8 +73,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     predictor = load_predictor(args.model)
     stored = DataConfig.from_dict(predictor.data_config) if predictor.data_config else None
-    seed = args.seed if args.seed is not None else (stored.split.seed if stored else 0)
-    split_cfg = stored.split if stored and args.seed is None else SplitConfig(seed=seed)
+    # The model's own split unless --seed asks for another one.
+    if args.seed is not None:
+        split_cfg = SplitConfig(seed=args.seed)
+    else:
+        split_cfg = stored.split if stored else SplitConfig()
     cfg = DataConfig(
         path=args.data or (stored.path if stored else default_data()),
         scheme=args.scheme if args.scheme != "auto" or not stored else stored.scheme,

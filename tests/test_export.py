@@ -7,18 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from conftest import face_image, make_utk, write_jpg
+from conftest import face_image, write_jpg
 from edge_age.cli import main
-from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
 from edge_age.export.exporter import ExportConfig, export_checkpoint
 from edge_age.formats import FORMATS, card_path
 from edge_age.runtime import load_predictor
-from edge_age.train import TrainConfig, train
 
 # Tolerances in years, against the PyTorch fp32 model on the val faces.
 FP32_MAX_DIFF = 0.01

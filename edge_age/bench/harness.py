@@ -15,12 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from edge_age import fileio
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError
-from edge_age.formats import FORMATS, card_path, format_of
+from edge_age.formats import card_path, format_of
 
 BASELINES = ("resnet18", "resnet50")
 
@@ -94,7 +93,7 @@ def _static_info(f: Path) -> dict[str, Any]:
         return info
     info.update(format=fmt.name, int8=fmt.int8)
     card = json.loads(card_path(f).read_text()) if card_path(f).exists() else None
-    info["model"] = _model_name(f)
+    info["model"] = card["name"] if card else f.stem
     info["trained"] = bool(card and card.get("trained", True))
     stem = f.name[: -len(fmt.suffix)] if f.name.endswith(fmt.suffix) else f.stem
     onnx_src = f if f.suffix == ".onnx" else f.with_name(f"{stem}_fp32.onnx")

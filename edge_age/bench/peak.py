@@ -12,7 +12,6 @@ from edge_age.bench.stats import time_calls
 
 
 def _matmul_model(int8: bool, n: int):
-    import onnx
     from onnx import TensorProto, helper
 
     if int8:

@@ -22,7 +22,7 @@ def fold_age_scale(model: nn.Module) -> nn.Module:
         if not isinstance(module, nn.Sequential):
             continue
         children = list(module.named_children())
-        for (name_a, a), (name_b, b) in zip(children, children[1:]):
+        for (_, a), (name_b, b) in zip(children, children[1:]):
             if isinstance(a, nn.Linear) and isinstance(b, AgeScale):
                 with torch.no_grad():
                     a.weight.mul_(b.std)
