@@ -26,7 +26,9 @@ fi
 KLIB="$(cd "$(dirname "$(readlink -f "$KOTLINC")")/../lib" && pwd)"
 CP="/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:/usr/share/java/gson.jar"
 
-MODEL=${1:-$(ls "$ROOT"/export/*/*_int8.tflite 2>/dev/null | head -n 1 || true)}
+REFERENCE="$ROOT/export/mobilenetv2_age/mobilenetv2_age_int8.tflite"  # edge_age.formats.REFERENCE_MODEL
+[ -f "$REFERENCE" ] || REFERENCE=$(ls "$ROOT"/export/*/*_int8.tflite 2>/dev/null | head -n 1 || true)
+MODEL=${1:-$REFERENCE}
 DATA=${EDGE_AGE_DATA:-$ROOT/../shared/data/UTKFace.tar.gz}
 rm -rf "$BUILD/golden" "$BUILD/classes"
 mkdir -p "$BUILD/classes"

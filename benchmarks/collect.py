@@ -1,7 +1,7 @@
 """Collect the committed result tables from what the runs wrote -- no figure is typed by hand.
 
     python benchmarks/collect.py training RUN_DIR [RUN_DIR ...]   -> benchmarks/training.{md,json}
-    python benchmarks/collect.py export export/simplecnn/simplecnn.json -> benchmarks/export.{md,json}
+    python benchmarks/collect.py export CARD.json [CARD.json ...]  -> benchmarks/export.{md,json}
 
 A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
 (from ``edge-age eval --json``); the export card holds sizes and parity.
@@ -37,6 +37,8 @@ def training(runs: list[Path]) -> None:
             "train_hours": round(sum(float(h["seconds"]) for h in hist) / 3600, 2),
             "precision": s["precision"], "train_command": cmd,
             "eval_command": test.get("command", "") if test else "",
+            "mae_per_band": test["metrics"].get("mae_per_band") if test else None,
+            "gates": test["metrics"].get("gates") if test else None,
         })
     fileio.write_json(HERE / "training.json", rows)
     lines = ["| run | epochs | best epoch | val MAE | test MAE | test RMSE | CS@5 | train img/s | hours | precision |",
@@ -45,27 +47,46 @@ def training(runs: list[Path]) -> None:
         lines.append(f"| {r['run']} | {r['epochs_run']} | {r['best_epoch']} | {r['best_val_mae']} | {r['test_mae']} | "
                      f"{r['test_rmse']} | {r['test_cs5']} | {r['train_img_per_s']} | {r['train_hours']} | {r['precision']} |")
     lines += ["", "Commands:", ""] + [f"- {r['run']}: `{r['train_command']}` then `{r['eval_command']}`" for r in rows]
+    bands = [r for r in rows if r.get("mae_per_band")]
+    if bands:
+        names = list(bands[0]["mae_per_band"])
+        lines += ["", "Test MAE per age band, and the age gates (flagged = predicted age below the gate):", "",
+                  "| run | " + " | ".join(names) + " | <18 TPR | <18 FPR | <25 TPR | <25 FPR |",
+                  "|---|" + "---:|" * (len(names) + 4)]
+        for r in bands:
+            g = r["gates"]
+            lines.append(f"| {r['run']} | " + " | ".join(f"{r['mae_per_band'][n]['mae']:.2f}" for n in names) + " | "
+                         + " | ".join(f"{g[k][m]:.3f}" for k in ("under_18", "under_25") for m in ("tpr", "fpr")) + " |")
     fileio.write_text(HERE / "training.md", "\n".join(lines) + "\n")
 
 
-def export(card_file: Path) -> None:
-    card = json.loads(card_file.read_text())
-    rows = [{"file": e["file"], "mb": round(e["bytes"] / 1e6, 2), "val_mae": round(e["parity"]["mae"], 3),
-             "torch_val_mae": round(e["parity"]["torch_mae"], 3), "max_abs_diff": round(e["parity"]["max_abs_diff"], 3),
-             "mean_abs_diff": round(e["parity"]["mean_abs_diff"], 4),
+def _export_rows(card: dict) -> list[dict]:
+    return [{"model": card["name"], "file": e["file"], "mb": round(e["bytes"] / 1e6, 2),
+             "val_mae": round(e["parity"]["mae"], 3), "torch_val_mae": round(e["parity"]["torch_mae"], 3),
+             "max_abs_diff": round(e["parity"]["max_abs_diff"], 3), "mean_abs_diff": round(e["parity"]["mean_abs_diff"], 4),
              "mae_ratio_vs_fp32": round(e["parity"].get("mae_ratio_vs_fp32", 1.0), 4)} for e in card["files"].values()]
-    fileio.write_json(HERE / "export.json", {"command": card["command"], "parity_on": card["parity_on"], "rows": rows})
-    lines = [f"Parity on the {card['parity_on']['split']} split ({card['parity_on']['n']} faces) against the PyTorch "
-             f"checkpoint (val MAE {card['checkpoint']['val_mae']:.3f}); calibration: "
-             f"{card['calibration']['n'] if card['calibration'] else '-'} faces.", "",
-             f"Command: `{card['command']}`", "",
-             "| file | MB | val MAE | max abs diff vs torch | mean abs diff | MAE / fp32 MAE |", "|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['file']} | {r['mb']} | {r['val_mae']} | {r['max_abs_diff']} | {r['mean_abs_diff']} | "
-                     f"{r['mae_ratio_vs_fp32']} |")
-    fileio.write_text(HERE / "export.md", "\n".join(lines) + "\n")
+
+
+def export(card_files: list[Path]) -> None:
+    cards = [json.loads(f.read_text()) for f in card_files]
+    fileio.write_json(HERE / "export.json", [{"model": c["name"], "command": c["command"], "parity_on": c["parity_on"],
+                                              "rows": _export_rows(c)} for c in cards])
+    lines: list[str] = []
+    for card in cards:
+        lines += [f"### {card['name']}", "",
+                  f"Parity on the {card['parity_on']['split']} split ({card['parity_on']['n']} faces) against the "
+                  f"PyTorch checkpoint (val MAE {card['checkpoint']['val_mae']:.3f}); calibration: "
+                  f"{card['calibration']['n'] if card['calibration'] else '-'} faces.", "",
+                  f"Command: `{card['command']}`", "",
+                  "| file | MB | val MAE | max abs diff vs torch | mean abs diff | MAE / fp32 MAE |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in _export_rows(card):
+            lines.append(f"| {r['file']} | {r['mb']} | {r['val_mae']} | {r['max_abs_diff']} | {r['mean_abs_diff']} | "
+                         f"{r['mae_ratio_vs_fp32']} |")
+        lines.append("")
+    fileio.write_text(HERE / "export.md", "\n".join(lines))
 
 
 if __name__ == "__main__":
     what, *paths = sys.argv[1:]
-    {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export(Path(paths[0]))}[what]()
+    {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export([Path(p) for p in paths])}[what]()

@@ -46,7 +46,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def build_model(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> torch.nn.Module:
-    model = create_model(ckpt["model"], **ckpt.get("model_kwargs", {}))
+    # The trained weights replace any ImageNet start, so rebuilding never needs the hub file.
+    model = create_model(ckpt["model"], **{**ckpt.get("model_kwargs", {}), "pretrained": False})
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -37,26 +37,30 @@ def _data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = No
                       split=SplitConfig(seed=seed), limit=limit)
 
 
-def _spec(args: argparse.Namespace):
+def _spec(args: argparse.Namespace, size: int = 128):
     from edge_age.data.preprocess import PreprocessSpec
 
-    return PreprocessSpec(denoise=getattr(args, "denoise", False), deblur=getattr(args, "deblur", False))
+    return PreprocessSpec(size=size, denoise=getattr(args, "denoise", False), deblur=getattr(args, "deblur", False))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from edge_age.models import default_input_size
     from edge_age.train import TrainConfig, train
 
-    kwargs = {}
+    size = args.input_size or default_input_size(args.model)
+    kwargs = {"input_size": size}
     if args.dropout is not None:
         kwargs["dropout"] = args.dropout
     if args.pretrained:
         kwargs["pretrained"] = True
+    if args.head != "regression":
+        kwargs["head"] = args.head
     cfg = TrainConfig(
         model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed, precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
     )
-    summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args), resume=args.resume,
+    summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args, size), resume=args.resume,
                     progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line)
     print(f"best val MAE {summary['best_val_mae']:.3f} at epoch {summary['best_epoch']} -> {cfg.out}/best.pt")
     return 0

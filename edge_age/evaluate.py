@@ -15,6 +15,31 @@ import numpy as np
 from edge_age import fileio, plots
 
 DECADES = [f"{10 * i}-{10 * i + 9}" for i in range(10)] + ["100+"]
+# Age bands as age-assurance buyers read them (children, the 13-17 gate, young adults, ...).
+AGE_BANDS = [(0, 12), (13, 17), (18, 24), (25, 34), (35, 44), (45, 59), (60, 200)]
+# Age gates: "is this person under T?" decided by predicted age < T.
+GATES = (18, 25)
+
+
+def band_name(lo: int, hi: int) -> str:
+    return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
+
+
+def gate_rates(y: np.ndarray, p: np.ndarray, threshold: int) -> dict[str, Any]:
+    """Under-``threshold`` detection: TPR (minors flagged), FPR (adults flagged as minors).
+
+    A face counts as positive when its true age is below the threshold and is flagged when its
+    predicted age is. Rates are ``None`` when the split holds no face on that side.
+    """
+    pos, flag = y < threshold, p < threshold
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return {
+        "threshold": threshold,
+        "positives": n_pos,
+        "negatives": n_neg,
+        "tpr": float((flag & pos).sum() / n_pos) if n_pos else None,
+        "fpr": float((flag & ~pos).sum() / n_neg) if n_neg else None,
+    }
 
 
 def decade_of(ages: np.ndarray) -> np.ndarray:
@@ -31,6 +56,11 @@ def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     dec = decade_of(y)
     per_decade = {DECADES[d]: {"n": int((dec == d).sum()), "mae": float(np.abs(err[dec == d]).mean())}
                   for d in np.unique(dec)}
+    per_band = {}
+    for lo, hi in AGE_BANDS:
+        sel = (y >= lo) & (y <= hi + 0.999)
+        if sel.any():
+            per_band[band_name(lo, hi)] = {"n": int(sel.sum()), "mae": float(np.abs(err[sel]).mean())}
     return {
         "n": int(y.size),
         "mae": float(np.abs(err).mean()),
@@ -39,6 +69,8 @@ def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "bias": float(err.mean()),
         "pred_std": float(p.std()),
         "mae_per_decade": per_decade,
+        "mae_per_band": per_band,
+        "gates": {f"under_{t}": gate_rates(y, p, t) for t in GATES},
     }
 
 
@@ -63,28 +95,22 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
              "  decade   n      MAE"]
     for dec, v in m["mae_per_decade"].items():
         lines.append(f"  {dec:<7}{v['n']:>5}  {v['mae']:7.2f}")
+    lines.append("  band     n      MAE")
+    for band, v in m.get("mae_per_band", {}).items():
+        lines.append(f"  {band:<7}{v['n']:>5}  {v['mae']:7.2f}")
+    for g in m.get("gates", {}).values():
+        rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
+        lines.append(f"  under {g['threshold']}: TPR {rate(g['tpr'])} ({g['positives']} minors)  "
+                     f"FPR {rate(g['fpr'])} ({g['negatives']} others)")
     return "\n".join(lines)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from edge_age.data.dataset import DataConfig, default_data, load_dataset
-    from edge_age.data.split import SplitConfig
+    from edge_age.data.dataset import config_for_model, load_dataset
     from edge_age.runtime import load_predictor
 
     predictor = load_predictor(args.model)
-    stored = DataConfig.from_dict(predictor.data_config) if predictor.data_config else None
-    # The model's own split unless --seed asks for another one.
-    if args.seed is not None:
-        split_cfg = SplitConfig(seed=args.seed)
-    else:
-        split_cfg = stored.split if stored else SplitConfig()
-    cfg = DataConfig(
-        path=args.data or (stored.path if stored else default_data()),
-        scheme=args.scheme if args.scheme != "auto" or not stored else stored.scheme,
-        detect_faces=args.detect_faces or bool(stored and stored.detect_faces),
-        split=split_cfg,
-        limit=args.limit,
-    )
+    cfg = config_for_model(predictor.data_config, args.data, args.scheme, args.detect_faces, args.seed, args.limit)
     splits = None if args.split == "all" else (args.split,)
     ds = load_dataset(cfg, predictor.spec, cache_dir=args.cache_dir, progress=not args.no_progress, splits=splits)
     idx = ds.indices(args.split)

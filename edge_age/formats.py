@@ -32,6 +32,16 @@ FORMATS: tuple[ExportFormat, ...] = (
 )
 
 
+# The model `predict` and the Android demo use unless told otherwise (issue 6: the compact model;
+# SimpleCNN stays under export/simplecnn as the seed's model).
+REFERENCE_MODEL = "mobilenetv2_age"
+
+
+def reference_file(root: str | Path = ".", fmt: str = "tflite_int8") -> Path:
+    """export/REFERENCE_MODEL/REFERENCE_MODEL<suffix> under ``root``."""
+    return Path(root) / "export" / REFERENCE_MODEL / f"{REFERENCE_MODEL}{get_format(fmt).suffix}"
+
+
 def get_format(name: str) -> ExportFormat:
     for f in FORMATS:
         if f.name == name:

@@ -25,6 +25,11 @@ REFERENCE_GLOB = "export/*/*_int8.tflite"
 
 
 def default_model() -> Path:
+    """The reference int8 TFLite file (formats.REFERENCE_MODEL), else the first one under export/."""
+    from edge_age.formats import reference_file
+
+    if reference_file().is_file():
+        return reference_file()
     found = sorted(Path(".").glob(REFERENCE_GLOB))
     if not found:
         raise EdgeAgeError(f"no --model given and no reference model matches {REFERENCE_GLOB}")

@@ -19,18 +19,49 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edge_age import fileio, plots
+from edge_age import distributed, fileio, plots
 from edge_age.checkpoint import load_checkpoint, save_checkpoint
 from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.models import create_model
+from edge_age.models.registry import AgeExpectation
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l1": F.l1_loss,
     "mse": F.mse_loss,
     "smoothl1": lambda p, y: F.smooth_l1_loss(p, y, beta=2.0),
 }
+DISTRIBUTION_LOSSES = ("dldl",)
+
+
+class DLDLLoss:
+    """Label-distribution loss (DLDL-v2, Gao et al. 2018): KL to a Gaussian around the true age + L1.
+
+    The age is spread over neighbouring one-year bins (sigma 2 years), so the network learns that
+    37 and 38 look alike instead of fitting one exact number; the L1 term on the softmax expectation
+    aligns the training target with the reported age. The logits come from a forward hook on the
+    model's :class:`AgeExpectation`, so the model's forward stays ``faces -> ages``.
+    """
+
+    def __init__(self, model: torch.nn.Module, sigma: float = 2.0) -> None:
+        heads = [m for m in model.modules() if isinstance(m, AgeExpectation)]
+        if not heads:
+            raise EdgeAgeError("--loss dldl needs a model with a distribution head (e.g. --model mobilenetv2_age "
+                               "--head distribution)")
+        self.bins, self.sigma = heads[0].bins, sigma
+        self.logits: torch.Tensor | None = None
+        heads[0].register_forward_hook(self._keep_logits)
+
+    def _keep_logits(self, module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        self.logits = inputs[0]
+
+    def __call__(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        assert self.logits is not None, "forward pass must run before the loss"
+        q = torch.exp(-0.5 * ((self.bins[None, :] - y[:, None]) / self.sigma) ** 2)
+        q = q / q.sum(dim=1, keepdim=True)
+        kl = -(q * torch.log_softmax(self.logits.float(), dim=1)).sum(dim=1).mean()
+        return kl + F.l1_loss(pred, y)
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,9 @@ def to_input(faces: np.ndarray, spec: PreprocessSpec, gen: torch.Generator | Non
 @torch.inference_mode()
 def predict_array(model: torch.nn.Module, faces: np.ndarray, spec: PreprocessSpec, batch: int = 128) -> np.ndarray:
     model.eval()
-    out = [model(to_input(faces[i : i + batch], spec, None)).float().reshape(-1) for i in range(0, len(faces), batch)]
+    device = next(model.parameters()).device
+    out = [model(to_input(faces[i : i + batch], spec, None).to(device)).float().reshape(-1).cpu()
+           for i in range(0, len(faces), batch)]
     return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
 
@@ -161,7 +194,20 @@ def train(
     """Train ``cfg.model`` on ``data_cfg``; write ``best.pt``, ``last.pt``, ``metrics.csv``, ``loss.png``.
 
     ``command`` (the CLI line) is appended to ``train_command.txt``, one line per start or resume.
+    Under ``torchrun`` every process runs this function; see :mod:`edge_age.distributed`.
     """
+    ctx = distributed.setup()
+    try:
+        return _train(cfg, data_cfg, spec, resume, progress, cache_dir, log, command, ctx)
+    finally:
+        ctx.close()
+
+
+def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume: bool, progress: bool,
+           cache_dir: Path | None, log: Callable[[str], None], command: str,
+           ctx: distributed.Context) -> dict[str, Any]:
+    if not ctx.is_main:
+        log, progress = (lambda s: None), False
     out = Path(cfg.out)
     last_path = out / "last.pt"
     state: dict[str, Any] | None = None
@@ -176,20 +222,25 @@ def train(
         data_cfg = replace(stored_data, path=data_cfg.path)
         spec = PreprocessSpec.from_dict(state["preprocess"])
         log(f"resuming {out} at epoch {state['epoch'] + 1}/{cfg.epochs}")
-    if cfg.loss not in LOSSES:
-        raise EdgeAgeError(f"unknown loss {cfg.loss!r}; choose from {', '.join(LOSSES)}")
+    if cfg.loss not in LOSSES and cfg.loss not in DISTRIBUTION_LOSSES:
+        raise EdgeAgeError(f"unknown loss {cfg.loss!r}; choose from {', '.join([*LOSSES, *DISTRIBUTION_LOSSES])}")
 
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    # Processes on one machine share its cores.
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // ctx.local_world))
     tune_malloc()
-    device = torch.device("cpu")
+    device = ctx.device
     precision = choose_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
 
-    if command:
+    if command and ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         with open(out / "train_command.txt", "a") as f:
             f.write(command + "\n")
+    if not ctx.is_main:
+        ctx.barrier()  # rank 0 builds the face cache first; the others then read it
     ds = load_dataset(data_cfg, spec, cache_dir=cache_dir, progress=progress)
+    if ctx.is_main:
+        ctx.barrier()
     _report_problems(ds, log)
     tr, va = ds.indices("train"), ds.indices("val")
     if len(tr) == 0 or len(va) == 0:
@@ -200,13 +251,16 @@ def train(
     model_kwargs = {**cfg.model_kwargs, "age_mean": round(age_mean, 3), "age_std": round(float(ages[tr].std()), 3)}
     if state is not None:
         model_kwargs = state["model_kwargs"]
-    model = create_model(cfg.model, **model_kwargs).to(memory_format=torch.channels_last)
+    model = create_model(cfg.model, **model_kwargs).to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr) / cfg.batch_size)
     if cfg.max_steps:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg, steps_per_epoch))
-    loss_fn = LOSSES[cfg.loss]
+    if model_kwargs.get("head", "regression") != "regression" and not any(
+            isinstance(m, AgeExpectation) for m in model.modules()):
+        raise EdgeAgeError(f"model {cfg.model!r} has no distribution head; --head distribution needs mobilenetv2_age")
+    loss_fn = DLDLLoss(model) if cfg.loss == "dldl" else LOSSES[cfg.loss]
 
     history: list[dict[str, float]] = []
     start, best_mae, best_epoch = 0, float("inf"), -1
@@ -216,6 +270,11 @@ def train(
         sched.load_state_dict(state["scheduler"])
         history = state["history"]
         start, best_mae, best_epoch = state["epoch"] + 1, state["best_mae"], state["best_epoch"]
+    net: torch.nn.Module = model
+    if ctx.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     base_payload = {
         "model": cfg.model,
@@ -229,29 +288,35 @@ def train(
     baseline = float(np.abs(ages[va] - age_mean).mean())
     log(
         f"{cfg.model}: {sum(p.numel() for p in model.parameters()):,} params | train {len(tr)} val {len(va)} "
-        f"| {precision} | {torch.get_num_threads()} threads | val MAE of predicting the mean: {baseline:.2f}"
+        f"| {precision} | {device.type} x {ctx.world} process(es), {torch.get_num_threads()} threads each "
+        f"| val MAE of predicting the mean: {baseline:.2f}"
     )
     for epoch in range(start, cfg.epochs):
         if epoch - best_epoch > cfg.patience and best_epoch >= 0:
             log(f"early stop: val MAE has not improved for {cfg.patience} epochs")
             break
-        row = _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch, progress)
-        val_pred = predict_array(model, faces[va], spec)
-        row["val_mae"] = float(np.abs(val_pred - ages[va]).mean())
+        row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
+                         progress, ctx)
+        mine = va[ctx.rows(len(va))]  # each process scores its share of val; the sums are combined
+        err_sum, n_val = ctx.all_sum([float(np.abs(predict_array(model, faces[mine], spec) - ages[mine]).sum()),
+                                      float(len(mine))])
+        row["val_mae"] = err_sum / n_val
         row["lr"] = sched.get_last_lr()[0]
         history.append(row)
         improved = row["val_mae"] < best_mae
         if improved:
             best_mae, best_epoch = row["val_mae"], epoch
-            save_checkpoint(out / "best.pt", {**base_payload, "state_dict": model.state_dict(), "epoch": epoch,
-                                              "metrics": row})
-        save_checkpoint(last_path, {
-            **base_payload, "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "epoch": epoch, "history": history,
-            "best_mae": best_mae, "best_epoch": best_epoch,
-        })
-        fileio.write_csv(out / "metrics.csv", history)
-        plots.loss_curves(history, out / "loss.png")
+        if ctx.is_main:  # one writer; the weights are identical in every process
+            if improved:
+                save_checkpoint(out / "best.pt", {**base_payload, "state_dict": model.state_dict(), "epoch": epoch,
+                                                  "metrics": row})
+            save_checkpoint(last_path, {
+                **base_payload, "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "epoch": epoch, "history": history,
+                "best_mae": best_mae, "best_epoch": best_epoch,
+            })
+            fileio.write_csv(out / "metrics.csv", history)
+            plots.loss_curves(history, out / "loss.png")
         log(
             f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.3f}  train MAE {row['train_mae']:.2f}  "
             f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s  {row['seconds']:.0f}s"
@@ -260,24 +325,33 @@ def train(
         "out": str(out), "best_val_mae": best_mae, "best_epoch": best_epoch + 1, "epochs_run": len(history),
         "baseline_val_mae": baseline, "precision": precision,
     }
-    fileio.write_json(out / "summary.json", summary)
+    if ctx.is_main:
+        fileio.write_json(out / "summary.json", summary)
     return summary
 
 
-def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision: str):
-    """One optimiser step; the loop and the throughput benchmark both time exactly this."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision: str, weight: float = 1.0):
+    """One optimiser step; the loop and the throughput benchmark both time exactly this.
+
+    ``weight`` scales the loss that is backpropagated (not the one returned): with the global batch
+    split across processes, ``local rows * processes / global rows`` makes DDP's gradient average
+    equal the one-process gradient of the whole batch even when the shares differ by a row.
+    """
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         pred = model(x)
     pred = pred.float().reshape(-1)
     loss = loss_fn(pred, y)
     opt.zero_grad(set_to_none=True)
     if torch.isfinite(loss):
-        loss.backward()
+        (loss * weight if weight != 1.0 else loss).backward()
         opt.step()
     return loss.detach(), pred.detach()
 
 
-def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress):
+def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress,
+               ctx: distributed.Context = distributed.Context()):
+    """One epoch. Every process draws the same order and augments the whole global batch with the same
+    generator, then trains on its own rows: the inputs are exactly those of a one-process run."""
     from tqdm import tqdm
 
     model.train()
@@ -290,19 +364,24 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, dynamic_ncols=True)
     for step in bar:
         idx = np.sort(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
+        if len(idx) < ctx.world:
+            continue  # a last batch too small to give every process a row: skipped by all of them
         x = to_input(faces[idx], spec, gen if cfg.augment else None)
         y = torch.from_numpy(ages[idx]).float()
-        loss, pred = train_step(model, opt, loss_fn, x, y, precision)
+        rows = ctx.rows(len(idx))
+        x, y = x[rows].to(ctx.device), y[rows].to(ctx.device)
+        loss, pred = train_step(model, opt, loss_fn, x, y, precision, weight=len(y) * ctx.world / len(idx))
         if not torch.isfinite(loss):
             raise EdgeAgeError(f"training diverged at epoch {epoch + 1} step {step} (loss {loss.item()}); lower --lr")
         sched.step()
-        total_loss += loss.item() * len(idx)
+        total_loss += loss.item() * len(y)
         total_abs += (pred.detach() - y).abs().sum().item()
-        seen += len(idx)
+        seen += len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.2f}")
+    total_loss, total_abs, seen = ctx.all_sum([total_loss, total_abs, seen])
     dt = time.perf_counter() - t0
     return {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_mae": total_abs / seen,
-            "img_per_s": seen / dt, "seconds": dt}
+            "images": int(seen), "img_per_s": seen / dt, "seconds": dt}
 
 
 def _report_problems(ds: Dataset, log: Callable[[str], None]) -> None:

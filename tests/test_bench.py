@@ -31,8 +31,11 @@ def test_speedups_use_the_fp32_resnet_rows_of_same_runtime_and_threads() -> None
         {"model": "resnet18", "format": "tflite_fp32", "int8": False, "threads": 2, "p50_ms": 11.0},
         {"model": "resnet18", "format": "onnx_fp32", "int8": False, "threads": 1, "p50_ms": 9.0},
         {"model": "simplecnn", "format": "onnx_int8", "int8": True, "threads": 1, "p50_ms": 3.0},
+        {"model": "mobilenetv2_age", "format": "tflite_int8", "int8": True, "threads": 1, "p50_ms": 0.4},
     ]
     add_relative_columns(rows)
+    assert rows[7]["speedup_vs_simplecnn_int8"] == pytest.approx(5.0)  # vs the int8 SimpleCNN TFLite row
+    assert rows[1]["speedup_vs_simplecnn_int8"] == pytest.approx(0.25)
     assert rows[0]["speedup_vs_resnet18"] == pytest.approx(10.0)
     assert rows[0]["speedup_vs_resnet50"] == pytest.approx(25.0)
     assert rows[0]["mae_delta_vs_fp32"] == pytest.approx(0.1)

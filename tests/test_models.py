@@ -1,4 +1,4 @@
-"""Every registered model builds, maps a 128x128 batch to one age per face, and exports cleanly."""
+"""Every registered model builds and maps a batch at its input size to one age per face."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import pytest
 import torch
 
 from edge_age.errors import EdgeAgeError
-from edge_age.models import create_model, list_models
+from edge_age.models import create_model, default_input_size, list_models
+from edge_age.train_args import MODEL_NAMES
+
+
+def test_cli_choices_are_the_registry() -> None:
+    assert MODEL_NAMES == list_models()
 
 
 @pytest.mark.parametrize("name", list_models())
 def test_model_maps_batch_to_ages(name: str) -> None:
     torch.manual_seed(0)
-    model = create_model(name, age_mean=40.0).eval()
+    size = default_input_size(name)
+    model = create_model(name, age_mean=40.0, input_size=size).eval()
     with torch.no_grad():
-        y = model(torch.randn(2, 3, 128, 128))
+        y = model(torch.randn(2, 3, size, size))
     assert y.shape == (2, 1)
     # The head starts at the training mean: untrained predictions sit near it, not near zero.
     assert (y - 40.0).abs().max() < 30
@@ -37,3 +43,27 @@ def test_unknown_model_and_missing_pretrained_weights(tmp_path, monkeypatch) -> 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(EdgeAgeError, match="ImageNet weights not found"):
         create_model("resnet18", pretrained=True)
+    with pytest.raises(EdgeAgeError, match="mobilenet_v2-b0353104.pth"):
+        create_model("mobilenetv2_age", pretrained=True)
+
+
+def test_compact_model_is_small_and_loads_imagenet_weights(tmp_path, monkeypatch) -> None:
+    """The compact model stays under 1 MB of int8 weights and really starts from the ImageNet file."""
+    import shutil
+    from pathlib import Path
+
+    import torchvision
+
+    m = create_model("mobilenetv2_age")
+    assert sum(p.numel() for p in m.parameters()) < 1_000_000
+    src = Path(__file__).resolve().parents[2] / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
+    if not src.exists():
+        pytest.skip("../shared/weights not present")
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    shutil.copy(src, tmp_path / "hub" / "checkpoints" / src.name)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    pre = create_model("mobilenetv2_age", pretrained=True)
+    ref = torchvision.models.mobilenet_v2().features[1].conv[0][0].weight
+    imagenet = torch.load(src, weights_only=True)["features.1.conv.0.0.weight"]
+    assert torch.equal(pre.features[1].conv[0][0].weight, imagenet)
+    assert not torch.equal(ref, imagenet)

@@ -3,8 +3,9 @@ plugins {
     alias(libs.plugins.kotlin.android)
 }
 
-// The model and its card come from edge-age's export/ folder (default: the reference int8 model).
-val modelDir: String = (project.findProperty("edgeAgeModelDir") as String?) ?: "../../export/simplecnn"
+// The model and its card come from edge-age's export/ folder (default: the reference int8 model, the
+// compact mobilenetv2_age; -PedgeAgeModelDir=../../export/simplecnn builds the seed's SimpleCNN instead).
+val modelDir: String = (project.findProperty("edgeAgeModelDir") as String?) ?: "../../export/mobilenetv2_age"
 
 val copyModel by tasks.registering(Copy::class) {
     description = "Copies the int8 .tflite and its model card from edge-age's export/ into the app's assets."

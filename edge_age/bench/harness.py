@@ -118,7 +118,7 @@ def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> dict[str, Any]:
 
 def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, dict[str, float]]:
     """MAE/RMSE of each file on the split, scored by the shared evaluate code."""
-    from edge_age.data.dataset import DataConfig, load_dataset
+    from edge_age.data.dataset import config_for_model, load_dataset
     from edge_age.evaluate import age_metrics, predict_all
     from edge_age.runtime import load_predictor
 
@@ -128,16 +128,16 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
             p = load_predictor(f)
             if p.data_config is None or not getattr(p, "card", {}).get("trained", True):
                 continue  # an untrained baseline has no meaningful MAE
-            stored = DataConfig.from_dict(p.data_config)
-            key = (json.dumps(p.spec.cache_key(), sort_keys=True), stored.split.seed)
+            dc = config_for_model(p.data_config, cfg.data, limit=cfg.limit)
+            key = (json.dumps(p.spec.cache_key(), sort_keys=True), json.dumps(dc.to_dict(), sort_keys=True))
             if key not in datasets:
-                dc = DataConfig(path=cfg.data, scheme=stored.scheme, detect_faces=stored.detect_faces,
-                                split=stored.split, limit=cfg.limit)
                 datasets[key] = load_dataset(dc, p.spec, progress=False, splits=(cfg.split,))
             ds = datasets[key]
             idx = ds.indices(cfg.split)
             m = age_metrics(ds.faces.ages[idx], predict_all(p, ds.faces.faces[idx], progress=False))
-            out[str(f)] = {"mae": m["mae"], "rmse": m["rmse"], "cs5": m["cs5"], "n": m["n"]}
+            out[str(f)] = {"mae": m["mae"], "rmse": m["rmse"], "cs5": m["cs5"], "n": m["n"],
+                           **{f"u{g['threshold']}_{r}": g[r] for g in m["gates"].values() for r in ("tpr", "fpr")},
+                           **{f"mae_{band}": v["mae"] for band, v in m["mae_per_band"].items()}}
             log(f"  {f.name}: MAE {m['mae']:.3f} on {m['n']} {cfg.split} faces")
         except EdgeAgeError as e:
             out[str(f)] = {"error": str(e)}
@@ -167,7 +167,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
                 r = _run_worker(f, t, cfg)
             row = {**info, "threads": t, **r}
             a = acc.get(str(f), {})
-            row.update({k: a[k] for k in ("mae", "rmse", "cs5") if k in a})
+            row.update({k: v for k, v in a.items() if k not in ("n", "error")})
             if "p50_ms" in row and row.get("macs"):
                 achieved = row["macs"] / (row["p50_ms"] / 1e3) / 1e9
                 row["gmacs"] = achieved
@@ -191,6 +191,10 @@ def add_relative_columns(rows: list[dict[str, Any]]) -> None:
             ref = [r for r in rows if r.get("model") == base and not r.get("int8") and "p50_ms" in r
                    and r["threads"] == row["threads"] and _family(r) == _family(row)]
             row[f"speedup_vs_{base}"] = ref[0]["p50_ms"] / row["p50_ms"] if ref else None
+        # The seed's model in int8 is the bar a compact model has to clear (issue 6: >= 5x faster).
+        seed = [r for r in rows if r.get("model") == "simplecnn" and r.get("int8") and "p50_ms" in r
+                and r["threads"] == row["threads"] and _family(r) == _family(row)]
+        row["speedup_vs_simplecnn_int8"] = seed[0]["p50_ms"] / row["p50_ms"] if seed else None
         if "mae" in row:
             fp32 = [r for r in rows if r.get("model") == row.get("model") and not r.get("int8") and "mae" in r
                     and _family(r) == _family(row)]
@@ -205,7 +209,8 @@ TABLE_COLUMNS = [("model", "model", "s"), ("format", "format", "s"), ("threads",
                  ("mae", "MAE", ".3f"), ("p50_ms", "p50 ms", ".2f"), ("p90_ms", "p90 ms", ".2f"),
                  ("throughput_ips", "img/s@32", ".0f"), ("peak_rss_mb", "RSS MB", ".0f"),
                  ("speedup_vs_resnet18", "x R18", ".1f"), ("speedup_vs_resnet50", "x R50", ".1f"),
-                 ("peak_share", "peak %", ".1%")]
+                 ("speedup_vs_simplecnn_int8", "x SCNN8", ".1f"),
+                 ("peak_share", "peak %", ".1%"), ("u18_tpr", "<18 TPR", ".2f"), ("u18_fpr", "<18 FPR", ".2f")]
 
 
 def to_markdown(result: dict[str, Any]) -> str:

@@ -40,6 +40,25 @@ class DataConfig:
         return cls(**d)
 
 
+def config_for_model(stored: dict | None, path: str | None = None, scheme: str = "auto",
+                     detect_faces: bool = False, seed: int | None = None, limit: int | None = None) -> DataConfig:
+    """The data config to score a model with: its stored one (same split), overridden where asked.
+
+    ``stored`` is the data config a checkpoint or model card carries (None for a foreign file).
+    A model is scored on its own split unless ``seed`` asks for another one; ``path`` replaces a
+    dataset that moved, and an explicit ``scheme`` or ``detect_faces`` wins over the stored ones.
+    """
+    base = DataConfig.from_dict(stored) if stored else None
+    split = SplitConfig(seed=seed) if seed is not None else (base.split if base else SplitConfig())
+    return DataConfig(
+        path=path or (base.path if base else default_data()),
+        scheme=scheme if scheme != "auto" or base is None else base.scheme,
+        detect_faces=detect_faces or bool(base and base.detect_faces),
+        split=split,
+        limit=limit,
+    )
+
+
 @dataclass
 class Dataset:
     config: DataConfig

@@ -6,8 +6,8 @@ torch. The margin matches the aligned UTKFace chips the models are trained on.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -24,12 +24,22 @@ class Box:
         return [self.x, self.y, self.w, self.h]
 
 
-@lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _cascade() -> "cv2.CascadeClassifier":
-    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV Haar cascade missing at {path}; install opencv-python-headless<5")
+    """One classifier per thread: ``detectMultiScale`` on a shared instance is not thread-safe.
+
+    Found by the three-faces test: with the cache's thread pool sharing one classifier, a photo
+    with no face came back with a "face" found (the results of another thread's image).
+    """
+    cascade = getattr(_per_thread, "cascade", None)
+    if cascade is None:
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV Haar cascade missing at {path}; install opencv-python-headless<5")
+        _per_thread.cascade = cascade
     return cascade
 
 

@@ -25,7 +25,7 @@ from edge_age.data.split import stable_hash
 from edge_age.errors import EdgeAgeError
 from edge_age.evaluate import predict_all
 from edge_age.export import onnx_export, tflite_export
-from edge_age.export.prepare import fold_age_scale
+from edge_age.export.prepare import fold_age_scale, quantization_friendly
 from edge_age.formats import FORMATS, ExportFormat
 from edge_age.runtime import load_predictor
 
@@ -127,7 +127,8 @@ def export_checkpoint(
                        "val_mae": float(ref_mae), "pred_std": float(ref.std())},
         "calibration": None if calib is None else {
             "n": int(len(calib)), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
-            "selection": "evenly spaced over age-sorted faces"},
+            "selection": "evenly spaced over age-sorted faces",
+            "ranges": {"onnx_int8": "99.99th percentile", "tflite_int8": "histogram (PT2E HistogramObserver)"}},
         "parity_on": {"split": "val", "n": int(len(val))},
         "command": command,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -136,7 +137,7 @@ def export_checkpoint(
     card_file = out / f"{name}.json"
     fileio.write_json(card_file, card)  # the runtime reads the card while files are verified
 
-    export_model = fold_age_scale(model)
+    export_model = quantization_friendly(fold_age_scale(model), spec.size)
     failures = []
     for fmt in formats:
         path = out / f"{name}{fmt.suffix}"
@@ -147,7 +148,7 @@ def export_checkpoint(
             fp32 = out / f"{name}_fp32.onnx"
             if not fp32.exists():
                 onnx_export.export_fp32(export_model, fp32, spec, _meta(card))
-            onnx_export.quantize_int8(fp32, path, calib, spec, _meta(card))
+            card["calibration"]["ranges"]["onnx_int8"] = onnx_export.quantize_int8(fp32, path, calib, spec, _meta(card))
         elif fmt.name == "tflite_fp32":
             tflite_export.export_fp32(export_model, path, spec)
         elif fmt.name == "tflite_int8":

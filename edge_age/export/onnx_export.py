@@ -61,10 +61,15 @@ class _Reader:
 
 
 def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec,
-                  card: dict[str, Any]) -> None:
+                  card: dict[str, Any]) -> str:
     """Static QDQ int8: per-channel int8 weights, uint8 activations (U8S8, fast on x86 VNNI and ARM).
 
+    Activation ranges are the 99.99th percentile of the calibration values, not their min/max: for
+    ``mobilenetv2_age`` (val faces) int8/fp32 MAE was 1.036 with MinMax, 1.036 with Entropy and
+    1.009 with Percentile -- a few outlier activations stretched MinMax ranges. Calibration feeds one
+    face at a time (ORT's percentile collector needs equal batch shapes).
     Dynamic quantization is never used for conv nets: measured 5-10x slower than float here.
+    Returns how the activation ranges were set (recorded in the model card).
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -73,11 +78,20 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
         pre = Path(tmp) / "pre.onnx"
         out = Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre), str(out), _Reader(calib_faces, spec, "input"), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+        common = dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                      weight_type=QuantType.QInt8)
+        method = "99.99th percentile"
+        try:
+            quantize_static(str(pre), str(out), _Reader(calib_faces, spec, "input", batch=1),
+                            calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": 99.99},
+                            **common)
+        except ValueError:
+            # ORT's percentile histogram cannot bin an activation that is constant over the calibration
+            # faces (seen on barely trained models); min/max ranges are well defined there.
+            method = "min/max (percentile failed: constant activation)"
+            quantize_static(str(pre), str(out), _Reader(calib_faces, spec, "input", batch=1),
+                            calibrate_method=CalibrationMethod.MinMax, **common)
         m = onnx.load(str(out))
     _set_metadata(m, spec, card)
     fileio.write_bytes(path, m.SerializeToString())
+    return method

@@ -35,6 +35,31 @@ def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> Non
     _write(litert_torch.convert(NHWCInput(model).eval(), sample), path)
 
 
+def fix_relu6_ranges(graph: torch.fx.GraphModule) -> int:
+    """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6; returns how many observers changed.
+
+    litert-torch's PT2E quantizer makes hardtanh share the observer of its input, so a conv followed
+    by ReLU6 was quantized over the conv's pre-activation range (e.g. -20..15): for
+    ``mobilenetv2_age`` int8/fp32 MAE was 1.077 on val faces. Fixing the shared range to exactly
+    what ReLU6 outputs brings it to 1.032, and the converter still fuses the ReLU6 into the conv
+    (splitting it into ReLU + Hardtanh instead measured 1.029 but left 27 unfused RELU6 ops outside
+    XNNPACK: 8.3 ms instead of 0.65 ms per face).
+    """
+    from torchao.quantization.pt2e.observer import FixedQParamsObserver
+
+    hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
+    names = set()
+    for n in graph.graph.nodes:
+        if n.op == "call_function" and n.target in hardtanh and tuple(n.args[1:3]) in ((), (0.0, 6.0)):
+            for m in (n.args[0], *n.users):
+                if m.op == "call_module" and "activation_post_process" in str(m.target):
+                    names.add(str(m.target))
+    for name in names:
+        setattr(graph, name, FixedQParamsObserver(scale=6.0 / 255, zero_point=-128, dtype=torch.int8,
+                                                  quant_min=-128, quant_max=127))
+    return len(names)
+
+
 def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec) -> None:
     """PT2E static quantization: per-channel symmetric int8 weights, int8 activations, int8 I/O.
 
@@ -52,6 +77,7 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
     )
     graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
+    fix_relu6_ranges(graph)
     x = normalize(calib_faces, spec, "NHWC")
     with torch.no_grad():
         for i in range(len(x)):

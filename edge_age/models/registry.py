@@ -15,18 +15,34 @@ from edge_age.errors import EdgeAgeError
 
 Builder = Callable[..., nn.Module]
 _REGISTRY: dict[str, Builder] = {}
+_INPUT_SIZE: dict[str, int] = {}
 
 
-def register_model(fn: Builder) -> Builder:
-    """Register ``fn`` under its function name."""
-    if fn.__name__ in _REGISTRY:
-        raise ValueError(f"model {fn.__name__!r} registered twice")
-    _REGISTRY[fn.__name__] = fn
-    return fn
+def register_model(fn: Builder | None = None, *, input_size: int = 128) -> Any:
+    """Register ``fn`` under its function name; ``@register_model(input_size=96)`` sets its default side.
+
+    The input side is a property of the model (compact models run on smaller crops), so ``train``
+    takes it from here unless ``--input-size`` overrides it, and it travels on in the checkpoint.
+    """
+
+    def add(f: Builder) -> Builder:
+        if f.__name__ in _REGISTRY:
+            raise ValueError(f"model {f.__name__!r} registered twice")
+        _REGISTRY[f.__name__] = f
+        _INPUT_SIZE[f.__name__] = input_size
+        return f
+
+    return add(fn) if fn is not None else add
 
 
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def default_input_size(name: str) -> int:
+    if name not in _REGISTRY:
+        raise EdgeAgeError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _INPUT_SIZE[name]
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
@@ -51,3 +67,28 @@ class AgeScale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
+
+
+class AgeExpectation(nn.Module):
+    """Softmax over one-year age bins -> expected age, for label-distribution (DLDL) training.
+
+    The network outputs one logit per year ``0..max_age``; the exported graph ends in softmax and a
+    dot product with the bin ages, so it still maps a face to one age. Training with ``--loss dldl``
+    reads the logits through a forward hook on this module (see ``train.py``).
+    """
+
+    def __init__(self, max_age: int = 120) -> None:
+        super().__init__()
+        self.register_buffer("bins", torch.arange(max_age + 1, dtype=torch.float32))
+
+    @property
+    def num_bins(self) -> int:
+        return int(self.bins.numel())
+
+    def init_bias(self, linear: nn.Linear, mean: float, std: float) -> None:
+        """Start at a Gaussian over the training ages, so untrained predictions sit at the mean age."""
+        with torch.no_grad():
+            linear.bias.copy_(-0.5 * ((self.bins - mean) / std) ** 2)
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return (torch.softmax(logits.float(), dim=1) @ self.bins).unsqueeze(1)

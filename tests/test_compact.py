@@ -1,0 +1,80 @@
+"""The compact model end to end at its own input size, the DLDL loss, and the age-band/age-gate metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge_age.checkpoint import load_checkpoint
+from edge_age.data.dataset import DataConfig
+from edge_age.data.preprocess import PreprocessSpec
+from edge_age.errors import EdgeAgeError
+from edge_age.evaluate import age_metrics, gate_rates
+from edge_age.models import create_model
+from edge_age.train import DLDLLoss, TrainConfig, train
+
+from conftest import make_utk
+
+
+def test_gate_rates_count_minors_and_adults() -> None:
+    y = np.array([10, 16, 17, 18, 30, 40])
+    p = np.array([12, 19, 15, 17, 30, 16])
+    g = gate_rates(y, p, 18)
+    # minors 10, 16, 17: flagged 10 (12) and 17 (15) -> TPR 2/3; adults 18, 30, 40: flagged 18 (17), 40 (16) -> 2/3
+    assert (g["positives"], g["negatives"]) == (3, 3)
+    assert g["tpr"] == pytest.approx(2 / 3) and g["fpr"] == pytest.approx(2 / 3)
+    assert gate_rates(np.array([30.0]), np.array([10.0]), 18)["tpr"] is None
+
+
+def test_metrics_carry_bands_and_gates() -> None:
+    y = np.array([5, 15, 20, 30, 40, 50, 70], dtype=float)
+    m = age_metrics(y, y + np.arange(7))
+    assert list(m["mae_per_band"]) == ["0-12", "13-17", "18-24", "25-34", "35-44", "45-59", "60+"]
+    assert m["mae_per_band"]["60+"] == {"n": 1, "mae": 6.0}
+    assert m["gates"]["under_18"]["tpr"] == 1.0 and m["gates"]["under_25"]["fpr"] == 0.0
+
+
+def test_dldl_loss_prefers_the_true_age_and_needs_a_distribution_head() -> None:
+    with pytest.raises(EdgeAgeError, match="distribution head"):
+        DLDLLoss(create_model("simplecnn"))
+    model = create_model("mobilenetv2_age", head="distribution").eval()
+    loss = DLDLLoss(model)
+    head = [m for m in model.modules() if m.__class__.__name__ == "AgeExpectation"][0]
+    y = torch.tensor([30.0])
+    near = -((head.bins - 30.0) ** 2)[None] / 8  # logits of a Gaussian at 30
+    far = -((head.bins - 60.0) ** 2)[None] / 8
+    values = []
+    for logits in (near, far):
+        loss.logits = logits
+        values.append(loss(head(logits).reshape(-1), y).item())
+    assert values[0] < values[1] - 10
+
+
+def test_compact_model_trains_at_64px_with_dldl_and_exports(tmp_path: Path) -> None:
+    from edge_age.export.exporter import ExportConfig, export_checkpoint
+
+    data = make_utk(tmp_path / "UTKFace", n_per_age=4)
+    out = tmp_path / "run"
+    cfg = TrainConfig(model="mobilenetv2_age", out=str(out), epochs=3, batch_size=16, lr=2e-3, loss="dldl", threads=1,
+                      model_kwargs={"head": "distribution", "input_size": 64})
+    summary = train(cfg, DataConfig(str(data)), PreprocessSpec(size=64), progress=False, cache_dir=tmp_path / "c",
+                    log=lambda s: None)
+    ck = load_checkpoint(out / "best.pt")
+    assert ck["preprocess"]["size"] == 64 and ck["model_kwargs"]["head"] == "distribution"
+    assert summary["best_val_mae"] < summary["baseline_val_mae"] * 1.5  # it trains, and does not blow up
+    card = export_checkpoint(ExportConfig(str(out / "best.pt"), out=str(tmp_path / "export"), int8=True,
+                                          calib_size=40, allow_degraded=True),
+                             command="pytest", progress=False, cache_dir=tmp_path / "c", log=lambda s: None)
+    assert card["files"]["tflite_int8"]["input"]["shape"] == [1, 64, 64, 3]
+    assert card["files"]["onnx_fp32"]["parity"]["max_abs_diff"] < 0.05
+    assert (tmp_path / "export" / "mobilenetv2_age_int8.tflite").stat().st_size < 1_000_000
+    # The int8 graph is what XNNPACK runs fast: ReLU6 fused into the convs, AVERAGE_POOL_2D not MEAN
+    # (a MEAN before the FC gave one constant age for every face).
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(str(tmp_path / "export" / "mobilenetv2_age_int8.tflite"))
+    ops = {d["op_name"] for d in it._get_ops_details()}
+    assert "AVERAGE_POOL_2D" in ops and not ops & {"MEAN", "RELU6", "RELU"}

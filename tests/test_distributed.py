@@ -1,0 +1,44 @@
+"""Training under torchrun: 2 CPU processes (gloo, DDP) give the run one process gives, and only rank 0 writes."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from edge_age.checkpoint import load_checkpoint
+
+
+def _history(run: Path) -> list[dict[str, str]]:
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_processes_match_one(utk_dir: Path, tmp_path: Path) -> None:
+    # 60 faces -> 42 train rows, batch 16: the last batch (10 rows) splits 5/5, the others 8/8.
+    common = ["train", "--data", str(utk_dir), "--model", "simplecnn", "--epochs", "2", "--batch-size", "16",
+              "--lr", "5e-4", "--dropout", "0", "--threads", "1", "--seed", "3", "--no-progress",
+              "--cache-dir", str(tmp_path / "cache")]
+    one = subprocess.run([sys.executable, "-m", "edge_age", *common, "--out", str(tmp_path / "one")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "edge_age", *common, "--out", str(tmp_path / "two")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "cpu x 2 process(es)" in two.stdout
+    a, b = _history(tmp_path / "one"), _history(tmp_path / "two")
+    assert len(a) == len(b) == 2
+    for ra, rb in zip(a, b):
+        assert ra["images"] == rb["images"] == "42"  # every train face once per epoch, not once per process
+        assert float(rb["val_mae"]) == pytest.approx(float(ra["val_mae"]), abs=1e-3)
+        assert float(rb["train_loss"]) == pytest.approx(float(ra["train_loss"]), abs=1e-3)
+    wa = load_checkpoint(tmp_path / "one" / "last.pt")["state_dict"]
+    wb = load_checkpoint(tmp_path / "two" / "last.pt")["state_dict"]
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
+    # rank 0 alone wrote: one command line, one history
+    assert len((tmp_path / "two" / "train_command.txt").read_text().splitlines()) == 1
