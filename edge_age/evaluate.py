@@ -54,13 +54,8 @@ def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         raise ValueError(f"need equal, non-empty arrays, got {y.shape} and {p.shape}")
     err = p - y
     dec = decade_of(y)
-    per_decade = {DECADES[d]: {"n": int((dec == d).sum()), "mae": float(np.abs(err[dec == d]).mean())}
-                  for d in np.unique(dec)}
-    per_band = {}
-    for lo, hi in AGE_BANDS:
-        sel = (y >= lo) & (y <= hi + 0.999)
-        if sel.any():
-            per_band[band_name(lo, hi)] = {"n": int(sel.sum()), "mae": float(np.abs(err[sel]).mean())}
+    per_decade = _mae_by_group(err, {DECADES[d]: dec == d for d in range(len(DECADES))})
+    per_band = _mae_by_group(err, {band_name(lo, hi): (y >= lo) & (y < hi + 1) for lo, hi in AGE_BANDS})
     return {
         "n": int(y.size),
         "mae": float(np.abs(err).mean()),
@@ -72,6 +67,12 @@ def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "mae_per_band": per_band,
         "gates": {f"under_{t}": gate_rates(y, p, t) for t in GATES},
     }
+
+
+def _mae_by_group(err: np.ndarray, groups: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Count and MAE of each non-empty group (a boolean mask over ``err``), in the given order."""
+    return {name: {"n": int(sel.sum()), "mae": float(np.abs(err[sel]).mean())} for name, sel in groups.items()
+            if sel.any()}
 
 
 def decade_confusion(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -91,14 +92,11 @@ def predict_all(predictor: Any, faces: np.ndarray, batch_size: int = 64, progres
 
 
 def format_metrics(m: dict[str, Any], title: str) -> str:
-    lines = [title, f"  n {m['n']}  MAE {m['mae']:.3f}  RMSE {m['rmse']:.3f}  CS@5 {m['cs5']:.3f}  bias {m['bias']:+.2f}",
-             "  decade   n      MAE"]
-    for dec, v in m["mae_per_decade"].items():
-        lines.append(f"  {dec:<7}{v['n']:>5}  {v['mae']:7.2f}")
-    lines.append("  band     n      MAE")
-    for band, v in m.get("mae_per_band", {}).items():
-        lines.append(f"  {band:<7}{v['n']:>5}  {v['mae']:7.2f}")
-    for g in m.get("gates", {}).values():
+    lines = [title, f"  n {m['n']}  MAE {m['mae']:.3f}  RMSE {m['rmse']:.3f}  CS@5 {m['cs5']:.3f}  bias {m['bias']:+.2f}"]
+    for label, key in (("decade", "mae_per_decade"), ("band", "mae_per_band")):
+        lines.append(f"  {label:<7}  n      MAE")
+        lines += [f"  {group:<7}{v['n']:>5}  {v['mae']:7.2f}" for group, v in m[key].items()]
+    for g in m["gates"].values():
         rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
         lines.append(f"  under {g['threshold']}: TPR {rate(g['tpr'])} ({g['positives']} minors)  "
                      f"FPR {rate(g['fpr'])} ({g['negatives']} others)")

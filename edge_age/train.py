@@ -25,7 +25,7 @@ from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.models import create_model
-from edge_age.models.registry import AgeExpectation
+from edge_age.models.registry import distribution_head
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l1": F.l1_loss,
@@ -45,13 +45,13 @@ class DLDLLoss:
     """
 
     def __init__(self, model: torch.nn.Module, sigma: float = 2.0) -> None:
-        heads = [m for m in model.modules() if isinstance(m, AgeExpectation)]
-        if not heads:
+        head = distribution_head(model)
+        if head is None:
             raise EdgeAgeError("--loss dldl needs a model with a distribution head (e.g. --model mobilenetv2_age "
                                "--head distribution)")
-        self.bins, self.sigma = heads[0].bins, sigma
+        self.bins, self.sigma = head.bins, sigma
         self.logits: torch.Tensor | None = None
-        heads[0].register_forward_hook(self._keep_logits)
+        head.register_forward_hook(self._keep_logits)
 
     def _keep_logits(self, module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         self.logits = inputs[0]
@@ -257,8 +257,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     if cfg.max_steps:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg, steps_per_epoch))
-    if model_kwargs.get("head", "regression") != "regression" and not any(
-            isinstance(m, AgeExpectation) for m in model.modules()):
+    if model_kwargs.get("head", "regression") != "regression" and distribution_head(model) is None:
         raise EdgeAgeError(f"model {cfg.model!r} has no distribution head; --head distribution needs mobilenetv2_age")
     loss_fn = DLDLLoss(model) if cfg.loss == "dldl" else LOSSES[cfg.loss]
 

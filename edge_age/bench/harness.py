@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-
 from edge_age import fileio
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError

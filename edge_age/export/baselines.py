@@ -8,9 +8,8 @@ like any checkpoint and picked up from ``export/`` instead.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import torch
 import torch.nn as nn

@@ -31,16 +31,13 @@ def fold_age_scale(model: nn.Module) -> nn.Module:
     return model
 
 
-def _replace(model: nn.Module, match: type, make) -> int:
-    """Replace every submodule of type ``match`` by ``make(old)``, in place; returns the count."""
-    n = 0
+def _replace(model: nn.Module, match: type, make) -> None:
+    """Replace every submodule of type ``match`` by ``make(old)``, in place."""
     for name, child in model.named_children():
         if isinstance(child, match):
             setattr(model, name, make(child))
-            n += 1
         else:
-            n += _replace(child, match, make)
-    return n
+            _replace(child, match, make)
 
 
 def quantization_friendly(model: nn.Module, input_size: int) -> nn.Module:

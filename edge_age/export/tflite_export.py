@@ -35,8 +35,8 @@ def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> Non
     _write(litert_torch.convert(NHWCInput(model).eval(), sample), path)
 
 
-def fix_relu6_ranges(graph: torch.fx.GraphModule) -> int:
-    """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6; returns how many observers changed.
+def fix_relu6_ranges(graph: torch.fx.GraphModule) -> None:
+    """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6.
 
     litert-torch's PT2E quantizer makes hardtanh share the observer of its input, so a conv followed
     by ReLU6 was quantized over the conv's pre-activation range (e.g. -20..15): for
@@ -50,20 +50,20 @@ def fix_relu6_ranges(graph: torch.fx.GraphModule) -> int:
     hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
     names = set()
     for n in graph.graph.nodes:
-        if n.op == "call_function" and n.target in hardtanh and tuple(n.args[1:3]) in ((), (0.0, 6.0)):
+        if n.op == "call_function" and n.target in hardtanh and tuple(n.args[1:3]) == (0.0, 6.0):
             for m in (n.args[0], *n.users):
                 if m.op == "call_module" and "activation_post_process" in str(m.target):
                     names.add(str(m.target))
     for name in names:
         setattr(graph, name, FixedQParamsObserver(scale=6.0 / 255, zero_point=-128, dtype=torch.int8,
                                                   quant_min=-128, quant_max=127))
-    return len(names)
 
 
-def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec) -> None:
+def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec) -> str:
     """PT2E static quantization: per-channel symmetric int8 weights, int8 activations, int8 I/O.
 
-    The exported graph has a fixed batch of 1, so calibration runs face by face.
+    The exported graph has a fixed batch of 1, so calibration runs face by face. Returns how the
+    activation ranges were set (recorded in the model card).
     """
     _quiet()
     import litert_torch
@@ -84,3 +84,4 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
             graph(torch.from_numpy(x[i : i + 1]))
     graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
     _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
+    return "histogram (PT2E HistogramObserver); ReLU6 outputs fixed to 0..6"

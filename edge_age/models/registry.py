@@ -69,6 +69,11 @@ class AgeScale(nn.Module):
         return x * self.std + self.mean
 
 
+def distribution_head(model: nn.Module) -> "AgeExpectation | None":
+    """The model's :class:`AgeExpectation`, if it ends in one."""
+    return next((m for m in model.modules() if isinstance(m, AgeExpectation)), None)
+
+
 class AgeExpectation(nn.Module):
     """Softmax over one-year age bins -> expected age, for label-distribution (DLDL) training.
 
