@@ -1,10 +1,11 @@
 """Collect the committed result tables from what the runs wrote -- no figure is typed by hand.
 
-    python benchmarks/collect.py training RUN_DIR [RUN_DIR ...]   -> benchmarks/training.{md,json}
+    python benchmarks/collect.py training RUN_DIR|EVAL.json ...  -> benchmarks/training.{md,json} (rows merged)
     python benchmarks/collect.py export CARD.json [CARD.json ...]  -> benchmarks/export.{md,json}
 
 A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
-(from ``edge-age eval --json``); the export card holds sizes and parity.
+(from ``edge-age eval --json``); the export card holds sizes and parity. A run whose folder is gone
+is collected from ``edge-age eval --json`` of its exported fp32 file and the card beside it.
 """
 
 from __future__ import annotations
@@ -19,34 +20,63 @@ from edge_age import fileio
 HERE = Path(__file__).parent
 
 
-def training(runs: list[Path]) -> None:
-    rows = []
-    for run in runs:
-        s = json.loads((run / "summary.json").read_text())
-        hist = list(csv.DictReader(open(run / "metrics.csv")))
-        test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
-        cmd = (run / "train_command.txt").read_text().strip() if (run / "train_command.txt").exists() else ""
-        rows.append({
-            "run": run.name, "epochs_run": len(hist), "best_epoch": s["best_epoch"],
+def _test_columns(test: dict | None) -> dict:
+    m = test["metrics"] if test else {}
+    return {"test_mae": round(m["mae"], 3) if test else None, "test_rmse": round(m["rmse"], 3) if test else None,
+            "test_cs5": round(m["cs5"], 3) if test else None, "test_n": m.get("n"),
+            "eval_command": test.get("command", "") if test else "",
+            "mae_per_band": m.get("mae_per_band"), "gates": m.get("gates")}
+
+
+def _run_row(run: Path) -> dict:
+    """A row from a training run folder: its history, summary and ``edge-age eval --json`` of best.pt."""
+    s = json.loads((run / "summary.json").read_text())
+    hist = list(csv.DictReader(open(run / "metrics.csv")))
+    test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
+    cmd = (run / "train_command.txt").read_text().strip() if (run / "train_command.txt").exists() else ""
+    return {"run": run.name, "epochs_run": len(hist), "best_epoch": s["best_epoch"],
             "best_val_mae": round(s["best_val_mae"], 3),
-            "test_mae": round(test["metrics"]["mae"], 3) if test else None,
-            "test_rmse": round(test["metrics"]["rmse"], 3) if test else None,
-            "test_cs5": round(test["metrics"]["cs5"], 3) if test else None,
-            "test_n": test["metrics"]["n"] if test else None,
             "train_img_per_s": round(sum(float(h["img_per_s"]) for h in hist) / len(hist), 1),
             "train_hours": round(sum(float(h["seconds"]) for h in hist) / 3600, 2),
-            "precision": s["precision"], "train_command": cmd,
-            "eval_command": test.get("command", "") if test else "",
-            "mae_per_band": test["metrics"].get("mae_per_band") if test else None,
-            "gates": test["metrics"].get("gates") if test else None,
-        })
+            "precision": s["precision"], "train_command": cmd, **_test_columns(test)}
+
+
+def _eval_row(eval_json: Path) -> dict:
+    """A row from ``edge-age eval --json`` of an exported fp32 file, for a run whose folder is gone.
+
+    Run folders are scratch space (not committed); the model card beside the file still records the
+    checkpoint's epoch and val MAE. Throughput and hours are not recorded there, so they stay empty.
+    """
+    test = json.loads(eval_json.read_text())
+    model = Path(test["model"])
+    card = json.loads((model.parent / f"{model.parent.name}.json").read_text())
+    ck = card["checkpoint"]
+    return {"run": Path(ck["file"]).parent.name, "epochs_run": None, "best_epoch": ck["epoch"],
+            "best_val_mae": round(ck["val_mae"], 3), "train_img_per_s": None, "train_hours": None,
+            "precision": None, "train_command": " ; ".join(ck.get("train_command", [])),
+            **_test_columns(test)}
+
+
+def training(sources: list[Path]) -> None:
+    """Update benchmarks/training.*: a row per run folder (or eval JSON of an exported file).
+
+    Rows already in training.json for runs not named here are kept, so a table built over many
+    sessions survives the loss of old run folders.
+    """
+    old = json.loads((HERE / "training.json").read_text()) if (HERE / "training.json").exists() else []
+    new = [_eval_row(p) if p.suffix == ".json" else _run_row(p) for p in sources]
+    by_run = {r["run"]: r for r in old} | {r["run"]: r for r in new}
+    rows = list(by_run.values())
     fileio.write_json(HERE / "training.json", rows)
     lines = ["| run | epochs | best epoch | val MAE | test MAE | test RMSE | CS@5 | train img/s | hours | precision |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        lines.append(f"| {r['run']} | {r['epochs_run']} | {r['best_epoch']} | {r['best_val_mae']} | {r['test_mae']} | "
-                     f"{r['test_rmse']} | {r['test_cs5']} | {r['train_img_per_s']} | {r['train_hours']} | {r['precision']} |")
-    lines += ["", "Commands:", ""] + [f"- {r['run']}: `{r['train_command']}` then `{r['eval_command']}`" for r in rows]
+    cols = ("run", "epochs_run", "best_epoch", "best_val_mae", "test_mae", "test_rmse", "test_cs5",
+            "train_img_per_s", "train_hours", "precision")
+    lines += ["| " + " | ".join("-" if r[c] is None else str(r[c]) for c in cols) + " |" for r in rows]
+    lines += ["", "Commands:", ""] + [
+        f"- {r['run']}: `{r['train_command']}` then `{r['eval_command']}`" if r["train_command"] else
+        f"- {r['run']}: run folder not kept (epoch and val MAE from its export card); test: `{r['eval_command']}`"
+        for r in rows]
     bands = [r for r in rows if r.get("mae_per_band")]
     if bands:
         names = list(bands[0]["mae_per_band"])
@@ -61,10 +91,12 @@ def training(runs: list[Path]) -> None:
 
 
 def _export_rows(card: dict) -> list[dict]:
+    ranges = (card.get("calibration") or {}).get("ranges", {})  # how each int8 file's ranges were set (or QAT)
     return [{"model": card["name"], "file": e["file"], "mb": round(e["bytes"] / 1e6, 2),
              "val_mae": round(e["parity"]["mae"], 3), "torch_val_mae": round(e["parity"]["torch_mae"], 3),
              "max_abs_diff": round(e["parity"]["max_abs_diff"], 3), "mean_abs_diff": round(e["parity"]["mean_abs_diff"], 4),
-             "mae_ratio_vs_fp32": round(e["parity"].get("mae_ratio_vs_fp32", 1.0), 4)} for e in card["files"].values()]
+             "mae_ratio_vs_fp32": round(e["parity"].get("mae_ratio_vs_fp32", 1.0), 4),
+             "int8_ranges": ranges.get(fmt, "-")} for fmt, e in card["files"].items()]
 
 
 def export(card_files: list[Path]) -> None:
@@ -78,11 +110,11 @@ def export(card_files: list[Path]) -> None:
                   f"PyTorch checkpoint (val MAE {card['checkpoint']['val_mae']:.3f}); calibration: "
                   f"{card['calibration']['n'] if card['calibration'] else '-'} faces.", "",
                   f"Command: `{card['command']}`", "",
-                  "| file | MB | val MAE | max abs diff vs torch | mean abs diff | MAE / fp32 MAE |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| file | MB | val MAE | max abs diff vs torch | mean abs diff | MAE / fp32 MAE | int8 ranges |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
         for r in _export_rows(card):
             lines.append(f"| {r['file']} | {r['mb']} | {r['val_mae']} | {r['max_abs_diff']} | {r['mean_abs_diff']} | "
-                         f"{r['mae_ratio_vs_fp32']} |")
+                         f"{r['mae_ratio_vs_fp32']} | {r['int8_ranges']} |")
         lines.append("")
     fileio.write_text(HERE / "export.md", "\n".join(lines))
 

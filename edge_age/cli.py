@@ -59,6 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed, precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
+        bn_recalib=args.bn_recalib,
     )
     summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args, size), resume=args.resume,
                     progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line)
@@ -79,7 +80,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         checkpoint=str(args.checkpoint), out=str(args.out) if args.out else None, name=args.name,
         formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()), int8=args.int8, data=args.data,
         calib_data=args.calib_data, calib_size=args.calib_size, val_limit=args.val_limit,
-        allow_degraded=args.allow_degraded,
+        allow_degraded=args.allow_degraded, qat_epochs=args.qat_epochs,
     )
     card = export_checkpoint(cfg, command=args.command_line, progress=not args.no_progress, cache_dir=args.cache_dir)
     print(f"wrote {len(card['files'])} file(s) and {card['name']}.json to {cfg.out or 'export/' + card['name']}")
@@ -165,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--data", default=None, help="the checkpoint's dataset, if it moved")
     ex.add_argument("--calib-data", default=None, help="calibration faces (default: the training split)")
     ex.add_argument("--calib-size", type=int, default=300, help="calibration faces, age-stratified (default: %(default)s)")
+    ex.add_argument("--qat-epochs", type=float, default=0.0, metavar="E",
+                    help="int8 TFLite only: fine-tune E epochs of the training split with simulated int8, "
+                         "distilled from the float model, instead of post-training calibration alone "
+                         "(0: off, the default; 0.5 took mobilenetv2_age from 1.03x to ~0.99x fp32 MAE)")
     ex.add_argument("--val-limit", type=int, default=None, help="prove parity on at most N val faces (default: all)")
     ex.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
     ex.add_argument("--cache-dir", type=Path, default=None)

@@ -51,13 +51,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Write a list of dicts as CSV (columns from the first row)."""
+    """Write a list of dicts as CSV; the columns are every key in first-seen order.
+
+    Rows may differ: a run resumed with a newer edge-age adds columns (``images`` did), and its
+    older rows leave those cells empty rather than failing the epoch's write.
+    """
     import csv
     import io
 
     buf = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buf, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
     write_text(path, buf.getvalue())

@@ -81,6 +81,7 @@ class TrainConfig:
     augment: bool = True
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     max_steps: int = 0  # stop each epoch after this many steps (0: full epochs); for smoke tests
+    bn_recalib: int = 0  # recompute BatchNorm statistics on this many clean train faces per epoch (0: off)
 
 
 def choose_precision(requested: str, device: torch.device) -> str:
@@ -221,7 +222,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
         stored_data = DataConfig.from_dict(state["data"])
         data_cfg = replace(stored_data, path=data_cfg.path)
         spec = PreprocessSpec.from_dict(state["preprocess"])
-        log(f"resuming {out} at epoch {state['epoch'] + 1}/{cfg.epochs}")
+        log(f"resuming {out} after epoch {state['epoch'] + 1}/{cfg.epochs}")
     if cfg.loss not in LOSSES and cfg.loss not in DISTRIBUTION_LOSSES:
         raise EdgeAgeError(f"unknown loss {cfg.loss!r}; choose from {', '.join([*LOSSES, *DISTRIBUTION_LOSSES])}")
 
@@ -285,6 +286,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
         "precision": precision,
     }
     baseline = float(np.abs(ages[va] - age_mean).mean())
+    bn_faces = np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib])
     log(
         f"{cfg.model}: {sum(p.numel() for p in model.parameters()):,} params | train {len(tr)} val {len(va)} "
         f"| {precision} | {device.type} x {ctx.world} process(es), {torch.get_num_threads()} threads each "
@@ -296,6 +298,8 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
             break
         row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
                          progress, ctx)
+        if cfg.bn_recalib:
+            recalibrate_bn(model, faces[bn_faces], spec)
         mine = va[ctx.rows(len(va))]  # each process scores its share of val; the sums are combined
         err_sum, n_val = ctx.all_sum([float(np.abs(predict_array(model, faces[mine], spec) - ages[mine]).sum()),
                                       float(len(mine))])
@@ -345,6 +349,36 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
         (loss * weight if weight != 1.0 else loss).backward()
         opt.step()
     return loss.detach(), pred.detach()
+
+
+@torch.no_grad()
+def recalibrate_bn(model: torch.nn.Module, faces: np.ndarray, spec: PreprocessSpec, batch: int = 128) -> bool:
+    """Replace every BatchNorm's running statistics by their plain average over ``faces`` (un-augmented).
+
+    Why: the running statistics are a momentum-0.1 average over the last augmented batches, so they
+    describe colour-jittered, rotated faces and drift from epoch to epoch -- the val MAE of
+    ``mobilenetv2_age`` (DLDL) swung between 5.20 and 5.43 over its last epochs at a learning rate
+    near zero. Recomputed on 4096 clean train faces ("precise BN"), the same weights scored test MAE
+    5.01 instead of 5.12. Training is unaffected (it normalises with batch statistics); only the
+    statistics used at inference change. Returns whether the model has any BatchNorm.
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns or len(faces) == 0:
+        return False
+    momenta = [m.momentum for m in bns]
+    was_training = model.training
+    model.eval()  # dropout and the rest in inference mode; only BatchNorm collects statistics
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches
+        m.train()
+    device = next(model.parameters()).device
+    for i in range(0, len(faces), batch):
+        model(to_input(faces[i : i + batch], spec, None).to(device))
+    for m, mom in zip(bns, momenta):
+        m.momentum = mom
+    model.train(was_training)
+    return True
 
 
 def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress,

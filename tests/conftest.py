@@ -109,7 +109,7 @@ def exported(tmp_path_factory) -> dict:
     data = make_utk(root / "UTKFace", n_per_age=6)
     cache = root / "cache"
     train(TrainConfig(out=str(root / "run"), epochs=3, batch_size=16, lr=5e-4, threads=1), DataConfig(str(data)),
-          progress=False, cache_dir=cache, log=lambda s: None)
+          progress=False, cache_dir=cache, log=lambda s: None, command="edge-age train (pytest)")
     out = root / "export"
     card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=60),
                              command="pytest", progress=False, cache_dir=cache, log=lambda s: None)

@@ -78,3 +78,38 @@ def test_compact_model_trains_at_64px_with_dldl_and_exports(tmp_path: Path) -> N
     it = Interpreter(str(tmp_path / "export" / "mobilenetv2_age_int8.tflite"))
     ops = {d["op_name"] for d in it._get_ops_details()}
     assert "AVERAGE_POOL_2D" in ops and not ops & {"MEAN", "RELU6", "RELU"}
+
+    # Quantization-aware fine-tuning writes the same kind of graph, re-run and proven like the rest.
+    qat = export_checkpoint(ExportConfig(str(out / "best.pt"), out=str(tmp_path / "qat"), formats=("tflite",),
+                                         int8=True, calib_size=40, qat_epochs=1.0, allow_degraded=True),
+                            command="pytest", progress=False, cache_dir=tmp_path / "c", log=lambda s: None)
+    entry = qat["files"]["tflite_int8"]
+    assert qat["calibration"]["ranges"]["tflite_int8"].startswith("QAT: ")
+    assert entry["input"]["dtype"] == "int8" and entry["parity"]["pred_std"] > 0
+    it = Interpreter(str(tmp_path / "qat" / "mobilenetv2_age_int8.tflite"))
+    ops = {d["op_name"] for d in it._get_ops_details()}
+    assert "AVERAGE_POOL_2D" in ops and not ops & {"MEAN", "RELU6", "RELU"}
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2_age", "simplecnn"])
+def test_fold_batchnorm_keeps_the_function(name: str) -> None:
+    from edge_age.export.qat import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    for m in model.modules():  # non-trivial statistics, so a wrong fold would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 3, 64, 64) if name == "mobilenetv2_age" else torch.randn(2, 3, 128, 128)
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), atol=1e-3, rtol=1e-4)
+
+
+def test_fold_batchnorm_refuses_unfoldable_batchnorm() -> None:
+    from edge_age.export.qat import fold_batchnorm
+
+    with pytest.raises(EdgeAgeError, match="BatchNorm"):
+        fold_batchnorm(create_model("resnet18"))

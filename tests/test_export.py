@@ -54,6 +54,8 @@ def test_tflite_int8_has_int8_io_and_card_carries_quantization(exported: dict) -
     card = json.loads(card_path(exported["out"] / "simplecnn_int8.tflite").read_text())
     assert card["preprocess"]["size"] == 128 and card["calibration"]["n"] == 60
     assert card["command"] == "pytest"
+    # The run folder is scratch space: the card keeps how the weights were trained.
+    assert card["checkpoint"]["train_command"] == ["edge-age train (pytest)"]
 
 
 def test_onnx_metadata_carries_the_spec(exported: dict) -> None:

@@ -11,7 +11,9 @@ import torch
 from edge_age.checkpoint import load_checkpoint
 from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
-from edge_age.train import TrainConfig, augment, choose_precision, train
+from edge_age import fileio
+from edge_age.data.preprocess import PreprocessSpec
+from edge_age.train import TrainConfig, augment, choose_precision, recalibrate_bn, train
 
 
 def _cfg(out: Path, **kw) -> TrainConfig:
@@ -61,6 +63,38 @@ def test_resume_equals_uninterrupted_run(utk_dir: Path, cache_dir: Path, tmp_pat
     wa = load_checkpoint(tmp_path / "straight" / "last.pt")["state_dict"]
     wb = load_checkpoint(tmp_path / "resumed" / "last.pt")["state_dict"]
     assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+
+
+def test_metrics_csv_takes_a_column_added_on_resume(tmp_path: Path) -> None:
+    # A run started before the ``images`` column existed crashed on resume when writing metrics.csv.
+    fileio.write_csv(tmp_path / "m.csv", [{"epoch": 1, "val_mae": 7.0}, {"epoch": 2, "images": 64, "val_mae": 6.0}])
+    with open(tmp_path / "m.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [{"epoch": "1", "val_mae": "7.0", "images": ""}, {"epoch": "2", "val_mae": "6.0", "images": "64"}]
+
+
+def test_recalibrate_bn_sets_clean_statistics_and_keeps_weights() -> None:
+    import numpy as np
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5),
+                                torch.nn.Flatten(), torch.nn.LazyLinear(1))
+    spec = PreprocessSpec(size=8)
+    faces = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    model(torch.zeros(2, 3, 8, 8))  # materialise the lazy layer
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    bn = model[1]
+    bn.running_mean.fill_(100.0)
+    model.eval()
+    assert recalibrate_bn(model, faces, spec, batch=20)  # equal batches: mean of batch means = mean
+    from edge_age.train import to_input
+
+    with torch.no_grad():
+        pre = model[0](to_input(faces, spec, None))
+    torch.testing.assert_close(bn.running_mean, pre.mean(dim=(0, 2, 3)), atol=1e-4, rtol=1e-4)
+    assert bn.momentum == 0.1 and not model.training and not bn.training
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    assert not recalibrate_bn(torch.nn.Linear(2, 1), faces, spec)
 
 
 def test_augment_is_seeded_and_bounded() -> None:

@@ -26,6 +26,7 @@ from edge_age.errors import EdgeAgeError
 from edge_age.evaluate import predict_all
 from edge_age.export import onnx_export, tflite_export
 from edge_age.export.prepare import fold_age_scale, quantization_friendly
+from edge_age.export.qat import QATConfig
 from edge_age.formats import FORMATS, ExportFormat
 from edge_age.runtime import load_predictor
 
@@ -45,6 +46,7 @@ class ExportConfig:
     calib_size: int = 300
     val_limit: int | None = None  # parity on at most this many val faces (default: all)
     allow_degraded: bool = False
+    qat_epochs: float = 0.0  # > 0: quantization-aware fine-tuning for the int8 TFLite file
 
 
 def select_formats(cfg: ExportConfig) -> list[ExportFormat]:
@@ -116,6 +118,8 @@ def export_checkpoint(
     torch_pred = TorchPredictor(cfg.checkpoint)
     ref = predict_all(torch_pred, val_faces, progress=progress)
     ref_mae = float(np.abs(ref - val_ages).mean())
+    # The run folder is scratch space; the card keeps how its weights were trained (one line per start/resume).
+    train_cmd = Path(cfg.checkpoint).parent / "train_command.txt"
     card: dict[str, Any] = {
         "name": name,
         "model": ckpt["model"],
@@ -124,7 +128,8 @@ def export_checkpoint(
         "data": data_cfg.to_dict(),
         "split_counts": ckpt.get("split_counts"),
         "checkpoint": {"file": str(cfg.checkpoint), "epoch": int(ckpt.get("epoch", -1)) + 1,
-                       "val_mae": float(ref_mae), "pred_std": float(ref.std())},
+                       "val_mae": float(ref_mae), "pred_std": float(ref.std()),
+                       "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else []},
         "calibration": None if calib is None else {
             "n": int(len(calib)), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
             "selection": "evenly spaced over age-sorted faces",
@@ -152,7 +157,10 @@ def export_checkpoint(
         elif fmt.name == "tflite_fp32":
             tflite_export.export_fp32(export_model, path, spec)
         elif fmt.name == "tflite_int8":
-            card["calibration"]["ranges"][fmt.name] = tflite_export.export_int8(export_model, path, calib, spec)
+            qat = QATConfig(epochs=cfg.qat_epochs) if cfg.qat_epochs > 0 else None
+            train_faces = np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None
+            card["calibration"]["ranges"][fmt.name] = tflite_export.export_int8(
+                export_model, path, calib, spec, qat=qat, train_faces=train_faces, progress=progress)
         predictor = load_predictor(path)
         pred = predict_all(predictor, val_faces, progress=progress)
         diff = np.abs(pred - ref)

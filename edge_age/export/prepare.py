@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 
 from edge_age.models.registry import AgeScale
+
+
+def fold_pairs(model: nn.Module, first: type, second: type,
+               fold: Callable[[nn.Module, nn.Module], nn.Module]) -> nn.Module:
+    """Copy of ``model`` (eval) with each ``first -> second`` pair of neighbours in a Sequential
+    replaced by ``fold(a, b) -> Identity``: the one place that knows how exportable pairs are found."""
+    model = copy.deepcopy(model).eval()
+    for module in model.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        children = list(module.named_children())
+        for (name_a, a), (name_b, b) in zip(children, children[1:]):
+            if isinstance(a, first) and isinstance(b, second):
+                setattr(module, name_a, fold(a, b))
+                setattr(module, name_b, nn.Identity())
+    return model
 
 
 def fold_age_scale(model: nn.Module) -> nn.Module:
@@ -17,18 +34,13 @@ def fold_age_scale(model: nn.Module) -> nn.Module:
     Folding removes two float ops, and in int8 files lets the last quantized op be the output, so
     the TFLite file has a true int8 output.
     """
-    model = copy.deepcopy(model).eval()
-    for module in model.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        children = list(module.named_children())
-        for (_, a), (name_b, b) in zip(children, children[1:]):
-            if isinstance(a, nn.Linear) and isinstance(b, AgeScale):
-                with torch.no_grad():
-                    a.weight.mul_(b.std)
-                    a.bias.mul_(b.std).add_(b.mean)
-                setattr(module, name_b, nn.Identity())
-    return model
+    @torch.no_grad()
+    def fold(linear: nn.Linear, scale: AgeScale) -> nn.Linear:
+        linear.weight.mul_(scale.std)
+        linear.bias.mul_(scale.std).add_(scale.mean)
+        return linear
+
+    return fold_pairs(model, nn.Linear, AgeScale, fold)
 
 
 def _replace(model: nn.Module, match: type, make) -> None:

@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,6 +14,9 @@ import torch
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.export.prepare import NHWCInput
+
+if TYPE_CHECKING:
+    from edge_age.export.qat import QATConfig
 
 
 def _quiet() -> None:
@@ -35,7 +39,7 @@ def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> Non
     _write(litert_torch.convert(NHWCInput(model).eval(), sample), path)
 
 
-def fix_relu6_ranges(graph: torch.fx.GraphModule) -> None:
+def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
     """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6.
 
     litert-torch's PT2E quantizer makes hardtanh share the observer of its input, so a conv followed
@@ -43,8 +47,9 @@ def fix_relu6_ranges(graph: torch.fx.GraphModule) -> None:
     ``mobilenetv2_age`` int8/fp32 MAE was 1.077 on val faces. Fixing the shared range to exactly
     what ReLU6 outputs brings it to 1.032, and the converter still fuses the ReLU6 into the conv
     (splitting it into ReLU + Hardtanh instead measured 1.029 but left 27 unfused RELU6 ops outside
-    XNNPACK: 8.3 ms instead of 0.65 ms per face).
+    XNNPACK: 8.3 ms instead of 0.65 ms per face). With ``qat`` the range is a fixed fake-quantizer.
     """
+    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
     from torchao.quantization.pt2e.observer import FixedQParamsObserver
 
     hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
@@ -54,16 +59,20 @@ def fix_relu6_ranges(graph: torch.fx.GraphModule) -> None:
             for m in (n.args[0], *n.users):
                 if m.op == "call_module" and "activation_post_process" in str(m.target):
                     names.add(str(m.target))
+    args = dict(scale=6.0 / 255, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
     for name in names:
-        setattr(graph, name, FixedQParamsObserver(scale=6.0 / 255, zero_point=-128, dtype=torch.int8,
-                                                  quant_min=-128, quant_max=127))
+        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
+                else FixedQParamsObserver(**args))
 
 
-def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec) -> str:
+def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec,
+                qat: "QATConfig | None" = None, train_faces: np.ndarray | None = None,
+                progress: bool = False) -> str:
     """PT2E static quantization: per-channel symmetric int8 weights, int8 activations, int8 I/O.
 
-    The exported graph has a fixed batch of 1, so calibration runs face by face. Returns how the
-    activation ranges were set (recorded in the model card).
+    Post-training by default: the exported graph has a fixed batch of 1, so calibration runs face
+    by face. With ``qat`` (and ``train_faces``) the weights are first fine-tuned with simulated
+    int8 (:mod:`edge_age.export.qat`). Returns how the ranges were set (recorded in the model card).
     """
     _quiet()
     import litert_torch
@@ -72,6 +81,14 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
     from torchao.quantization.pt2e import quantize_pt2e
 
     sample = (torch.zeros(1, spec.size, spec.size, 3),)
+    if qat is not None:
+        from edge_age.export.qat import qat_graph
+
+        if train_faces is None or len(train_faces) == 0:
+            raise ValueError("quantization-aware fine-tuning needs training faces")
+        graph, quantizer = qat_graph(NHWCInput(model).eval(), train_faces, spec, qat, progress=progress)
+        _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
+        return qat.describe(len(train_faces))
     graph = torch.export.export(NHWCInput(model).eval(), sample).module()
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
