@@ -69,6 +69,36 @@ def test_onnx_metadata_carries_the_spec(exported: dict) -> None:
     assert not any(n.op_type in ("DynamicQuantizeLinear", "ConvInteger") for n in m.graph.node)
 
 
+def test_int8_onnx_stem_is_padded_to_four_channels_without_changing_ages(exported: dict, tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from edge_age.export.onnx_export import pad_stem_channels
+
+    path = exported["out"] / "simplecnn_int8.onnx"
+    m = onnx.load(str(path))
+    assert m.graph.node[0].op_type == "Pad" and m.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 3
+    stem = next(t for t in m.graph.initializer if t.name == "features.0.weight_quantized")
+    assert list(stem.dims) == [32, 4, 3, 3]
+    assert not pad_stem_channels(m)  # already padded: left alone
+    # Strip the padding (the Pad node, the extra weight channel), pad again: the ages must not move.
+    raw = onnx.load(str(path))
+    pad = raw.graph.node[0]
+    raw.graph.node.remove(pad)
+    raw.graph.initializer.remove(next(t for t in raw.graph.initializer if t.name == pad.input[1]))
+    for n in raw.graph.node:
+        n.input[:] = [raw.graph.input[0].name if i == pad.output[0] else i for i in n.input]
+    w = next(t for t in raw.graph.initializer if t.name == "features.0.weight_quantized")
+    w.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(w)[:, :3].copy(), w.name))
+    onnx.save(raw, str(tmp_path / "unpadded.onnx"))
+    assert pad_stem_channels(raw)
+    onnx.save(raw, str(tmp_path / "repadded.onnx"))
+    x = np.random.default_rng(0).normal(0, 1.5, (6, 3, 128, 128)).astype(np.float32)
+    ages = [ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+            for f in ("unpadded.onnx", "repadded.onnx")]
+    np.testing.assert_array_equal(ages[0], ages[1])
+
+
 def test_broken_calibration_trips_the_collapse_guard(exported: dict, tmp_path: Path) -> None:
     black = tmp_path / "black"
     for i in range(12):

@@ -92,6 +92,63 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
             quantize_static(str(pre), str(out), _Reader(calib_faces, spec, "input", batch=1),
                             calibrate_method=CalibrationMethod.MinMax, **common)
         m = onnx.load(str(out))
+    pad_stem_channels(m)
     _set_metadata(m, spec, card)
     fileio.write_bytes(path, m.SerializeToString())
     return method
+
+
+def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
+    """Zero-pad the RGB input of a QDQ model's first convolution to ``multiple`` channels, in place.
+
+    Why: onnxruntime's int8 convolution is slow on 3 input channels (27-long dot products): on SimpleCNN's
+    int8 file the 14 MMAC stem took longer than the 75 MMAC conv after it, and half as long once padded
+    (``benchmarks/stem_padding.py``, figures in ``benchmarks/stem_padding.json``). The output is unchanged:
+    the extra channel is 0 in float, so it quantizes to the zero point, and its weights are 0. The file's
+    input stays 3-channel.
+    Returns False (model untouched) where the graph does not start input -> Q -> DQ -> Conv.
+    """
+    g = m.graph
+    name = g.input[0].name
+    users: dict[str, list[onnx.NodeProto]] = {}
+    for n in g.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {t.name: t for t in g.initializer}
+    q = users.get(name, [])
+    if len(q) != 1 or q[0].op_type != "QuantizeLinear":
+        return False
+    dq = users.get(q[0].output[0], [])
+    convs = [c for d in dq if d.op_type == "DequantizeLinear" for c in users.get(d.output[0], [])]
+    if not dq or not convs or any(c.op_type != "Conv" or c.input[0] not in {d.output[0] for d in dq} for c in convs):
+        return False
+    weights = []
+    for c in convs:
+        wdq = producer.get(c.input[1])
+        if wdq is None or wdq.op_type != "DequantizeLinear" or wdq.input[0] not in inits:
+            return False
+        if any(a.name == "group" and a.i != 1 for a in c.attribute):
+            return False
+        weights.append((wdq, inits[wdq.input[0]]))
+    channels = weights[0][1].dims[1]
+    if channels % multiple == 0 or any(w.dims[1] != channels for _, w in weights):
+        return False
+    extra = -channels % multiple
+    for wdq, w in weights:
+        wq = onnx.numpy_helper.to_array(w)
+        zp = onnx.numpy_helper.to_array(inits[wdq.input[2]]) if len(wdq.input) > 2 else np.zeros(1, wq.dtype)
+        pad = np.broadcast_to(zp.reshape(-1, 1, 1, 1), (wq.shape[0], extra, *wq.shape[2:])).astype(wq.dtype)
+        w.CopyFrom(onnx.numpy_helper.from_array(np.concatenate([wq, pad], axis=1), w.name))
+    pads = onnx.numpy_helper.from_array(np.array([0, 0, 0, 0, 0, extra, 0, 0], np.int64), f"{name}_channel_pads")
+    g.initializer.append(pads)
+    padded = f"{name}_channel_padded"
+    q[0].input[0] = padded
+    g.node.insert(0, onnx.helper.make_node("Pad", [name, pads.name], [padded], name=f"{name}_channel_pad"))
+    # Shapes recorded by quant_pre_process for the changed tensors are now wrong: let ORT infer them.
+    stale = {q[0].output[0], *(d.output[0] for d in dq), *(wdq.output[0] for wdq, _ in weights)}
+    keep = [v for v in g.value_info if v.name not in stale]
+    del g.value_info[:]
+    g.value_info.extend(keep)
+    onnx.checker.check_model(m)
+    return True
