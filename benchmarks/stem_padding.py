@@ -70,9 +70,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         padded = Path(tmp) / "padded.onnx"
         onnx.save(m, str(padded))
-        shape = [d.dim_value or 1 for d in onnx.load(str(args.model)).graph.input[0].type.tensor_type.shape.dim]
+        shape = [d.dim_value or 1 for d in m.graph.input[0].type.tensor_type.shape.dim]  # input stays 3-channel
         x = np.random.default_rng(0).normal(0, 1, (8, *shape[1:])).astype(np.float32)
-        name = _session(args.model, 1, False).get_inputs()[0].name
+        name = m.graph.input[0].name
         diff = float(np.abs(_session(args.model, 1, False).run(None, {name: x})[0]
                             - _session(padded, 1, False).run(None, {name: x})[0]).max())
         x = x[:1]
