@@ -10,6 +10,7 @@ import pytest
 from edge_age.bench.harness import TABLE_COLUMNS, BenchConfig, add_relative_columns, run_bench, write_outputs
 from edge_age.bench.stats import summarize, time_calls
 from edge_age.cli import main
+from edge_age.formats import card_path
 
 QUICK = dict(runs=5, warmup=1, min_seconds=0.1, batch=4)
 
@@ -70,13 +71,19 @@ def test_missing_and_corrupt_files_leave_the_rest_running(exported: dict, tmp_pa
     corrupt = tmp_path / "broken_fp32.onnx"
     corrupt.write_bytes(b"\x08\x07garbage")
     good = exported["out"] / "simplecnn_int8.tflite"
-    rc = main(["bench", str(good), str(corrupt), str(tmp_path / "missing_int8.tflite"), "--no-peak", "--runs", "3",
+    bad_card = tmp_path / "cardless" / "simplecnn_int8.onnx"  # a good model file beside a broken card
+    bad_card.parent.mkdir()
+    bad_card.write_bytes((exported["out"] / "simplecnn_int8.onnx").read_bytes())
+    card_path(bad_card).write_text("{not json")
+    rc = main(["bench", str(good), str(corrupt), str(tmp_path / "missing_int8.tflite"), str(bad_card), "--no-peak",
+               "--runs", "3",
                "--warmup", "1", "--min-seconds", "0.1", "--batch", "2", "--json", str(tmp_path / "r.json")])
     assert rc == 1
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert "p50_ms" in rows[0] and "error" not in rows[0]
     assert "not a loadable ONNX model" in rows[1]["error"] and "broken_fp32.onnx" in rows[1]["error"]
     assert "no such model file" in rows[2]["error"]
+    assert "model card is not valid" in rows[3]["error"] and card_path(bad_card).name in rows[3]["error"]
     assert "error:" in capsys.readouterr().out
 
 

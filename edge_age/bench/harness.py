@@ -18,7 +18,8 @@ from typing import Any, Callable
 from edge_age import fileio
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError
-from edge_age.formats import card_path, format_of
+from edge_age.formats import format_of
+from edge_age.runtime.card import read_card
 
 BASELINES = ("resnet18", "resnet50")
 
@@ -76,10 +77,19 @@ def machine_info(threads: tuple[int, ...]) -> dict[str, Any]:
             "python": platform.python_version(), "versions": versions, "threads": list(threads)}
 
 
+def _card(f: Path) -> dict[str, Any] | None:
+    """The card beside an exported file; None where it is missing or unreadable (the timing worker then
+    reports the bad card on that file's row, and the rest of the table still runs)."""
+    try:
+        return read_card(f, required=False)
+    except EdgeAgeError:
+        return None
+
+
 def _model_name(f: Path) -> str:
     """The model a file belongs to: the card's name, else the file stem."""
-    card = card_path(f)
-    return json.loads(card.read_text())["name"] if card.exists() else f.stem
+    card = _card(f)
+    return card["name"] if card else f.stem
 
 
 def _static_info(f: Path) -> dict[str, Any]:
@@ -91,7 +101,7 @@ def _static_info(f: Path) -> dict[str, Any]:
         info.update(model=f.stem, format="checkpoint" if f.suffix == ".pt" else "?", int8=False)
         return info
     info.update(format=fmt.name, int8=fmt.int8)
-    card = json.loads(card_path(f).read_text()) if card_path(f).exists() else None
+    card = _card(f)
     info["model"] = card["name"] if card else f.stem
     info["trained"] = bool(card and card.get("trained", True))
     stem = f.name[: -len(fmt.suffix)] if f.name.endswith(fmt.suffix) else f.stem
