@@ -1,0 +1,70 @@
+"""Per-node kernel time of an ONNX file on onnxruntime (1 thread by default): where the milliseconds go.
+
+    python benchmarks/profile_onnx.py export/simplecnn/simplecnn_int8.onnx --json benchmarks/profile_simplecnn_int8.json
+
+Why: the bench gives one latency per file; deciding what to optimise (or that nothing is left to gain)
+needs the split by node. Uses ORT's own profiler (``SessionOptions.enable_profiling``); the trace file
+is written to a temporary folder and removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_age import fileio
+from edge_age.bench.harness import machine_info
+
+
+def profile(path: Path, threads: int, runs: int, warmup: int) -> dict:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        so.profile_file_prefix = os.path.join(tmp, "profile")
+        s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        inp = s.get_inputs()[0]
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+        x = np.random.default_rng(0).random(shape, dtype=np.float32)
+        for _ in range(warmup + runs):
+            s.run(None, {inp.name: x})
+        events = json.loads(Path(s.end_profiling()).read_text())
+    # Keep the timed runs only: events from the start of the first run after the warm-up on.
+    run_starts = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
+    t0 = run_starts[warmup] if len(run_starts) > warmup else 0
+    events = [e for e in events if e.get("ts", 0) >= t0]
+    total: dict[tuple[str, str], float] = collections.defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            total[(e["name"][: -len("_kernel_time")], e["args"].get("op_name", "?"))] += e["dur"]
+    nodes = [{"node": n, "op": op, "ms": us / runs / 1e3} for (n, op), us in total.items()]
+    nodes.sort(key=lambda r: -r["ms"])
+    return {"model": str(path), "threads": threads, "runs": runs, "sum_ms": sum(r["ms"] for r in nodes),
+            "nodes": nodes, "machine": machine_info([threads])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", type=Path)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    res = profile(a.model, a.threads, a.runs, a.warmup)
+    for r in res["nodes"][:12]:
+        print(f"{r['ms']:8.3f} ms  {r['op']:<18} {r['node']}")
+    print(f"{res['sum_ms']:8.3f} ms  sum of node kernel times")
+    if a.json:
+        fileio.write_json(a.json, res)
+
+
+if __name__ == "__main__":
+    main()
