@@ -10,7 +10,6 @@ is written to a temporary folder and removed.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import tempfile
@@ -23,31 +22,35 @@ from edge_age import fileio
 from edge_age.bench.harness import machine_info
 
 
-def profile(path: Path, threads: int, runs: int, warmup: int) -> dict:
+def node_times(path: Path, threads: int, runs: int, warmup: int = 0, x: np.ndarray | None = None) -> list[dict]:
+    """Mean kernel ms per node over ``runs`` profiled runs after ``warmup`` ones, slowest first.
+
+    ``order`` is the node's position in a run (0: the first kernel to run, e.g. the stem conv).
+    ``x`` defaults to uniform noise of the input's shape (batch 1): kernel times do not depend on the values.
+    """
     so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
     so.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
         so.profile_file_prefix = os.path.join(tmp, "profile")
         s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         inp = s.get_inputs()[0]
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
-        x = np.random.default_rng(0).random(shape, dtype=np.float32)
+        if x is None:
+            shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+            x = np.random.default_rng(0).random(shape, dtype=np.float32)
         for _ in range(warmup + runs):
             s.run(None, {inp.name: x})
         events = json.loads(Path(s.end_profiling()).read_text())
     # Keep the timed runs only: events from the start of the first run after the warm-up on.
     run_starts = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
     t0 = run_starts[warmup] if len(run_starts) > warmup else 0
-    events = [e for e in events if e.get("ts", 0) >= t0]
-    total: dict[tuple[str, str], float] = collections.defaultdict(float)
+    total: dict[tuple[str, str], float] = {}  # insertion order = execution order
     for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            total[(e["name"][: -len("_kernel_time")], e["args"].get("op_name", "?"))] += e["dur"]
-    nodes = [{"node": n, "op": op, "ms": us / runs / 1e3} for (n, op), us in total.items()]
-    nodes.sort(key=lambda r: -r["ms"])
-    return {"model": str(path), "threads": threads, "runs": runs, "sum_ms": sum(r["ms"] for r in nodes),
-            "nodes": nodes, "machine": machine_info([threads])}
+        if e.get("ts", 0) >= t0 and e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            key = (e["name"][: -len("_kernel_time")], e["args"].get("op_name", "?"))
+            total[key] = total.get(key, 0.0) + e["dur"]
+    nodes = [{"node": n, "op": op, "order": i, "ms": us / runs / 1e3} for i, ((n, op), us) in enumerate(total.items())]
+    return sorted(nodes, key=lambda r: -r["ms"])
 
 
 def main() -> None:
@@ -58,7 +61,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    res = profile(a.model, a.threads, a.runs, a.warmup)
+    nodes = node_times(a.model, a.threads, a.runs, a.warmup)
+    res = {"model": str(a.model), "threads": a.threads, "runs": a.runs, "sum_ms": sum(r["ms"] for r in nodes),
+           "nodes": nodes, "machine": machine_info((a.threads,))}
     for r in res["nodes"][:12]:
         print(f"{r['ms']:8.3f} ms  {r['op']:<18} {r['node']}")
     print(f"{res['sum_ms']:8.3f} ms  sum of node kernel times")

@@ -11,7 +11,6 @@ median per-round p50 latency and first-conv kernel time of each; ``--json FILE``
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -24,18 +23,18 @@ import onnxruntime as ort
 from edge_age import fileio
 from edge_age.bench.harness import machine_info
 from edge_age.export.onnx_export import pad_stem_channels
+from profile_onnx import node_times  # benchmarks/ sibling: the shared ORT-profile reader
 
 
-def _session(path: Path, threads: int, profile: bool) -> ort.InferenceSession:
+def _session(path: Path, threads: int) -> ort.InferenceSession:
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    so.enable_profiling = profile
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def _round(path: Path, x: np.ndarray, threads: int, runs: int) -> tuple[float, float]:
     """One round: p50 latency (ms) of plain runs, and the first conv's mean kernel time (ms) from a profile."""
-    s = _session(path, threads, profile=False)
+    s = _session(path, threads)
     name = s.get_inputs()[0].name
     for _ in range(20):
         s.run(None, {name: x})
@@ -44,15 +43,9 @@ def _round(path: Path, x: np.ndarray, threads: int, runs: int) -> tuple[float, f
         t = time.perf_counter()
         s.run(None, {name: x})
         times.append(time.perf_counter() - t)
-    p = _session(path, threads, profile=True)
-    for _ in range(runs // 2):
-        p.run(None, {name: x})
-    trace = Path(p.end_profiling())
-    kernels = [e for e in json.loads(trace.read_text()) if e.get("cat") == "Node"
-               and e["name"].endswith("_kernel_time") and e["args"]["op_name"] in ("QLinearConv", "Conv")]
-    trace.unlink()
-    conv = [e["dur"] for e in kernels if e["name"] == kernels[0]["name"]]  # the first conv run is the stem
-    return float(np.median(times) * 1e3), float(np.mean(conv) / 1e3) if conv else float("nan")
+    convs = [n for n in node_times(path, threads, runs // 2, x=x) if n["op"] in ("QLinearConv", "Conv")]
+    stem = min(convs, key=lambda n: n["order"])["ms"] if convs else float("nan")  # the first conv run is the stem
+    return float(np.median(times) * 1e3), stem
 
 
 def main() -> None:
@@ -73,8 +66,8 @@ def main() -> None:
         shape = [d.dim_value or 1 for d in m.graph.input[0].type.tensor_type.shape.dim]  # input stays 3-channel
         x = np.random.default_rng(0).normal(0, 1, (8, *shape[1:])).astype(np.float32)
         name = m.graph.input[0].name
-        diff = float(np.abs(_session(args.model, 1, False).run(None, {name: x})[0]
-                            - _session(padded, 1, False).run(None, {name: x})[0]).max())
+        diff = float(np.abs(_session(args.model, 1).run(None, {name: x})[0]
+                            - _session(padded, 1).run(None, {name: x})[0]).max())
         x = x[:1]
         res: dict[str, list[tuple[float, float]]] = {"original": [], "padded": []}
         for _ in range(args.rounds):
