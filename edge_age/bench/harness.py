@@ -274,6 +274,7 @@ def pareto_plot(result: dict[str, Any], path: Path) -> Path | None:
     threads = min(r["threads"] for r in rows)
     rows = [r for r in rows if r["threads"] == threads]
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    seen: dict[str, int] = {}  # one model's files share an MAE: stack their labels instead of overprinting
     for r in rows:
         label = f"{r['model']} {r['format']}"
         if r.get("mae") is None:  # untrained baseline: latency only, drawn as a line
@@ -282,8 +283,10 @@ def pareto_plot(result: dict[str, Any], path: Path) -> Path | None:
                     transform=ax.get_xaxis_transform(), va="bottom")
             continue
         ax.scatter(r["p50_ms"], r["mae"], s=max(20, r["size_mb"] * 6), alpha=0.6)
-        ax.annotate(label, (r["p50_ms"], r["mae"]), fontsize=7)
+        k = seen[r["model"]] = seen.get(r["model"], -1) + 1
+        ax.annotate(label, (r["p50_ms"], r["mae"]), xytext=(6, 12 - 9 * k), textcoords="offset points", fontsize=7)
     ax.set_xscale("log")
+    ax.margins(y=0.12)  # room for the stacked labels
     ax.set_xlabel(f"latency p50, ms (batch 1, {threads} thread(s), log scale)")
     ax.set_ylabel("test MAE (years)")
     ax.set_title("Latency vs MAE (marker area ~ file size)")
