@@ -1,7 +1,7 @@
 """``edge-age predict``: ages for image files, with any model file. Imports no torch.
 
 Each image is a face crop (the whole image, centre-squared) or, with ``--detect-faces``, a photo in
-which every face is found and cropped with the training margin. Bad files are reported, counted and
+which every face is found and framed as the model's card says (box, eyes, rotation). Bad files are reported, counted and
 skipped; the exit code is non-zero only when no image could be processed.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import cv2
 import numpy as np
 
 from edge_age import fileio
-from edge_age.data.faces import Box, crop_face, detect_faces
-from edge_age.data.preprocess import decode_image, prepare_face
+from edge_age.data.faces import detect_faces
+from edge_age.data.framing import Detection, Square, crop_detection
+from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime import load_predictor
 
@@ -36,21 +38,40 @@ def default_model() -> Path:
     return found[0]
 
 
-def faces_in(img: np.ndarray, detect: bool, margin: float) -> tuple[list[Box], list[np.ndarray]]:
+@dataclass(frozen=True)
+class Face:
+    """One face of a photo: where it was found, the square fed to the model, and that crop."""
+
+    detection: Detection | None  # None: the whole image was taken as one face crop
+    square: Square
+    crop: np.ndarray
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.detection.as_dict() if self.detection else {"box": None, "eyes": None}
+        s = self.square
+        d["crop"] = {"center": [round(s.cx, 1), round(s.cy, 1)], "side": round(s.side, 1), "angle": round(s.angle, 1)}
+        return d
+
+
+def faces_in(img: np.ndarray, detect: bool, spec: PreprocessSpec) -> list[Face]:
+    """The faces to score: the centre square of a face crop, or every detection framed by the spec."""
     if not detect:
         h, w = img.shape[:2]
-        s = min(h, w)
-        return [Box((w - s) // 2, (h - s) // 2, s, s)], [img]
-    boxes = detect_faces(img)
-    return boxes, [crop_face(img, b, margin) for b in boxes]
+        side = min(h, w)
+        return [Face(None, Square(w / 2, h / 2, side), img)]
+    return [Face(d, *reversed(crop_detection(img, d, spec.framing, spec.size))) for d in detect_faces(img)]
 
 
-def annotate(img: np.ndarray, boxes: list[Box], ages: list[float]) -> np.ndarray:
+def annotate(img: np.ndarray, faces: list[Face], ages: list[float]) -> np.ndarray:
+    """The photo with, per face, the (turned) square that was fed to the model and the age."""
     out = img.copy()
     thick = max(1, round(max(img.shape[:2]) / 300))
-    for b, a in zip(boxes, ages):
-        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), (0, 200, 0), thick)
-        cv2.putText(out, f"{a:.0f}", (b.x, max(12, b.y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, (0, 200, 0), thick)
+    for f, a in zip(faces, ages):
+        corners = np.round(f.square.corners()).astype(np.int32)
+        cv2.polylines(out, [corners], True, (0, 200, 0), thick)
+        x, y = corners[:, 0].min(), corners[:, 1].min()
+        cv2.putText(out, f"{a:.0f}", (int(x), max(12, int(y) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick,
+                    (0, 200, 0), thick)
     return out
 
 
@@ -64,20 +85,22 @@ def predict_command(args: argparse.Namespace) -> int:
             if not path.is_file():
                 raise EdgeAgeError("no such image file", path)
             img = decode_image(path.read_bytes(), str(path))
-            boxes, crops = faces_in(img, args.detect_faces, predictor.spec.face_margin)
-            if not boxes:
+            faces = faces_in(img, args.detect_faces, predictor.spec)
+            if not faces:
                 raise EdgeAgeError("no face found", path)
-            ages = [float(a) for a in predictor.predict(np.stack([prepare_face(c, predictor.spec) for c in crops]))]
+            ages = [float(a) for a in predictor.predict(np.stack([prepare_face(f.crop, predictor.spec) for f in faces]))]
         except EdgeAgeError as e:
             failed += 1
             print(f"edge-age: skipped {e}", file=sys.stderr)
             results.append({"file": str(path), "error": e.reason})
             continue
-        for b, a in zip(boxes, ages):
-            print(f"{path}\t{b.x},{b.y},{b.w},{b.h}\t{a:.1f}")
-            results.append({"file": str(path), "box": b.as_list(), "age": round(a, 2)})
+        for f, a in zip(faces, ages):
+            box = f.as_dict()["box"] or [f.square.cx - f.square.side / 2, f.square.cy - f.square.side / 2,
+                                         f.square.side, f.square.side]
+            print(f"{path}\t{','.join(str(round(v)) for v in box)}\t{a:.1f}")
+            results.append({"file": str(path), **f.as_dict(), "age": round(a, 2)})
         if args.annotate:
-            ok, buf = cv2.imencode(".jpg", annotate(img, boxes, ages))
+            ok, buf = cv2.imencode(".jpg", annotate(img, faces, ages))
             if ok:
                 fileio.write_bytes(Path(args.annotate) / f"{path.stem}_age.jpg", buf.tobytes())
     n_faces = sum(1 for r in results if "age" in r)

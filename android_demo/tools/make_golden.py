@@ -1,9 +1,10 @@
 """Write golden cases for the Kotlin core: source pixels, face box, card, and Python's int8 tensor.
 
 The expected bytes come from ``edge_age.runtime.tflite.TFLitePredictor.input_tensor`` after
-``prepare_face`` (and ``crop_face`` for boxed cases): exactly what the Python runtime feeds the model.
-Real faces are read from the UTKFace archive at test time and written only to the output folder,
-which is never committed.
+``prepare_face`` (and ``crop_detection`` with the card's framing for detected faces): exactly what the
+Python runtime feeds the model. Real faces are read from the UTKFace archive at test time, placed in
+scenes at several scales and angles and detected by the project's detector (box, eyes, turned
+passes); they are written only to the output folder, which is never committed.
 
     python android_demo/tools/make_golden.py --model export/simplecnn/simplecnn_int8.tflite \
         --data ../shared/data/UTKFace.tar.gz --out android_demo/build/golden
@@ -19,23 +20,43 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_age.data.faces import Box, crop_face
+from edge_age.data.faces import detect_faces
+from edge_age.data.framing import Detection, crop_detection
 from edge_age.data.preprocess import decode_image, prepare_face
 from edge_age.data.sources import load_labeled
 from edge_age.data.split import stable_hash
 from edge_age.formats import card_path
+from edge_age.data.wild import WildConfig, place
 from edge_age.runtime.tflite import TFLitePredictor
 
 
-def write_case(out: Path, k: int, what: str, img_bgr: np.ndarray, box: Box | None, pred: TFLitePredictor) -> None:
-    crop = img_bgr if box is None else crop_face(img_bgr, box, pred.spec.face_margin)
+def write_case(out: Path, k: int, what: str, img_bgr: np.ndarray, det: Detection | None,
+               pred: TFLitePredictor) -> None:
+    crop = img_bgr if det is None else crop_detection(img_bgr, det, pred.spec.framing, pred.spec.size)[0]
     tensor = pred.input_tensor(prepare_face(crop, pred.spec))
     rgb = np.ascontiguousarray(cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB))
     (out / f"case{k:02d}.rgb").write_bytes(rgb.tobytes())
     (out / f"case{k:02d}.int8").write_bytes(tensor.astype(np.int8).tobytes())
+    face = None if det is None else {
+        "box": None if det.w <= 0 else [det.x, det.y, det.w, det.h], "angle": det.angle,
+        "eyes": None if det.eyes is None else [list(det.eyes[0]), list(det.eyes[1])]}
     (out / f"case{k:02d}.json").write_text(json.dumps({
-        "what": what, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-        "box": box.as_list() if box else None, "rgb": f"case{k:02d}.rgb", "tensor": f"case{k:02d}.int8"}))
+        "what": what, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "face": face,
+        "rgb": f"case{k:02d}.rgb", "tensor": f"case{k:02d}.int8"}))
+
+
+def scene_cases(img: np.ndarray, name: str) -> list[tuple[str, np.ndarray, Detection]]:
+    """The face placed in scenes at several sizes and angles, with what the detector reports there."""
+    out = []
+    for j, (frac, angle) in enumerate([(0.2, 0.0), (0.45, 14.0), (0.3, -23.0)]):
+        cfg = WildConfig(face_frac=(frac, frac), max_angle=0.0, seed=j)
+        scene = place(img, img[::-1], np.random.default_rng([j, stable_hash(j, name)]), cfg)
+        turned = cv2.warpAffine(scene.image, cv2.getRotationMatrix2D((320, 240), -angle, 1.0), (640, 480),
+                                borderMode=cv2.BORDER_REFLECT)
+        for det in detect_faces(turned)[:1]:
+            out.append((f"real face in a scene, {frac:.0%} wide, turned {angle:+.0f} deg, "
+                        f"eyes {'found' if det.eyes else 'not found'}", turned, det))
+    return out
 
 
 def main() -> int:
@@ -56,13 +77,22 @@ def main() -> int:
         for s, (_, data) in zip(pick, ls.container.read_many([p.name for p in pick])):
             img = decode_image(data, s.name)
             write_case(args.out, k, "real aligned face", img, None, pred)
-            h, w = img.shape[:2]
-            write_case(args.out, k + 1, "real face, box near the edge", img, Box(w // 3, h // 4, w // 2, h // 2 + 7), pred)
-            k += 2
-    for w, h, box in [(37, 53, None), (300, 200, None), (128, 128, None), (640, 480, Box(10, 300, 120, 150)),
-                      (200, 200, Box(150, 5, 60, 61))]:
+            k += 1
+            for what, scene, det in scene_cases(img, s.name):
+                write_case(args.out, k, what, scene, det, pred)
+                k += 1
+    eyes = ((300.25, 210.5), (352.75, 219.0))
+    level = ((100.5, 120.0), (160.5, 120.0))  # as the app derives them from Android's midpoint and distance
+    for w, h, det in [(37, 53, None), (300, 200, None), (128, 128, None),
+                      (640, 480, Detection(10, 300, 120, 150)), (200, 200, Detection(150, 5, 60, 61)),
+                      (640, 480, Detection(250.5, 170.25, 131.0, 131.0, angle=-12.0)),
+                      (640, 480, Detection(250, 170, 131, 131, eyes=eyes)),
+                      (320, 240, Detection(0, 0, 0, 0, eyes=level)),
+                      (900, 700, Detection(-40, 500, 600, 600, angle=25.0))]:
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        write_case(args.out, k, f"synthetic {w}x{h}", img, box, pred)
+        if det is not None and det.w <= 0 and not pred.spec.framing.eye_scale:
+            continue  # eyes alone need a card with an eye framing
+        write_case(args.out, k, f"synthetic {w}x{h}", img, det, pred)
         k += 1
     print(f"wrote {k} golden cases to {args.out}")
     return 0

@@ -19,7 +19,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from edge_age import fileio
-from edge_age.data.faces import crop_face, detect_faces
+from edge_age.data.faces import detect_faces
+from edge_age.data.framing import crop_detection
 from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.data.sources import LabeledSet, Problem, Sample
 from edge_age.errors import EdgeAgeError
@@ -67,7 +68,7 @@ def _process(name: str, data: bytes | Exception, display: str, spec: PreprocessS
             n = len(boxes)
             if not boxes:
                 return _Item(name, None, sha, 0, Problem(display, "no face found"))
-            img = crop_face(img, boxes[0], spec.face_margin)
+            img, _ = crop_detection(img, boxes[0], spec.framing, spec.size)
         return _Item(name, prepare_face(img, spec), sha, n, None)
     except EdgeAgeError as e:
         return _Item(name, None, sha, 0, Problem(display, e.reason))
@@ -83,7 +84,8 @@ def _cache_key(ls: LabeledSet, samples: Sequence[Sample], spec: PreprocessSpec, 
         "scheme": ls.scheme,
         "spec": spec.cache_key(),
         "detect": detect,
-        "margin": spec.face_margin if detect else None,
+        # The detected crop's geometry (the key keeps its old name so that caches of chips stay valid).
+        "margin": spec.framing.to_dict() if detect else None,
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     for s in samples:

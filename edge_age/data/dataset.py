@@ -109,3 +109,17 @@ def load_dataset(
         raise EdgeAgeError(f"none of the {len(chosen)} selected images could be read", cfg.path)
     split = np.asarray([split_of[n] for n in faces.names], dtype=object)
     return Dataset(cfg, labeled, faces, split)
+
+
+def split_samples(cfg: DataConfig, split: str) -> tuple[LabeledSet, list]:
+    """The labeled samples of one split (all of them for ``"all"``), in a stable order, before decoding."""
+    labeled = load_labeled(cfg.path, cfg.scheme)
+    names = [s.name for s in labeled.samples]
+    assigned = assign_splits(names, [s.age for s in labeled.samples], cfg.split)
+    keep = limit_mask(names, cfg.limit, cfg.split.seed)
+    if split != "all":
+        keep &= assigned == split
+    chosen = [s for s, k in zip(labeled.samples, keep) if k]
+    if not chosen:
+        raise EdgeAgeError(f"the {split} split is empty", cfg.path)
+    return labeled, chosen

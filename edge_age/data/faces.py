@@ -1,68 +1,156 @@
-"""Face detection for raw photos (``--detect-faces``): largest face, square crop with margin.
+"""Face detection for raw photos (``--detect-faces``): boxes and eye points, ready for the framing.
 
-OpenCV's Haar cascade ships inside opencv-python(-headless) 4.x, so this needs no download and no
-torch. The margin matches the aligned UTKFace chips the models are trained on.
+OpenCV's Haar cascades ship inside opencv-python(-headless) 4.x, so this needs no download and no
+torch. The frontal-face cascade finds upright faces whose whole head is in view; two fallbacks cover
+what it misses on its own, each tried only when the previous pass found nothing:
+
+- a tight chip (the face fills the image): the canvas is extended with replicated edges;
+- a face turned in the image plane beyond ~15 degrees: the image is turned by +-``angle`` first.
+
+Inside each face box the eye cascade looks for one eye in each upper quarter; a pair that is
+plausible (distance, level) becomes the face's eye points, which the framing uses to level the eyes.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Box:
-    x: int
-    y: int
-    w: int
-    h: int
-
-    def as_list(self) -> list[int]:
-        return [self.x, self.y, self.w, self.h]
-
+from edge_age.data.framing import Detection
 
 _per_thread = threading.local()
 
 
-def _cascade() -> "cv2.CascadeClassifier":
-    """One classifier per thread: ``detectMultiScale`` on a shared instance is not thread-safe.
+@dataclass(frozen=True)
+class Pass:
+    """One detection pass: extend the canvas or not, turn it by ``angle`` degrees, equalise or not."""
+
+    pad: bool = False
+    angle: float = 0.0
+    equalize: bool = True
+    neighbors: int = 5  # the cascade's minNeighbors: lower finds more faces and more false ones
+
+
+# Tried in order until one finds a face (benchmarks/framing.md measures each fallback's gain): the
+# photo as is; a tight chip on an extended canvas; then, more permissive, the photo un-equalised and
+# turned by up to +-25 degrees for heads leaning beyond the cascade's ~15 degree tolerance.
+DEFAULT_PASSES = (
+    Pass(), Pass(pad=True), Pass(equalize=False, neighbors=3),
+    *(Pass(angle=a, equalize=False, neighbors=3) for a in (-12.0, 12.0, -25.0, 25.0)),
+)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    min_size: int = 24  # smallest face side in pixels of the (downscaled) working image
+    max_side: int = 1024  # photos are downscaled to this longest side first: the cascade gains nothing from 12 MP
+    pad: float = 0.5  # tight-chip pass: extend each side by this fraction of the longest side
+    passes: tuple[Pass, ...] = DEFAULT_PASSES
+    eyes: bool = True
+
+
+def _cascade(name: str) -> "cv2.CascadeClassifier":
+    """One classifier per thread and file: ``detectMultiScale`` on a shared instance is not thread-safe.
 
     Found by the three-faces test: with the cache's thread pool sharing one classifier, a photo
     with no face came back with a "face" found (the results of another thread's image).
     """
-    cascade = getattr(_per_thread, "cascade", None)
-    if cascade is None:
-        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    cache = getattr(_per_thread, "cascades", None)
+    if cache is None:
+        cache = _per_thread.cascades = {}
+    if name not in cache:
+        path = cv2.data.haarcascades + name
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():
             raise RuntimeError(f"OpenCV Haar cascade missing at {path}; install opencv-python-headless<5")
-        _per_thread.cascade = cascade
-    return cascade
+        cache[name] = cascade
+    return cache[name]
 
 
-def detect_faces(img_bgr: np.ndarray, min_size: int = 24) -> list[Box]:
-    """All faces found, largest first."""
+@dataclass(frozen=True)
+class _View:
+    """A working grey image and the affine map from its pixel coordinates back to the photo's."""
+
+    gray: np.ndarray
+    back: np.ndarray  # 2 x 3
+    angle: float = 0.0  # the photo turned by this (clockwise on screen) gives the view
+
+    def to_photo(self, x: float, y: float) -> tuple[float, float]:
+        p = self.back @ np.array([x, y, 1.0])
+        return float(p[0]), float(p[1])
+
+
+def _view(small: np.ndarray, inv: float, ps: Pass, pad: float) -> _View:
+    """The working image of one pass; ``small`` is the photo downscaled by 1 / ``inv``."""
+    back = np.array([[inv, 0.0, 0.0], [0.0, inv, 0.0], [0.0, 0.0, 1.0]])
+    img = cv2.equalizeHist(small) if ps.equalize else small
+    p = int(round(pad * max(small.shape))) if ps.pad else 0
+    if p:
+        img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_REPLICATE)
+        back = back @ np.array([[1.0, 0, -p], [0, 1.0, -p], [0, 0, 1.0]])
+    if ps.angle:
+        # Turn the canvas counter-clockwise by the angle (OpenCV's sign), so a face leaning that
+        # much clockwise stands upright; grow the canvas so no corner is cut.
+        h, w = img.shape
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), ps.angle, 1.0)
+        c, s = abs(m[0, 0]), abs(m[0, 1])
+        nw, nh = int(h * s + w * c), int(h * c + w * s)
+        m[:, 2] += [nw / 2 - w / 2, nh / 2 - h / 2]
+        img = cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        back = back @ np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]])
+    return _View(img, back[:2], ps.angle)
+
+
+def _eyes(gray: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """One eye in each upper quarter of the box, or None when the pair is not plausible."""
+    y1 = y + int(0.6 * h)
+    roi = gray[max(0, y) : y1, max(0, x) : x + w]
+    if roi.size == 0:
+        return None
+    found = _cascade("haarcascade_eye.xml").detectMultiScale(
+        roi, scaleFactor=1.1, minNeighbors=3, minSize=(max(6, w // 10),) * 2, maxSize=(max(8, w // 3),) * 2)
+    mid = x + w / 2
+    left, right = [], []
+    for ex, ey, ew, eh in found:
+        cx, cy = max(0, x) + ex + ew / 2, max(0, y) + ey + eh / 2
+        if cy > y + 0.55 * h:
+            continue
+        (left if cx < mid else right).append((ew * eh, cx, cy))
+    if not left or not right:
+        return None
+    (_, lx, ly), (_, rx, ry) = max(left), max(right)
+    d = math.hypot(rx - lx, ry - ly)
+    if not 0.25 * w <= d <= 0.6 * w or abs(ry - ly) > 0.5 * d:
+        return None
+    return (lx, ly), (rx, ry)
+
+
+def _detect_in(view: _View, neighbors: int, cfg: DetectConfig) -> list[Detection]:
+    found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
+        view.gray, scaleFactor=1.1, minNeighbors=neighbors, minSize=(cfg.min_size, cfg.min_size))
+    out = []
+    sx = math.hypot(view.back[0, 0], view.back[1, 0])  # view pixels -> photo pixels
+    for x, y, w, h in found:
+        cx, cy = view.to_photo(x + w / 2, y + h / 2)
+        eyes = _eyes(view.gray, int(x), int(y), int(w), int(h)) if cfg.eyes else None
+        if eyes is not None:
+            eyes = (view.to_photo(*eyes[0]), view.to_photo(*eyes[1]))
+        pw, ph = w * sx, h * sx
+        out.append(Detection(cx - pw / 2, cy - ph / 2, pw, ph, view.angle, eyes))
+    return out
+
+
+def detect_faces(img_bgr: np.ndarray, cfg: DetectConfig = DetectConfig()) -> list[Detection]:
+    """All faces found by the first pass that finds any, largest first."""
     gray = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY)
-    # Work on a bounded size: the cascade is slow on 12 MP photos and gains nothing from them.
-    scale = min(1.0, 1024.0 / max(gray.shape))
+    scale = min(1.0, cfg.max_side / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    small = cv2.equalizeHist(small)
-    found = _cascade().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
-    boxes = [Box(int(x / scale), int(y / scale), int(w / scale), int(h / scale)) for (x, y, w, h) in found]
-    return sorted(boxes, key=lambda b: b.w * b.h, reverse=True)
-
-
-def crop_face(img_bgr: np.ndarray, box: Box, margin: float) -> np.ndarray:
-    """Square crop centred on ``box``, grown by ``margin`` x side on each side; edges replicated."""
-    side = int(round(max(box.w, box.h) * (1 + 2 * margin)))
-    cx, cy = box.x + box.w / 2, box.y + box.h / 2
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    h, w = img_bgr.shape[:2]
-    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
-    if pad:
-        img_bgr = cv2.copyMakeBorder(img_bgr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        x0, y0 = x0 + pad, y0 + pad
-    return img_bgr[y0 : y0 + side, x0 : x0 + side]
+    for ps in cfg.passes:
+        found = _detect_in(_view(small, 1.0 / scale, ps, cfg.pad), ps.neighbors, cfg)
+        if found:
+            return sorted(found, key=lambda d: d.w * d.h, reverse=True)
+    return []

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge_age.data.framing import Framing
 from edge_age.errors import EdgeAgeError
 
 # ImageNet statistics in 0-255 pixel units: the MobileNetV2 weights in the torch hub expect them,
@@ -43,26 +44,32 @@ class PreprocessSpec:
     # platforms (INTER_LINEAR may take IPP or ARM HAL paths that differ by one level), so the
     # Android core reproduces the training crops byte for byte.
     interpolation: str = "bilinear_exact"
-    # Face box from --detect-faces is grown by this fraction of its side on every side before the
-    # square crop, so that the crop resembles the aligned UTKFace chips (forehead and chin in view).
-    face_margin: float = 0.4
+    # How a detection (--detect-faces, the app's detector) maps to the crop that matches the chips
+    # the model was trained on; fitted from data (edge_age.data.framing_fit).
+    framing: Framing = field(default_factory=Framing)
     denoise: bool = False
     deblur: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["mean"] = list(self.mean)
         d["std"] = list(self.std)
+        d["framing"] = self.framing.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PreprocessSpec":
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | {"face_margin", "extra"}
         unknown = set(d) - known
         if unknown:
             raise EdgeAgeError(f"unknown preprocessing fields {sorted(unknown)}")
         kw = dict(d)
+        if "face_margin" in kw:  # cards and checkpoints written before framings existed
+            margin = kw.pop("face_margin")
+            kw.setdefault("framing", Framing.from_margin(margin).to_dict())
+        kw.pop("extra", None)  # an unused field of older cards
+        if "framing" in kw:
+            kw["framing"] = Framing.from_dict(kw["framing"])
         for key in ("mean", "std"):
             if key in kw:
                 kw[key] = tuple(float(v) for v in kw[key])

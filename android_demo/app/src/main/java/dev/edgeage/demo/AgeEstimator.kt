@@ -3,7 +3,7 @@ package dev.edgeage.demo
 import android.content.Context
 import android.graphics.Bitmap
 import android.os.SystemClock
-import dev.edgeage.demo.core.FaceBox
+import dev.edgeage.demo.core.FaceDetection
 import dev.edgeage.demo.core.ModelCard
 import dev.edgeage.demo.core.Preprocessor
 import dev.edgeage.demo.core.RgbImage
@@ -15,7 +15,7 @@ import java.nio.channels.FileChannel
 import org.tensorflow.lite.Interpreter
 
 /** One face's age and how long the interpreter took for it. */
-data class AgeResult(val box: FaceBox?, val age: Float, val inferenceMs: Double)
+data class AgeResult(val face: FaceDetection?, val age: Float, val inferenceMs: Double)
 
 /**
  * The LiteRT interpreter around the exported int8 model. Everything about the input -- size,
@@ -36,10 +36,10 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
         input = ByteBuffer.allocateDirect(card.spec.size * card.spec.size * 3).order(ByteOrder.nativeOrder())
     }
 
-    fun estimate(bitmap: Bitmap, box: FaceBox?): AgeResult {
+    fun estimate(bitmap: Bitmap, face: FaceDetection?): AgeResult {
         val pixels = IntArray(bitmap.width * bitmap.height)
         bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
-        val tensor = Preprocessor.inputTensor(RgbImage.fromArgb(pixels, bitmap.width, bitmap.height), box, card)
+        val tensor = Preprocessor.inputTensor(RgbImage.fromArgb(pixels, bitmap.width, bitmap.height), face, card)
         input.rewind()
         input.put(tensor)
         input.rewind()
@@ -47,7 +47,7 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
         val t0 = SystemClock.elapsedRealtimeNanos()
         interpreter.run(input, output)
         val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6
-        return AgeResult(box, Preprocessor.dequantize(output.get(0), card.output), ms)
+        return AgeResult(face, Preprocessor.dequantize(output.get(0), card.output), ms)
     }
 
     override fun close() = interpreter.close()

@@ -9,7 +9,7 @@ data class PreprocessSpec(
     val colorOrder: String,
     val mean: FloatArray,
     val std: FloatArray,
-    val faceMargin: Double,
+    val framing: Framing,
     val interpolation: String,
 )
 
@@ -37,7 +37,7 @@ data class ModelCard(
                 colorOrder = pre.get("color_order").asString,
                 mean = floats(pre, "mean"),
                 std = floats(pre, "std"),
-                faceMargin = pre.get("face_margin").asDouble,
+                framing = framing(pre),
                 interpolation = pre.get("interpolation").asString,
             )
             val files = root.getAsJsonObject("files")
@@ -50,6 +50,14 @@ data class ModelCard(
                 input = quant(entry.getAsJsonObject("input")),
                 output = quant(entry.getAsJsonObject("output")),
             )
+        }
+
+        /** The card's framing; a card written before framings had a margin around a centred box. */
+        private fun framing(pre: JsonObject): Framing {
+            if (!pre.has("framing")) return Framing(boxScale = 1 + 2 * pre.get("face_margin").asDouble)
+            val f = pre.getAsJsonObject("framing")
+            fun d(key: String) = f.get(key).asDouble
+            return Framing(d("box_dx"), d("box_dy"), d("box_scale"), d("eye_dx"), d("eye_dy"), d("eye_scale"), d("eye_angle"))
         }
 
         private fun floats(o: JsonObject, key: String): FloatArray =

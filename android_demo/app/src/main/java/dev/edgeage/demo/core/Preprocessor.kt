@@ -1,7 +1,6 @@
 package dev.edgeage.demo.core
 
 import kotlin.math.floor
-import kotlin.math.max
 import kotlin.math.round
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel (no android.* types, so it is testable anywhere). */
@@ -27,12 +26,12 @@ class RgbImage(val width: Int, val height: Int, val data: ByteArray) {
     }
 }
 
-/** A face box in image pixels (as the detector gives it). */
-data class FaceBox(val x: Int, val y: Int, val w: Int, val h: Int)
+/** A face box in image pixels (as the detector gives it; pixel i covers [i, i+1)). */
+data class FaceBox(val x: Double, val y: Double, val w: Double, val h: Double)
 
 /**
  * Image -> model input, exactly as edge_age.data.preprocess does it in Python:
- * square crop -> bilinear resize (OpenCV INTER_LINEAR_EXACT arithmetic) -> (x - mean) / std in float32
+ * square crop (framed from the detection, [Framer]) -> bilinear resize (OpenCV INTER_LINEAR_EXACT arithmetic) -> (x - mean) / std in float32
  * -> int8 with the model's scale and zero-point. The golden test checks the bytes against Python.
  */
 object Preprocessor {
@@ -40,14 +39,6 @@ object Preprocessor {
     fun centerSquare(img: RgbImage): RgbImage {
         val s = minOf(img.width, img.height)
         return crop(img, (img.width - s) / 2, (img.height - s) / 2, s)
-    }
-
-    /** Square crop around a detected face grown by [margin] x side per side, edges replicated (`crop_face`). */
-    fun cropFace(img: RgbImage, box: FaceBox, margin: Double): RgbImage {
-        val side = round(max(box.w, box.h) * (1 + 2 * margin)).toInt()
-        val cx = box.x + box.w / 2.0
-        val cy = box.y + box.h / 2.0
-        return crop(img, round(cx - side / 2.0).toInt(), round(cy - side / 2.0).toInt(), side)
     }
 
     /** Square [side] crop at (x0, y0); pixels outside the image repeat the nearest edge pixel. */
@@ -145,8 +136,8 @@ object Preprocessor {
     }
 
     /** The whole path for one face: the bytes the app hands to the LiteRT interpreter. */
-    fun inputTensor(image: RgbImage, box: FaceBox?, card: ModelCard): ByteArray {
-        val crop = if (box == null) centerSquare(image) else cropFace(image, box, card.spec.faceMargin)
+    fun inputTensor(image: RgbImage, face: FaceDetection?, card: ModelCard): ByteArray {
+        val crop = if (face == null) centerSquare(image) else Framer.crop(image, face, card.spec.framing, card.spec.size)
         return quantize(prepare(crop, card.spec), card.spec, card.input)
     }
 

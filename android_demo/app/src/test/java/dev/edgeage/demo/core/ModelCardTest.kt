@@ -20,10 +20,17 @@ class ModelCardTest {
         val card = ModelCard.parse(json)
         assertEquals("simplecnn_int8.tflite", card.modelFile)
         assertEquals(128, card.spec.size)
-        assertEquals(0.4, card.spec.faceMargin, 0.0)
+        assertEquals(Framing(boxScale = 1.8), card.spec.framing) // an older card: face_margin 0.4 -> side 1.8 x box
         assertEquals(123.675f, card.spec.mean[0], 0f)
         assertEquals(QuantParams(0.0186f, -14), card.input)
         assertEquals(-128, card.output.zeroPoint)
+    }
+
+    @Test
+    fun readsTheFraming() {
+        val framed = json.replace("\"face_margin\": 0.4", "\"framing\": {\"box_dx\": 0.01, \"box_dy\": 0.08, " +
+            "\"box_scale\": 1.0, \"eye_dx\": 0.0, \"eye_dy\": 0.5, \"eye_scale\": 2.5, \"eye_angle\": -0.3, \"fitted_on\": \"x\"}")
+        assertEquals(Framing(0.01, 0.08, 1.0, 0.0, 0.5, 2.5, -0.3), ModelCard.parse(framed).spec.framing)
     }
 
     @Test

@@ -8,7 +8,7 @@ import org.junit.Test
 class PreprocessorTest {
     private val spec = PreprocessSpec(
         size = 4, colorOrder = "RGB", mean = floatArrayOf(10f, 20f, 30f), std = floatArrayOf(2f, 4f, 5f),
-        faceMargin = 0.4, interpolation = "bilinear_exact",
+        framing = Framing(boxScale = 2.0), interpolation = "bilinear_exact",
     )
 
     private fun image(w: Int, h: Int, f: (Int, Int, Int) -> Int): RgbImage {
@@ -51,11 +51,34 @@ class PreprocessorTest {
     }
 
     @Test
-    fun cropFaceGrowsTheBoxByTheMargin() {
-        val img = image(100, 100) { x, _, _ -> x }
-        val c = Preprocessor.cropFace(img, FaceBox(40, 40, 20, 20), 0.5)
-        assertEquals(40, c.width) // 20 * (1 + 2 * 0.5)
-        assertEquals(30, c.at(0, 0, 0)) // centre 50 - 20
+    fun boxFramingScalesAndShiftsTheBox() {
+        val img = image(100, 100) { x, y, _ -> if (x < 50) x else y }
+        val c = Framer.crop(img, FaceDetection(FaceBox(40.0, 40.0, 20.0, 20.0)), Framing(boxScale = 2.0, boxDx = 0.25), 16)
+        assertEquals(40, c.width) // side 20 x 2, sampled one pixel per source pixel
+        assertEquals(35, c.at(0, 0, 0)) // centre 50 + 0.25 x 20 = 55, left edge 35
+        assertEquals(49, c.at(14, 0, 0))
+    }
+
+    @Test
+    fun eyeFramingLevelsTheEyes() {
+        // Eyes 20 px apart on a line turned 90 degrees (left eye above the right): the crop turns with them.
+        val img = image(100, 100) { x, y, _ -> if (y < 50) 200 else x }
+        val f = Framing(eyeScale = 2.0)
+        val sq = Framer.eyeSquare(Eyes(50.0, 40.0, 50.0, 60.0), f)
+        assertEquals(40.0, sq.side, 0.0)
+        assertEquals(0.0, sq.cos, 1e-12)
+        assertEquals(1.0, sq.sin, 1e-12)
+        val c = Framer.crop(img, FaceDetection(null, eyes = Eyes(50.0, 40.0, 50.0, 60.0)), f, 16)
+        // The crop's x axis runs down the image: its left column lies above y = 50, its right one below.
+        assertEquals(200, c.at(0, 20, 0))
+        assertEquals(69, c.at(39, 0, 0)) // image x = 50 + 19.5 - 0.5 for the top row's right end
+    }
+
+    @Test
+    fun eyesAloneNeedAnEyeFraming() {
+        assertThrows(IllegalArgumentException::class.java) {
+            Framer.frame(FaceDetection(null, eyes = Eyes(0.0, 0.0, 10.0, 0.0)), Framing())
+        }
     }
 
     @Test

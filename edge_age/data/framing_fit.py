@@ -1,0 +1,163 @@
+"""Fit the :class:`Framing` from data and measure what error it leaves.
+
+Training chips are placed in scenes (:mod:`edge_age.data.wild`), where each chip's square is known;
+the project's own detector is run on every scene, and each rule's parameters (centre offset, side and
+angle relative to the box or to the eyes) are read off every detection. The medians are the framing:
+robust to the odd wrong eye pair. The residuals of the fitted framing on the same scenes (scale,
+shift, angle of the crop against the chip) are what training augmentation must tolerate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from edge_age.data.faces import DetectConfig, detect_faces
+from edge_age.data.framing import Detection, Framing, Square, box_square, eye_square, frame
+
+FRAMING_FIELDS = ("box_dx", "box_dy", "box_scale", "eye_dx", "eye_dy", "eye_scale", "eye_angle")
+
+
+@dataclass(frozen=True)
+class Match:
+    """The detection that belongs to a scene's chip (None: no face found at the chip)."""
+
+    truth: Square
+    det: Detection | None
+
+
+def _local(dx: float, dy: float, cos: float, sin: float) -> tuple[float, float]:
+    """A displacement expressed in the frame whose x axis is (cos, sin)."""
+    return dx * cos + dy * sin, -dx * sin + dy * cos
+
+
+def _angle_diff(a: float, b: float) -> float:
+    return (a - b + 180) % 360 - 180
+
+
+def match(truth: Square, dets: list[Detection]) -> Detection | None:
+    """The detection whose centre is nearest the chip's, if it lies within half the chip's side."""
+    best, dist = None, 0.5 * truth.side
+    for d in dets:
+        cx, cy = d.center
+        r = math.hypot(cx - truth.cx, cy - truth.cy)
+        if r < dist:
+            best, dist = d, r
+    return best
+
+
+def detect_matches(scenes: Iterable[tuple[np.ndarray, Square]], cfg: DetectConfig = DetectConfig(),
+                   workers: int = 2) -> list[Match]:
+    """Run the detector on every scene (threads: OpenCV releases the GIL)."""
+    def one(item: tuple[np.ndarray, Square]) -> Match:
+        img, truth = item
+        return Match(truth, match(truth, detect_faces(img, cfg)))
+
+    out: list[Match] = []
+    it = iter(scenes)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while chunk := list(itertools.islice(it, 64)):  # a bounded number of scenes in memory
+            out += pool.map(one, chunk)
+    return out
+
+
+def rule_samples(matches: list[Match]) -> dict[str, np.ndarray]:
+    """Per detection, the parameters that would frame its chip exactly (NaN where a rule does not apply).
+
+    Eye offsets are in the frame of the eye line itself; :func:`fit_framing` turns them by the fitted
+    ``eye_angle``, in whose frame the eye rule applies them.
+    """
+    rows = []
+    for m in matches:
+        if m.det is None:
+            continue
+        t, d = m.truth, m.det
+        side = (d.w + d.h) / 2
+        b = box_square(d, Framing(box_scale=1.0))
+        bx, by = _local(t.cx - b.cx, t.cy - b.cy, b.cos, b.sin)
+        row = [bx / side, by / side, t.side / side] + [math.nan] * 4
+        if d.eyes is not None:
+            e = eye_square(d.eyes[0], d.eyes[1], Framing(eye_scale=1.0))
+            dist = e.side  # eye_scale 1: the side is the eye distance
+            mx, my = (d.eyes[0][0] + d.eyes[1][0]) / 2, (d.eyes[0][1] + d.eyes[1][1]) / 2
+            ex, ey = _local(t.cx - mx, t.cy - my, e.cos, e.sin)
+            row[3:] = [ex / dist, ey / dist, t.side / dist, _angle_diff(t.angle, e.angle)]
+        rows.append(row)
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, len(FRAMING_FIELDS))
+    return {k: arr[:, i] for i, k in enumerate(FRAMING_FIELDS)}
+
+
+def fit_framing(matches: list[Match], use_eyes: bool = True, fitted_on: str = "") -> Framing:
+    """Medians of :func:`rule_samples`; the eye rule only where enough eye pairs were found."""
+    s = rule_samples(matches)
+    if len(s["box_scale"]) == 0:
+        from edge_age.errors import EdgeAgeError
+
+        raise EdgeAgeError("no face was detected in any scene: cannot fit a framing")
+    med = {k: float(np.nanmedian(v)) if np.isfinite(v).any() else 0.0 for k, v in s.items()}
+    a = math.radians(med["eye_angle"])
+    ex, ey = _local(s["eye_dx"], s["eye_dy"], math.cos(a), math.sin(a))
+    if np.isfinite(ex).any():
+        med["eye_dx"], med["eye_dy"] = float(np.nanmedian(ex)), float(np.nanmedian(ey))
+    n_eyes = int(np.isfinite(s["eye_scale"]).sum())
+    if not use_eyes or n_eyes < max(20, 0.1 * len(s["box_scale"])):
+        for k in ("eye_dx", "eye_dy", "eye_scale", "eye_angle"):
+            med[k] = 0.0
+    return Framing(**{k: round(v, 4) for k, v in med.items()}, fitted_on=fitted_on)
+
+
+def residuals(matches: list[Match], framing: Framing) -> dict[str, np.ndarray]:
+    """What the framing leaves, per found face: crop side / chip side, centre shift in chip sides
+    (in the chip's own frame), and angle error in degrees."""
+    scale, sx, sy, ang = [], [], [], []
+    for m in matches:
+        if m.det is None:
+            continue
+        t, p = m.truth, frame(m.det, framing)
+        dx, dy = _local(p.cx - t.cx, p.cy - t.cy, t.cos, t.sin)
+        scale.append(p.side / t.side)
+        sx.append(dx / t.side)
+        sy.append(dy / t.side)
+        ang.append(_angle_diff(p.angle, t.angle))
+    return {"scale": np.asarray(scale), "shift_x": np.asarray(sx), "shift_y": np.asarray(sy),
+            "angle": np.asarray(ang)}
+
+
+def summarize(matches: list[Match], framing: Framing) -> dict[str, Any]:
+    """Detection and eye rates, and the residuals' spread (median, 5th and 95th percentiles)."""
+    found = [m for m in matches if m.det is not None]
+    res = residuals(matches, framing)
+    spread = {k: {"median": float(np.median(v)), "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
+              for k, v in res.items() if len(v)}
+    return {
+        "scenes": len(matches),
+        "found": len(found),
+        "found_rate": len(found) / max(1, len(matches)),
+        "eyes_rate": sum(m.det.eyes is not None for m in found) / max(1, len(found)),
+        "residuals": spread,
+    }
+
+
+def fit_command(cfg: "DataConfig", split: str, out: "Path", wild: "WildConfig", progress: bool) -> dict[str, Any]:
+    """``edge-age data framing``: fit on scenes of one split, write the framing and what it leaves."""
+    from tqdm import tqdm
+
+    from edge_age import fileio
+    from edge_age.data.dataset import split_samples
+    from edge_age.data.wild import iter_scenes
+
+    ls, samples = split_samples(cfg, split)
+    scenes = ((sc.image, sc.truth) for _, sc in tqdm(iter_scenes(ls, samples, wild), total=len(samples),
+                                                     disable=not progress, desc="detect", unit="scene"))
+    matches = detect_matches(scenes)
+    what = f"{len(samples)} {split} faces of {cfg.path} in scenes (seed {wild.seed})"
+    eyes, box = fit_framing(matches, True, what), fit_framing(matches, False, what)
+    result = {"framing": eyes.to_dict(), "summary": summarize(matches, eyes),
+              "box_only": {"framing": box.to_dict(), "summary": summarize(matches, box)}}
+    fileio.write_json(out, result)
+    return result

@@ -1,0 +1,155 @@
+"""Faces in context: aligned chips placed in larger scenes, to measure the photo path reproducibly.
+
+Accuracy on aligned chips says nothing about a photo, where the face must first be found and framed.
+``edge-age data wild`` places each chip of one split in a canvas at a random scale (face 15-60% of the
+canvas width), position and in-plane rotation (up to +-25 degrees), over a background made from another
+image of the same split (tiles shuffled and blurred: no face survives), with mild lighting changes and JPEG compression.
+The chip's square in the canvas is known exactly and written beside the label, so the framing can be
+fitted and checked against it (:mod:`edge_age.data.framing_fit`). Seeded: the same command writes the
+same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from edge_age import fileio
+from edge_age.data.framing import Square
+from edge_age.data.preprocess import decode_image
+from edge_age.data.sources import LabeledSet, Sample
+from edge_age.data.split import stable_hash
+
+LABELS = "labels.csv"
+TRUTH_COLUMNS = ("face_cx", "face_cy", "face_side", "face_angle")
+
+
+@dataclass(frozen=True)
+class WildConfig:
+    canvas: tuple[int, int] = (640, 480)  # width, height: a VGA camera frame
+    face_frac: tuple[float, float] = (0.15, 0.60)  # chip side as a fraction of the canvas width
+    max_angle: float = 25.0  # degrees, uniform in +-max_angle
+    jpeg_quality: tuple[int, int] = (70, 95)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Scene:
+    image: np.ndarray  # BGR canvas
+    truth: Square  # the chip's square in the canvas
+
+
+def _rng(cfg: WildConfig, name: str) -> np.random.Generator:
+    return np.random.default_rng([cfg.seed, stable_hash(cfg.seed, name)])
+
+
+def _background(rng: np.random.Generator, donor: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Another image of the split cut into 4 x 4 tiles, shuffled (no face survives), scaled to the
+    canvas and blurred: its colours and textures, none of its structure."""
+    n = donor.shape[0] // 4 * 4
+    t = n // 4
+    tiles = [donor[i * t : (i + 1) * t, j * t : (j + 1) * t] for i in range(4) for j in range(4)]
+    order = rng.permutation(16)
+    mosaic = np.vstack([np.hstack([tiles[order[4 * i + j]] for j in range(4)]) for i in range(4)])
+    canvas = cv2.resize(mosaic, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(canvas, (0, 0), float(rng.uniform(0.01, 0.04)) * w)
+
+
+def place(chip: np.ndarray, donor: np.ndarray, rng: np.random.Generator, cfg: WildConfig) -> Scene:
+    """One scene: ``chip`` (square BGR) scaled, turned and pasted with feathered edges, then relit."""
+    w, h = cfg.canvas
+    side = float(rng.uniform(*cfg.face_frac)) * w
+    angle = float(rng.uniform(-cfg.max_angle, cfg.max_angle))
+    # Keep the face (about the middle 70% of a chip) inside the canvas.
+    r = min(0.35 * side, w / 2 - 1, h / 2 - 1)
+    cx, cy = float(rng.uniform(r, w - r)), float(rng.uniform(r, h - r))
+    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    truth = Square(cx, cy, side, float(cos), float(sin))
+    n = chip.shape[0]
+    k = side / n
+    # Chip pixel centre (i + 0.5) -> canvas point centre + R k (i + 0.5 - n/2); OpenCV maps pixel centres.
+    m = np.array([[k * cos, -k * sin, 0.0], [k * sin, k * cos, 0.0]])
+    m[:, 2] = [cx, cy] - m[:, :2] @ [n / 2, n / 2] + m[:, :2] @ [0.5, 0.5] - 0.5
+    fg = cv2.warpAffine(chip, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    feather = max(2, n // 40)
+    mask = np.zeros((n, n), np.float32)
+    mask[feather:-feather, feather:-feather] = 1
+    mask = cv2.GaussianBlur(mask, (0, 0), feather / 2)
+    alpha = cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+    bg = _background(rng, donor, w, h).astype(np.float32)
+    img = fg.astype(np.float32) * alpha + bg * (1 - alpha)
+    # Lighting: exposure, contrast, a colour cast and a gamma, all mild.
+    gain = rng.uniform(0.75, 1.25) * rng.uniform(0.92, 1.08, 3)
+    img = (img - 128) * rng.uniform(0.8, 1.15) + 128
+    img = np.clip(img * gain, 0, 255)
+    img = 255 * (img / 255) ** rng.uniform(0.8, 1.25)
+    return Scene(np.clip(img + 0.5, 0, 255).astype(np.uint8), truth)
+
+
+def iter_scenes(ls: LabeledSet, samples: Sequence[Sample], cfg: WildConfig) -> Iterator[tuple[Sample, Scene]]:
+    """Scenes for ``samples``; each background comes from the image read before it (same split)."""
+    donor: np.ndarray | None = None
+    for s, (_, data) in zip(samples, ls.container.read_many(s.name for s in samples)):
+        if isinstance(data, Exception):
+            continue
+        try:
+            chip = decode_image(data, ls.display(s.name))
+        except Exception:
+            continue
+        if chip.shape[0] != chip.shape[1]:
+            side = min(chip.shape[:2])
+            chip = chip[:side, :side]
+        yield s, place(chip, chip[::-1] if donor is None else donor, _rng(cfg, s.name), cfg)
+        donor = chip
+
+
+def write_wild(ls: LabeledSet, samples: Sequence[Sample], out: Path, cfg: WildConfig,
+               progress: bool = True) -> int:
+    """Write one JPEG per sample and ``labels.csv`` (file_name, age, the chip's square) into ``out``."""
+    from tqdm import tqdm
+
+    rows = []
+    scenes = iter_scenes(ls, samples, cfg)
+    for k, (s, scene) in enumerate(tqdm(scenes, total=len(samples), disable=not progress, desc="scenes", unit="img")):
+        name = f"{k:05d}.jpg"
+        q = int(_rng(cfg, name).integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        ok, buf = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, q])
+        if not ok:
+            continue
+        fileio.write_bytes(out / name, buf.tobytes())
+        t = scene.truth
+        rows.append([name, f"{s.age:g}", f"{t.cx:.3f}", f"{t.cy:.3f}", f"{t.side:.3f}", f"{t.angle:.3f}"])
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["file_name", "age", *TRUTH_COLUMNS])
+    writer.writerows(rows)
+    fileio.write_text(out / LABELS, text.getvalue())
+    return len(rows)
+
+
+def read_truth(labels: Path) -> dict[str, Square]:
+    """The chip squares ``write_wild`` recorded, by file name."""
+    out = {}
+    with open(labels, newline="") as f:
+        for row in csv.DictReader(f):
+            a = np.radians(float(row["face_angle"]))
+            out[row["file_name"]] = Square(float(row["face_cx"]), float(row["face_cy"]), float(row["face_side"]),
+                                           float(np.cos(a)), float(np.sin(a)))
+    return out
+
+
+def wild_command(cfg: "DataConfig", split: str, out: Path, wild: WildConfig, progress: bool) -> int:
+    """``edge-age data wild``: the scenes of one split, written to ``out`` with ``labels.csv``."""
+    from edge_age.data.dataset import split_samples
+
+    ls, samples = split_samples(cfg, split)
+    n = write_wild(ls, samples, out, wild, progress)
+    print(f"wrote {n} scenes of the {split} split and {LABELS} to {out}")
+    print(f"score a model on them: edge-age eval --model MODEL --data {out / LABELS} --split all --detect-faces")
+    return 0
