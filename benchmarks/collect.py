@@ -2,6 +2,7 @@
 
     python benchmarks/collect.py training RUN_DIR|EVAL.json ...  -> benchmarks/training.{md,json} (rows merged)
     python benchmarks/collect.py export CARD.json [CARD.json ...]  -> benchmarks/export.{md,json}
+    python benchmarks/collect.py photo DIR  -> stdout: the photo-path table from benchmarks/photo_path.sh's files
 
 A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
 (from ``edge-age eval --json``); the export card holds sizes and parity. A run whose folder is gone
@@ -119,6 +120,28 @@ def export(card_files: list[Path]) -> None:
     fileio.write_text(HERE / "export.md", "\n".join(lines))
 
 
+def photo(folder: Path) -> None:
+    """Aligned chips vs the photo path (chips and scenes through detection), and the targets' deltas."""
+    rows = []
+    aligned = json.loads((folder / "aligned.json").read_text())["metrics"]
+    for key, what in (("aligned", "UTKFace test chips, aligned (no detection)"),
+                      ("chips_detect", "the same chips with `--detect-faces`"),
+                      ("wild", "faces in context (`edge-age data wild`, test split) with `--detect-faces`")):
+        r = json.loads((folder / f"{key}.json").read_text())
+        m, n_all = r["metrics"], r["metrics"]["n"] + r["skipped"]
+        g = m["gates"]["under_18"]
+        rows.append(f"| {what} | {m['n']}/{n_all} ({m['n'] / n_all:.1%}) | {m['mae']:.3f} | {m['mae'] - aligned['mae']:+.3f} "
+                    f"| {m['bias']:+.2f} | {g['tpr']:.3f} / {g['fpr']:.3f} |")
+    bench = json.loads((folder / "bench.json").read_text())
+    cost = [f"- photo path before the model (detect + frame + crop + resize, 640x480, {t} thread): p50 {p['p50_ms']:.0f} ms, "
+            f"p90 {p['p90_ms']:.0f} ms; {p['no_face_p50_ms']:.0f} ms for a photo without a face; "
+            f"CPU: {bench['machine']['cpu']}" for t, p in bench["photo_path"].items()]
+    print("\n".join([f"Model: `{json.loads((folder / 'wild.json').read_text())['model']}`", "",
+                     "| input | faces scored | MAE | vs aligned | bias | under-18 TPR / FPR |",
+                     "|---|---:|---:|---:|---:|---:|", *rows, "", *cost, ""]))
+
+
 if __name__ == "__main__":
     what, *paths = sys.argv[1:]
-    {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export([Path(p) for p in paths])}[what]()
+    {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export([Path(p) for p in paths]),
+     "photo": lambda: photo(Path(paths[0]))}[what]()

@@ -23,7 +23,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", dest="scheme", default="auto", choices=["auto", "utkface", "folders", "csv"],
                    help="how ages are labelled (default: detected)")
     p.add_argument("--detect-faces", action="store_true",
-                   help="raw photos: find the largest face with OpenCV and crop it with margin first")
+                   help="raw photos: find the largest face (OpenCV Haar cascades) and crop it as the model's "
+                        "framing says (box, eyes levelled) first")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
@@ -37,10 +38,11 @@ def _data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = No
                       split=SplitConfig(seed=seed), limit=limit)
 
 
-def _spec(args: argparse.Namespace, size: int = 128):
+def _spec(args: argparse.Namespace, size: int = 128, **kw):
     from edge_age.data.preprocess import PreprocessSpec
 
-    return PreprocessSpec(size=size, denoise=getattr(args, "denoise", False), deblur=getattr(args, "deblur", False))
+    return PreprocessSpec(size=size, denoise=getattr(args, "denoise", False), deblur=getattr(args, "deblur", False),
+                          **kw)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -55,13 +57,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         kwargs["pretrained"] = True
     if args.head != "regression":
         kwargs["head"] = args.head
+    framing, jitter = {}, None
+    if args.framing:
+        from edge_age.data.framing_fit import load_fit
+
+        framing["framing"], jitter = load_fit(args.framing)
     cfg = TrainConfig(
         model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed, precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
-        bn_recalib=args.bn_recalib,
+        bn_recalib=args.bn_recalib, jitter=jitter,
     )
-    summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args, size), resume=args.resume,
+    summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args, size, **framing), resume=args.resume,
                     progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line)
     print(f"best val MAE {summary['best_val_mae']:.3f} at epoch {summary['best_epoch']} -> {cfg.out}/best.pt")
     return 0
@@ -227,13 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=cmd_export)
 
     pr = sub.add_parser("predict", help="ages for image files (runtime only: no torch needed)",
-                        description="One line per face: file, box (x,y,w,h), age.")
+                        description="One line per face: file, box (x,y,w,h), age. With --detect-faces every face "
+                                    "is found and framed as the model card says; --json adds the eye points and "
+                                    "the crop fed to the model, --annotate draws that crop.")
     pr.add_argument("images", nargs="+", type=Path, help="image files")
     pr.add_argument("--model", type=Path, default=None,
                     help="model file (.tflite, .onnx or .pt; default: the reference int8 model under export/)")
     pr.add_argument("--detect-faces", action="store_true", help="find every face (else: the image is one face crop)")
     pr.add_argument("--json", type=Path, default=None, help="write results as JSON")
-    pr.add_argument("--annotate", type=Path, default=None, help="write copies with boxes and ages into this folder")
+    pr.add_argument("--annotate", type=Path, default=None,
+                    help="write copies with the crop fed to the model and the age into this folder")
     pr.add_argument("--threads", type=int, default=None)
     pr.set_defaults(func=cmd_predict)
     be = sub.add_parser("bench", help="latency, size, memory and MAE of model files vs float ResNets",

@@ -82,6 +82,9 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     max_steps: int = 0  # stop each epoch after this many steps (0: full epochs); for smoke tests
     bn_recalib: int = 0  # recompute BatchNorm statistics on this many clean train faces per epoch (0: off)
+    # Framing error to train through (edge_age.data.framing_fit.Jitter as a dict; None: the mild default
+    # affine alone): half of each batch is cropped with a scale, shift and turn drawn from these ranges.
+    jitter: dict[str, list[float]] | None = None
 
 
 def choose_precision(requested: str, device: torch.device) -> str:
@@ -124,8 +127,13 @@ def tune_malloc() -> bool:
         return False
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Batched augmentation on 0-255 float NCHW: flip, small affine, colour jitter."""
+def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]] | None = None) -> torch.Tensor:
+    """Batched augmentation on 0-255 float NCHW: flip, small affine, colour jitter.
+
+    With ``jitter`` (ranges of crop side / chip side, centre shift in chip sides, angle in degrees, as
+    measured after detection and framing), half of the faces get that affine instead of the mild one,
+    so the model has seen the crops a detector really gives.
+    """
     n = x.shape[0]
 
     def u(*shape: int) -> torch.Tensor:  # uniform in [-1, 1)
@@ -134,9 +142,19 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     flip = torch.rand(n, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     angle = u(n) * math.radians(10)
-    scale = 1 + u(n) * 0.08
+    zoom = 1 / (1 + u(n) * 0.08)  # crop side / chip side
     shift = u(n, 2) * 0.06
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    if jitter is not None:
+        def draw(key: str, *shape: int) -> torch.Tensor:
+            lo, hi = jitter[key]
+            return lo + (hi - lo) * torch.rand(*shape, generator=gen)
+
+        framed = torch.rand(n, generator=gen) < 0.5
+        angle = torch.where(framed, torch.deg2rad(draw("angle", n)), angle)
+        zoom = torch.where(framed, draw("scale", n), zoom)
+        # Shifts in chip sides -> affine_grid's units (the chip spans 2).
+        shift = torch.where(framed[:, None], 2 * torch.stack([draw("shift_x", n), draw("shift_y", n)], 1), shift)
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -151,11 +169,12 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x.clamp_(0, 255)
 
 
-def to_input(faces: np.ndarray, spec: PreprocessSpec, gen: torch.Generator | None) -> torch.Tensor:
+def to_input(faces: np.ndarray, spec: PreprocessSpec, gen: torch.Generator | None,
+             jitter: dict[str, list[float]] | None = None) -> torch.Tensor:
     """uint8 NHWC crops -> normalised NCHW float tensor in channels-last memory (optionally augmented)."""
     x = torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float()
     if gen is not None:
-        x = augment(x, gen)
+        x = augment(x, gen, jitter)
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
     std = torch.tensor(spec.std).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -399,7 +418,7 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
         idx = np.sort(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         if len(idx) < ctx.world:
             continue  # a last batch too small to give every process a row: skipped by all of them
-        x = to_input(faces[idx], spec, gen if cfg.augment else None)
+        x = to_input(faces[idx], spec, gen if cfg.augment else None, cfg.jitter)
         y = torch.from_numpy(ages[idx]).float()
         rows = ctx.rows(len(idx))
         x, y = x[rows].to(ctx.device), y[rows].to(ctx.device)

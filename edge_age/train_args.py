@@ -38,6 +38,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="after each epoch, recompute BatchNorm statistics on N un-augmented train faces "
                         "before validating (0: off, the default). Measured on mobilenetv2_age with DLDL: "
                         "test MAE 5.12 -> 5.01 with 4096; on the L1 head it hurt, hence off by default")
+    p.add_argument("--framing", default=None, metavar="FILE",
+                   help="framing fitted by `edge-age data framing` (stored in the checkpoint and the model card) "
+                        "and the framing error it leaves, which half of each batch is augmented with "
+                        "(default: the built-in UTKFace framing, mild augmentation only)")
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")

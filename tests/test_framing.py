@@ -40,7 +40,7 @@ def test_outside_pixels_repeat_the_edge() -> None:
 
 
 def test_box_rule_offsets_turn_with_the_box() -> None:
-    f = Framing(box_dx=0.0, box_dy=0.1, box_scale=1.5)
+    f = Framing(box_dx=0.0, box_dy=0.1, box_scale=1.5, eye_scale=0.0)
     up = box_square(Detection(100, 100, 50, 50), f)
     assert (up.cx, up.cy, up.side) == pytest.approx((125, 130, 75))
     turned = box_square(Detection(100, 100, 50, 50, angle=90.0), f)
@@ -49,14 +49,15 @@ def test_box_rule_offsets_turn_with_the_box() -> None:
 
 
 def test_eye_rule_levels_the_eyes_and_wins_over_the_box() -> None:
-    f = Framing(eye_dy=0.5, eye_scale=2.5)
+    f = Framing(0.0, 0.0, 1.0, 0.0, 0.5, 2.5, 0.0)
     det = Detection(0, 0, 10, 10, eyes=((100.0, 100.0), (110.0, 110.0)))
     sq = frame(det, f)
     d = math.hypot(10, 10)
     assert sq.side == pytest.approx(2.5 * d) and sq.angle == pytest.approx(45.0)
     assert (sq.cx, sq.cy) == pytest.approx((105 - 0.5 * d * math.sin(math.radians(45)),
                                             105 + 0.5 * d * math.cos(math.radians(45))))
-    assert frame(det, Framing()) == box_square(det, Framing())  # no eye rule fitted: the box frames it
+    no_eyes = Framing(0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    assert frame(det, no_eyes) == box_square(det, no_eyes)  # no eye rule fitted: the box frames it
     with pytest.raises(EdgeAgeError):
         eye_square((1.0, 1.0), (1.0, 1.0), f)
 
@@ -162,3 +163,89 @@ def test_detector_finds_tight_chips_and_turned_faces(real_data: Path) -> None:
             sq = frame(det, PreprocessSpec().framing)
             found_turned += abs(sq.side / truth.side - 1) < 0.15 and math.hypot(sq.cx - truth.cx, sq.cy - truth.cy) < 0.15 * truth.side
     assert found_chip >= 8 and found_turned >= 7, (found_chip, found_turned)
+
+
+@pytest.mark.realdata
+def test_predict_reports_box_eyes_and_crop_and_draws_the_crop(real_data: Path, tmp_path: Path) -> None:
+    """predict --detect-faces on a photo: per face the box, the eye points, the crop fed to the model and
+    the age; --annotate writes the photo with that crop drawn (and leaves the input alone)."""
+    import json
+    import subprocess
+    import sys
+
+    import cv2
+
+    from edge_age.data.sources import load_labeled
+    from edge_age.data.wild import WildConfig, iter_scenes
+
+    ls = load_labeled(real_data)
+    for k, (s, scene) in enumerate(iter_scenes(ls, ls.samples[:4], WildConfig(face_frac=(0.4, 0.4), seed=2))):
+        cv2.imwrite(str(tmp_path / f"photo{k}.jpg"), scene.image)
+    photos = sorted(tmp_path.glob("photo*.jpg"))
+    before = [p.read_bytes() for p in photos]
+    model = Path(__file__).resolve().parents[1] / "export" / "mobilenetv2_age" / "mobilenetv2_age_int8.tflite"
+    r = subprocess.run([sys.executable, "-m", "edge_age", "predict", *map(str, photos), "--detect-faces", "--model",
+                        str(model), "--json", str(tmp_path / "out.json"), "--annotate", str(tmp_path / "ann")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    faces = [x for x in json.loads((tmp_path / "out.json").read_text())["results"] if "age" in x]
+    assert len(faces) >= 3
+    for f in faces:
+        assert len(f["box"]) == 4 and set(f["crop"]) == {"center", "side", "angle"} and "eyes" in f
+        assert f["eyes"] is None or (len(f["eyes"]) == 2 and len(f["eyes"][0]) == 2)
+        assert 0 < f["age"] < 120
+    assert any(f["eyes"] for f in faces)
+    annotated = sorted((tmp_path / "ann").glob("*.jpg"))
+    assert len(annotated) == len({f["file"] for f in faces})
+    assert cv2.imread(str(annotated[0])).shape == (480, 640, 3)
+    assert [p.read_bytes() for p in photos] == before
+
+
+def test_data_wild_is_reproducible_and_readable_as_a_dataset(utk_dir: Path, tmp_path: Path) -> None:
+    from edge_age.cli import main
+    from edge_age.data.sources import load_labeled
+    from edge_age.data.wild import LABELS, read_truth
+
+    for out in ("a", "b"):
+        assert main(["data", "wild", "--data", str(utk_dir), "--split", "all", "--out", str(tmp_path / out),
+                     "--no-progress"]) == 0
+    a, b = sorted((tmp_path / "a").iterdir()), sorted((tmp_path / "b").iterdir())
+    assert [p.name for p in a] == [p.name for p in b] and len(a) == 61  # 60 scenes + labels.csv
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
+    ls = load_labeled(tmp_path / "a" / LABELS)
+    assert len(ls.samples) == 60 and not ls.problems
+    truth = read_truth(tmp_path / "a" / LABELS)
+    sides = np.array([t.side for t in truth.values()])
+    assert sides.min() >= 0.15 * 640 - 1e-6 and sides.max() <= 0.60 * 640 + 1e-6
+    assert max(abs(t.angle) for t in truth.values()) <= 25
+
+
+def test_framing_fit_without_faces_is_one_line(tmp_path: Path, capsys) -> None:
+    from conftest import write_jpg
+
+    from edge_age.cli import main
+
+    for k in range(12):  # flat grey "chips": nothing a detector can find
+        write_jpg(tmp_path / "flat" / f"{20 + k}_0_0_2017010100000{k:02d}.jpg.chip.jpg", np.full((64, 64, 3), 90 + k, np.uint8))
+    assert main(["data", "framing", "--data", str(tmp_path / "flat"), "--split", "all", "--out", str(tmp_path / "f.json"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no face was detected" in err[0]
+    assert not (tmp_path / "f.json").exists()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_framing_fit_on_real_chips_matches_the_defaults(real_data: Path, tmp_path: Path) -> None:
+    """A fit on 140 other train faces lands near the committed defaults (fitted on 1753)."""
+    import json
+
+    from edge_age.cli import main
+
+    assert main(["data", "framing", "--data", str(real_data), "--limit", "200", "--out", str(tmp_path / "f.json"),
+                 "--no-progress"]) == 0
+    fit = json.loads((tmp_path / "f.json").read_text())
+    f, d = Framing.from_dict(fit["framing"]), Framing()
+    assert fit["summary"]["found_rate"] > 0.85
+    assert abs(f.box_scale - d.box_scale) < 0.08 and abs(f.box_dy - d.box_dy) < 0.05
+    assert abs(f.eye_scale - d.eye_scale) < 0.25 and abs(f.eye_dy - d.eye_dy) < 0.08

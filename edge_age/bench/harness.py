@@ -184,7 +184,15 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
                 row["peak_share"] = achieved / pk if pk else None
             rows.append(row)
     add_relative_columns(rows)
-    return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak, "rows": rows}
+    photo = {}
+    if cfg.data:
+        from edge_age.bench.photo import photo_path_cost
+
+        for t in cfg.threads:
+            log(f"  timing the photo path (detect, frame, crop) x {t} thread(s) ...")
+            photo[t] = photo_path_cost(cfg.data, cfg.split, t)
+    return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak, "rows": rows,
+            "photo_path": photo}
 
 
 def _family(row: dict[str, Any]) -> str:
@@ -230,6 +238,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         lines.append("Peak (ONNX Runtime 1024^3 matmul): " + "; ".join(
             f"{t} thr: fp32 {p['fp32_gmacs']:.0f} GMAC/s, int8 {p['int8_gmacs']:.0f} GMAC/s"
             for t, p in result["peak"].items()))
+        lines.append("")
+    for t, p in result.get("photo_path", {}).items():
+        lines.append(f"Photo path before the model (detect + frame + crop + resize, 640x480, {t} thr): "
+                     f"p50 {p['p50_ms']:.1f} ms, p90 {p['p90_ms']:.1f} ms with a face ({p['found']}/{p['photos']} "
+                     f"found); {p['no_face_p50_ms']:.1f} ms for a photo without one (every pass runs)")
         lines.append("")
     lines.append("| " + " | ".join(h for _, h, _ in TABLE_COLUMNS) + " |")
     lines.append("|" + "|".join("---" if s == "s" else "---:" for _, _, s in TABLE_COLUMNS) + "|")

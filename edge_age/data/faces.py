@@ -33,14 +33,16 @@ class Pass:
     angle: float = 0.0
     equalize: bool = True
     neighbors: int = 5  # the cascade's minNeighbors: lower finds more faces and more false ones
+    need_eyes: bool = False  # keep only boxes with an eye pair (the permissive passes' false boxes on a
+    # cheek or a nose have none)
 
 
 # Tried in order until one finds a face (benchmarks/framing.md measures each fallback's gain): the
 # photo as is; a tight chip on an extended canvas; then, more permissive, the photo un-equalised and
 # turned by up to +-25 degrees for heads leaning beyond the cascade's ~15 degree tolerance.
 DEFAULT_PASSES = (
-    Pass(), Pass(pad=True), Pass(equalize=False, neighbors=3),
-    *(Pass(angle=a, equalize=False, neighbors=3) for a in (-12.0, 12.0, -25.0, 25.0)),
+    Pass(), Pass(pad=True), Pass(equalize=False, neighbors=3, need_eyes=True),
+    *(Pass(angle=a, equalize=False, neighbors=3, need_eyes=True) for a in (-12.0, 12.0, -25.0, 25.0)),
 )
 
 
@@ -151,6 +153,8 @@ def detect_faces(img_bgr: np.ndarray, cfg: DetectConfig = DetectConfig()) -> lis
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     for ps in cfg.passes:
         found = _detect_in(_view(small, 1.0 / scale, ps, cfg.pad), ps.neighbors, cfg)
+        if ps.need_eyes:
+            found = [d for d in found if d.eyes is not None]
         if found:
             return sorted(found, key=lambda d: d.w * d.h, reverse=True)
     return []

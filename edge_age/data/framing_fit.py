@@ -20,6 +20,8 @@ import numpy as np
 from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import Detection, Framing, Square, box_square, eye_square, frame
 
+# Offsets 0 and scale 1: the raw geometry of a detection, against which the fit measures each chip.
+_NEUTRAL = Framing(0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)
 FRAMING_FIELDS = ("box_dx", "box_dy", "box_scale", "eye_dx", "eye_dy", "eye_scale", "eye_angle")
 
 
@@ -41,14 +43,10 @@ def _angle_diff(a: float, b: float) -> float:
 
 
 def match(truth: Square, dets: list[Detection]) -> Detection | None:
-    """The detection whose centre is nearest the chip's, if it lies within half the chip's side."""
-    best, dist = None, 0.5 * truth.side
-    for d in dets:
-        cx, cy = d.center
-        r = math.hypot(cx - truth.cx, cy - truth.cy)
-        if r < dist:
-            best, dist = d, r
-    return best
+    """The largest detection (as predict takes it) whose centre lies within half the chip's side of the
+    chip's centre: a smaller false box on an eye or the mouth must not stand for the face."""
+    near = [d for d in dets if math.hypot(d.center[0] - truth.cx, d.center[1] - truth.cy) < 0.5 * truth.side]
+    return max(near, key=lambda d: d.w * d.h, default=None)
 
 
 def detect_matches(scenes: Iterable[tuple[np.ndarray, Square]], cfg: DetectConfig = DetectConfig(),
@@ -78,11 +76,11 @@ def rule_samples(matches: list[Match]) -> dict[str, np.ndarray]:
             continue
         t, d = m.truth, m.det
         side = (d.w + d.h) / 2
-        b = box_square(d, Framing(box_scale=1.0))
+        b = box_square(d, _NEUTRAL)
         bx, by = _local(t.cx - b.cx, t.cy - b.cy, b.cos, b.sin)
         row = [bx / side, by / side, t.side / side] + [math.nan] * 4
         if d.eyes is not None:
-            e = eye_square(d.eyes[0], d.eyes[1], Framing(eye_scale=1.0))
+            e = eye_square(d.eyes[0], d.eyes[1], _NEUTRAL)
             dist = e.side  # eye_scale 1: the side is the eye distance
             mx, my = (d.eyes[0][0] + d.eyes[1][0]) / 2, (d.eyes[0][1] + d.eyes[1][1]) / 2
             ex, ey = _local(t.cx - mx, t.cy - my, e.cos, e.sin)
@@ -161,3 +159,22 @@ def fit_command(cfg: "DataConfig", split: str, out: "Path", wild: "WildConfig", 
               "box_only": {"framing": box.to_dict(), "summary": summarize(matches, box)}}
     fileio.write_json(out, result)
     return result
+
+
+def load_fit(path: "str | Path") -> tuple[Framing, dict[str, list[float]]]:
+    """The framing and the jitter ranges (5th-95th percentile of each residual) of a ``data framing`` file."""
+    import json
+    from pathlib import Path
+
+    from edge_age.errors import EdgeAgeError
+
+    try:
+        fit = json.loads(Path(path).read_text())
+        framing = Framing.from_dict(fit["framing"])
+        res = fit["summary"]["residuals"]
+        jitter = {k: [float(res[k]["p05"]), float(res[k]["p95"])] for k in ("scale", "shift_x", "shift_y", "angle")}
+    except OSError as e:
+        raise EdgeAgeError(f"cannot read the framing file ({e.strerror})", path) from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise EdgeAgeError(f"not a framing file written by `edge-age data framing` ({e})", path) from None
+    return framing, jitter

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The photo-path measurements in benchmarks/photo_path.md (issue: real photos, one framing contract):
+# the framing fit, the faces-in-context test set, and the int8 reference model scored on aligned chips,
+# on the same chips through detection, and on the scenes through detection. 1 thread for the timing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
+MODEL=${MODEL:-export/mobilenetv2_age/mobilenetv2_age_int8.tflite}
+OUT=${OUT:-benchmarks/photo_path}
+mkdir -p "$OUT"
+[ -f benchmarks/framing_fit.json ] && [ -z "${REFIT:-}" ] || \
+  edge-age data framing --data "$DATA" --limit 2500 --out benchmarks/framing_fit.json --no-progress
+[ -f runs/wild_test/labels.csv ] || edge-age data wild --data "$DATA" --split test --out runs/wild_test --no-progress
+edge-age eval --model "$MODEL" --data "$DATA" --split test --no-progress \
+  --json "$OUT/aligned.json" --out runs/eval/photo_aligned
+edge-age eval --model "$MODEL" --data "$DATA" --split test --detect-faces --no-progress \
+  --json "$OUT/chips_detect.json" --out runs/eval/photo_chips
+edge-age eval --model "$MODEL" --data runs/wild_test/labels.csv --split all --detect-faces --no-progress \
+  --json "$OUT/wild.json" --out runs/eval/photo_wild
+edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
+  --md "$OUT/bench.md"
+python benchmarks/collect.py photo "$OUT" > benchmarks/photo_path.md
+cat benchmarks/photo_path.md
