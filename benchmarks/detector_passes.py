@@ -49,9 +49,9 @@ def main() -> None:
         for k, ps in enumerate(DEFAULT_PASSES):
             dets = detect_faces(img, replace(DetectConfig(), passes=(ps,)))
             m = match(t, dets)
-            ok = m is not None and good(m, t)
-            per_pass[k]["found"] += ok
-            per_pass[k]["false"] += bool(dets) and not ok
+            ok = bool(m is not None and good(m, t))
+            per_pass[k]["found"] += int(ok)
+            per_pass[k]["false"] += int(bool(dets) and not ok)
             if shipped is None and dets:
                 shipped = ok
         done[i] = bool(shipped)
