@@ -10,12 +10,30 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from edge_age import __version__
 from edge_age.errors import EdgeAgeError
+from edge_age.formats import FORMATS, families
 
 DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
+
+
+def _export_default(field: str):
+    """Export defaults are declared once, on ExportConfig (a torch-free module)."""
+    from dataclasses import fields
+
+    from edge_age.export.config import ExportConfig
+
+    return next(f.default for f in fields(ExportConfig) if f.name == field)
+
+
+def _bench_default(field: str):
+    from dataclasses import fields
+
+    from edge_age.bench.harness import BenchConfig  # torch-free
+
+    return next(f.default for f in fields(BenchConfig) if f.name == field)
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -81,7 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from edge_age.export.exporter import ExportConfig, export_checkpoint
+    from edge_age.export.config import ExportConfig
 
     cfg = ExportConfig(
         checkpoint=str(args.checkpoint), out=str(args.out) if args.out else None, name=args.name,
@@ -89,6 +107,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         calib_data=args.calib_data, calib_size=args.calib_size, val_limit=args.val_limit,
         allow_degraded=args.allow_degraded, qat_epochs=args.qat_epochs,
     )
+    cfg.rows()  # option errors before torch is imported and the data loaded
+    from edge_age.export.exporter import export_checkpoint
+
     card = export_checkpoint(cfg, command=args.command_line, progress=not args.no_progress, cache_dir=args.cache_dir)
     print(f"wrote {len(card['files'])} file(s) and {card['name']}.json to {cfg.out or 'export/' + card['name']}")
     return 0
@@ -148,15 +169,8 @@ def cmd_data_framing(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="edge-age",
-        description="Facial age estimation from a labeled face dataset to a phone: train, evaluate, export, bench.",
-    )
-    parser.add_argument("--version", action="version", version=f"edge-age {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_data(sub: Any) -> None:
+    """`data report`, `data wild`, `data framing`."""
     data = sub.add_parser("data", help="inspect a dataset").add_subparsers(dest="data_command", required=True)
     rep = data.add_parser("report", help="counts, age histograms, sample grid, bad files and duplicates",
                           description="Scan a labeled face dataset and write report.json/report.md and PNG plots.")
@@ -190,7 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     wi.set_defaults(func=cmd_data_wild)
     fr.set_defaults(func=cmd_data_framing)
 
-    from edge_age.train_args import add_train_args  # no torch import
+
+
+def _add_train(sub: Any) -> None:
+    """`train`: options from edge_age.train_config."""
+    from edge_age.train_config import add_train_args  # no torch import
 
     tr = sub.add_parser("train", help="train an age regressor",
                         description="Train an age regressor on labeled faces; writes best.pt, last.pt, metrics.csv, "
@@ -199,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_args(tr)
     tr.set_defaults(func=cmd_train)
 
+
+
+def _add_eval(sub: Any) -> None:
+    """`eval`."""
     ev = sub.add_parser("eval", help="score a model (checkpoint, .onnx or .tflite) on a split",
                         description="MAE, RMSE, CS@5, MAE per decade, scatter and decade confusion plots.")
     ev.add_argument("--model", required=True, type=Path, help="best.pt checkpoint (or exported .onnx/.tflite)")
@@ -212,27 +234,38 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64)
     ev.set_defaults(func=cmd_eval)
 
+
+
+def _add_export(sub: Any) -> None:
+    """`export`: defaults and choices from ExportConfig and the formats table."""
     ex = sub.add_parser("export", help="export a checkpoint to ONNX and TFLite (fp32, and int8 with --int8)",
                         description="Write NAME_fp32.onnx, NAME_fp32.tflite (and NAME_int8.* with --int8) plus the "
                                     "model card NAME.json; every file is re-run and compared with PyTorch on val.")
     ex.add_argument("--checkpoint", required=True, type=Path, help="runs/NAME/best.pt")
-    ex.add_argument("--int8", action="store_true", help="also write static int8 files (calibrated)")
-    ex.add_argument("--formats", default="onnx,tflite", help="comma list of onnx,tflite (default: %(default)s)")
+    ex.add_argument("--int8", action="store_true", help="with a family name in --formats: also its int8 file")
+    ex.add_argument("--formats", default=",".join(_export_default("formats")), metavar="LIST",
+                    help="comma list of families (" + ", ".join(families()) + ") or single files ("
+                         + "; ".join(f"{f.name}: {f.description}" for f in FORMATS) + ") (default: %(default)s)")
     ex.add_argument("--out", type=Path, default=None, help="output folder (default: export/NAME)")
     ex.add_argument("--name", default=None, help="file name stem (default: the model name)")
     ex.add_argument("--data", default=None, help="the checkpoint's dataset, if it moved")
-    ex.add_argument("--calib-data", default=None, help="calibration faces (default: the training split)")
-    ex.add_argument("--calib-size", type=int, default=300, help="calibration faces, age-stratified (default: %(default)s)")
-    ex.add_argument("--qat-epochs", type=float, default=0.0, metavar="E",
+    ex.add_argument("--calib-data", default=None, help="int8 only: calibration faces (default: the training split)")
+    ex.add_argument("--calib-size", type=int, default=_export_default("calib_size"),
+                    help="int8 only: calibration faces, age-stratified (default: %(default)s)")
+    ex.add_argument("--qat-epochs", type=float, default=_export_default("qat_epochs"), metavar="E",
                     help="int8 TFLite only: fine-tune E epochs of the training split with simulated int8, "
                          "distilled from the float model, instead of post-training calibration alone "
-                         "(0: off, the default; 0.5 took mobilenetv2_age from 1.03x to ~0.99x fp32 MAE)")
+                         "(0: off, the default; measurements in benchmarks/export.md)")
     ex.add_argument("--val-limit", type=int, default=None, help="prove parity on at most N val faces (default: all)")
     ex.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
     ex.add_argument("--cache-dir", type=Path, default=None)
     ex.add_argument("--no-progress", action="store_true")
     ex.set_defaults(func=cmd_export)
 
+
+
+def _add_predict(sub: Any) -> None:
+    """`predict` (runtime only)."""
     pr = sub.add_parser("predict", help="ages for image files (runtime only: no torch needed)",
                         description="One line per face: file, box (x,y,w,h), age. With --detect-faces every face "
                                     "is found and framed as the model card says; --json adds the eye points and "
@@ -246,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write copies with the crop fed to the model and the age into this folder")
     pr.add_argument("--threads", type=int, default=None)
     pr.set_defaults(func=cmd_predict)
+
+
+
+def _add_bench(sub: Any) -> None:
+    """`bench`."""
     be = sub.add_parser("bench", help="latency, size, memory and MAE of model files vs float ResNets",
                         description="Benchmark every model file (default: everything under export/) on each runtime "
                                     "and thread count; speed-ups are against fp32 ResNet18/50 rows of the same run.")
@@ -253,19 +291,39 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--baselines", action="store_true",
                     help="add fp32 ResNet18/50 (freshly initialised unless trained ones are among the files; needs torch)")
     be.add_argument("--data", default=None, help="dataset for MAE (omit: latency and size only)")
-    be.add_argument("--split", default="test", choices=["test", "val", "train", "all"])
+    be.add_argument("--split", default=_bench_default("split"), choices=["test", "val", "train", "all"],
+                    help="(default: %(default)s)")
     be.add_argument("--limit", type=int, default=None, help="score MAE on at most N faces (deterministic)")
-    be.add_argument("--threads", default="1", help="comma list of thread counts (default: %(default)s)")
-    be.add_argument("--runs", type=int, default=50, help="minimum timed runs (default: %(default)s)")
-    be.add_argument("--warmup", type=int, default=10, help="(default: %(default)s)")
-    be.add_argument("--min-seconds", type=float, default=2.0, help="minimum timed seconds per row (default: %(default)s)")
-    be.add_argument("--batch", type=int, default=32, help="batch for the throughput column (default: %(default)s)")
+    be.add_argument("--threads", default=",".join(map(str, _bench_default("threads"))),
+                    help="comma list of thread counts (default: %(default)s)")
+    be.add_argument("--runs", type=int, default=_bench_default("runs"), help="minimum timed runs (default: %(default)s)")
+    be.add_argument("--warmup", type=int, default=_bench_default("warmup"), help="(default: %(default)s)")
+    be.add_argument("--min-seconds", type=float, default=_bench_default("min_seconds"),
+                    help="minimum timed seconds per row (default: %(default)s)")
+    be.add_argument("--batch", type=int, default=_bench_default("batch"),
+                    help="batch for the throughput column (default: %(default)s)")
     be.add_argument("--no-peak", action="store_true", help="skip the peak matmul measurement")
     be.add_argument("--json", type=Path, default=None)
     be.add_argument("--md", type=Path, default=None)
     be.add_argument("--csv", type=Path, default=None)
     be.add_argument("--plot", type=Path, default=None, help="latency-vs-MAE PNG")
     be.set_defaults(func=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-age",
+        description="Facial age estimation from a labeled face dataset to a phone: train, evaluate, export, bench.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge-age {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_data(sub)
+    _add_train(sub)
+    _add_eval(sub)
+    _add_export(sub)
+    _add_predict(sub)
+    _add_bench(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ import onnx
 from edge_age import fileio
 from edge_age.data.framing_fit import load_fit
 from edge_age.data.preprocess import PreprocessSpec
-from edge_age.runtime.onnx import META_CARD, META_SPEC
+from edge_age.formats import META_CARD, META_SPEC
 
 
 def main(folder: Path, fit: Path) -> int:

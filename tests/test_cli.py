@@ -18,9 +18,16 @@ def test_help_lists_every_command(capsys) -> None:
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
-    text = capsys.readouterr().out
-    for cmd in ("data", "train", "eval"):
-        assert cmd in text
+    text = " ".join(capsys.readouterr().out.split())
+    import argparse
+
+    from edge_age.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    listed = [a.dest for a in sub._choices_actions]
+    assert listed == ["data", "train", "eval", "export", "predict", "bench"]
+    for action in sub._choices_actions:  # each command's one-line help, not just its name
+        assert action.help and " ".join(action.help.split()) in text, action.dest
 
 
 def test_data_report_writes_files(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:

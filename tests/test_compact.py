@@ -14,7 +14,8 @@ from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.evaluate import age_metrics, gate_rates
 from edge_age.models import create_model
-from edge_age.train import DLDLLoss, TrainConfig, train
+from edge_age.losses import DLDLLoss
+from edge_age.train import TrainConfig, train
 
 from conftest import make_utk
 

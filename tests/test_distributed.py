@@ -42,6 +42,12 @@ def test_two_processes_match_one(utk_dir: Path, tmp_path: Path) -> None:
         assert float(rb["train_loss"]) == pytest.approx(float(ra["train_loss"]), abs=1e-3)
     wa = load_checkpoint(tmp_path / "one" / "last.pt")["state_dict"]
     wb = load_checkpoint(tmp_path / "two" / "last.pt")["state_dict"]
-    assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
+    # Summation order differs (gloo all-reduce of two halves vs one sum), and Adam divides by sqrt(v): a
+    # parameter whose gradient is at rounding level can then take a step of up to lr in either run.
+    # Measured on an AVX512 EPYC: max 1.6e-4 on 3 of 8.4M FC weights, mean |diff| <= 4e-7 per tensor.
+    # A real DDP bug (a half-weighted or doubled row, a missed all-reduce) moves every weight.
+    for k in wa:
+        diff = (wa[k].float() - wb[k].float()).abs()
+        assert diff.max() <= 5e-4 and diff.mean() < 1e-6, (k, diff.max().item(), diff.mean().item())
     # rank 0 alone wrote: one command line, one history
     assert len((tmp_path / "two" / "train_command.txt").read_text().splitlines()) == 1

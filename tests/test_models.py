@@ -7,7 +7,7 @@ import torch
 
 from edge_age.errors import EdgeAgeError
 from edge_age.models import create_model, default_input_size, list_models
-from edge_age.train_args import MODEL_NAMES
+from edge_age.train_config import MODEL_NAMES
 
 
 def test_cli_choices_are_the_registry() -> None:

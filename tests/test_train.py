@@ -13,7 +13,9 @@ from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
-from edge_age.train import TrainConfig, augment, choose_precision, recalibrate_bn, train
+from edge_age.tensors import augment, recalibrate_bn
+from edge_age.hardware import choose_precision
+from edge_age.train import TrainConfig, train
 
 
 def _cfg(out: Path, **kw) -> TrainConfig:
@@ -87,7 +89,7 @@ def test_recalibrate_bn_sets_clean_statistics_and_keeps_weights() -> None:
     bn.running_mean.fill_(100.0)
     model.eval()
     assert recalibrate_bn(model, faces, spec, batch=20)  # equal batches: mean of batch means = mean
-    from edge_age.train import to_input
+    from edge_age.tensors import to_input
 
     with torch.no_grad():
         pre = model[0](to_input(faces, spec, None))

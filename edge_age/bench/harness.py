@@ -11,14 +11,14 @@ import os
 import platform
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from edge_age import fileio
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError
-from edge_age.formats import format_of
+from edge_age.formats import FORMATS, format_of
 from edge_age.runtime.card import read_card
 
 BASELINES = ("resnet18", "resnet50")
@@ -38,14 +38,14 @@ class BenchConfig:
     baselines: bool = False
     baseline_dir: str = ".cache/edge-age/baselines"
     peak: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def discover(paths: tuple[str, ...]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and format_of(f) and f.suffix != ".json")
+            files += sorted(f for f in p.rglob("*") if f.is_file() and format_of(f) and f.suffix != ".json"
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
         else:
             files.append(p)  # missing files become error rows, not a crash
     seen, out = set(), []
@@ -196,7 +196,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
 
 
 def _family(row: dict[str, Any]) -> str:
-    return row.get("format", "").split("_")[0]
+    fmt = next((f for f in FORMATS if f.name == row.get("format")), None)
+    return fmt.family if fmt else str(row.get("format", ""))
 
 
 def add_relative_columns(rows: list[dict[str, Any]]) -> None:

@@ -18,11 +18,6 @@ from edge_age.errors import EdgeAgeError
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
 
 
-def is_archive(path: Path) -> bool:
-    name = path.name.lower()
-    return path.is_file() and name.endswith(ARCHIVE_SUFFIXES)
-
-
 def _safe_member(name: str, archive: Path) -> str | None:
     """Normalise an archive member name; refuse absolute and parent-escaping paths."""
     norm = posixpath.normpath(name.replace("\\", "/"))

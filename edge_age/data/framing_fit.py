@@ -13,12 +13,17 @@ import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import Detection, Framing, Square, box_square, eye_square, frame
+
+if TYPE_CHECKING:
+    from edge_age.data.dataset import DataConfig
+    from edge_age.data.wild import WildConfig
 
 # Offsets 0 and scale 1: the raw geometry of a detection, against which the fit measures each chip.
 _NEUTRAL = Framing(0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)

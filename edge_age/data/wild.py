@@ -15,7 +15,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -23,6 +23,9 @@ import numpy as np
 from edge_age import fileio
 from edge_age.data.framing import Square
 from edge_age.data.preprocess import decode_image
+
+if TYPE_CHECKING:
+    from edge_age.data.dataset import DataConfig
 from edge_age.data.sources import LabeledSet, Sample
 from edge_age.data.split import stable_hash
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from dataclasses import dataclass, replace
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,42 +20,22 @@ import numpy as np
 
 from edge_age import __version__, fileio
 from edge_age.checkpoint import build_model, load_checkpoint
-from edge_age.data.dataset import DataConfig, load_dataset
+from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.data.split import stable_hash
 from edge_age.errors import EdgeAgeError
 from edge_age.evaluate import predict_all
-from edge_age.export import onnx_export, tflite_export
+from edge_age.export.config import ExportConfig
+from edge_age.export.job import WriteJob
 from edge_age.export.prepare import fold_age_scale, quantization_friendly
 from edge_age.export.qat import QATConfig
-from edge_age.formats import FORMATS, ExportFormat
+from edge_age.formats import FORMATS, ExportFormat, sibling
 from edge_age.runtime import load_predictor
+
+__all__ = ["ExportConfig", "export_checkpoint", "format_card"]
 
 MAE_RATIO_LIMIT = 1.05
 SPREAD_RATIO_LIMIT = 0.5
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    checkpoint: str
-    out: str | None = None  # default: export/NAME
-    name: str | None = None  # default: the checkpoint's model name
-    formats: tuple[str, ...] = ("onnx", "tflite")
-    int8: bool = False
-    data: str | None = None  # where the checkpoint's dataset is now (default: where it was)
-    calib_data: str | None = None  # default: the training split
-    calib_size: int = 300
-    val_limit: int | None = None  # parity on at most this many val faces (default: all)
-    allow_degraded: bool = False
-    qat_epochs: float = 0.0  # > 0: quantization-aware fine-tuning for the int8 TFLite file
-
-
-def select_formats(cfg: ExportConfig) -> list[ExportFormat]:
-    families = {f.name.split("_")[0] for f in FORMATS}
-    unknown = set(cfg.formats) - families
-    if unknown:
-        raise EdgeAgeError(f"unknown format family {sorted(unknown)}; choose from {', '.join(sorted(families))}")
-    return [f for f in FORMATS if f.name.split("_")[0] in cfg.formats and (cfg.int8 or not f.int8)]
 
 
 def stratified_pick(ages: np.ndarray, names: list[str], n: int, seed: int = 0) -> np.ndarray:
@@ -69,58 +50,44 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _io_details(predictor: Any) -> dict[str, Any]:
-    if predictor.runtime == "litert":
+def _io_details(predictor: Any, fmt: ExportFormat) -> dict[str, Any]:
+    if fmt.runtime == "litert":
         def d(t: dict) -> dict:
             scale, zp = t["quantization"]
             return {"shape": [int(v) for v in t["shape"]], "dtype": np.dtype(t["dtype"]).name,
                     "scale": float(scale), "zero_point": int(zp)}
-        return {"input": d(predictor.inp), "output": d(predictor.out), "layout": "NHWC"}
+        return {"input": d(predictor.inp), "output": d(predictor.out), "layout": fmt.layout}
     i = predictor.session.get_inputs()[0]
     return {"input": {"shape": [s if isinstance(s, int) else -1 for s in i.shape], "dtype": "float32"},
-            "output": {"dtype": "float32"}, "layout": predictor.layout}
+            "output": {"dtype": "float32"}, "layout": fmt.layout}
 
 
-def export_checkpoint(
-    cfg: ExportConfig, command: str = "", progress: bool = True, cache_dir: Path | None = None,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    ckpt = load_checkpoint(cfg.checkpoint)
-    model = build_model(ckpt, cfg.checkpoint)
-    spec = PreprocessSpec.from_dict(ckpt["preprocess"])
-    name = cfg.name or ckpt["model"]
-    out = Path(cfg.out or Path("export") / name)
-    data_cfg = DataConfig.from_dict(ckpt["data"])
-    if cfg.data:
-        data_cfg = replace(data_cfg, path=cfg.data)
-    formats = select_formats(cfg)
-
-    ds = load_dataset(data_cfg, spec, cache_dir=cache_dir, progress=progress, splits=("train", "val"))
+def _val_faces(ds: Dataset, limit: int | None, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The val faces every file is proven on (a stable subset with ``limit``)."""
     val = ds.indices("val")
-    if cfg.val_limit and len(val) > cfg.val_limit:
-        val = np.asarray(sorted(val, key=lambda i: stable_hash(1, ds.faces.names[i]))[: cfg.val_limit])
+    if limit and len(val) > limit:
+        val = np.asarray(sorted(val, key=lambda i: stable_hash(1, ds.faces.names[i]))[:limit])
     if len(val) == 0:
-        raise EdgeAgeError("the val split is empty: nothing to prove the exported files on", data_cfg.path)
-    val_faces, val_ages = np.asarray(ds.faces.faces[val]), ds.faces.ages[val]
+        raise EdgeAgeError("the val split is empty: nothing to prove the exported files on", source)
+    return np.asarray(ds.faces.faces[val]), ds.faces.ages[val]
 
-    calib = None
-    if cfg.int8:
-        if cfg.calib_data:
-            cds = load_dataset(DataConfig(cfg.calib_data), spec, cache_dir=cache_dir, progress=progress)
-            pool = np.arange(len(cds.faces))
-        else:
-            cds, pool = ds, ds.indices("train")
-        pick = stratified_pick(cds.faces.ages[pool], [cds.faces.names[i] for i in pool], cfg.calib_size)
-        calib = np.asarray(cds.faces.faces[pool[pick]])
 
-    from edge_age.checkpoint import TorchPredictor  # same predictor interface as every file
+def _calibration_faces(cfg: ExportConfig, ds: Dataset, spec: PreprocessSpec, cache_dir: Path | None,
+                       progress: bool) -> np.ndarray:
+    if cfg.calib_data:
+        cds = load_dataset(DataConfig(cfg.calib_data), spec, cache_dir=cache_dir, progress=progress)
+        pool = np.arange(len(cds.faces))
+    else:
+        cds, pool = ds, ds.indices("train")
+    pick = stratified_pick(cds.faces.ages[pool], [cds.faces.names[i] for i in pool], cfg.calib_size)
+    return np.asarray(cds.faces.faces[pool[pick]])
 
-    torch_pred = TorchPredictor(cfg.checkpoint)
-    ref = predict_all(torch_pred, val_faces, progress=progress)
-    ref_mae = float(np.abs(ref - val_ages).mean())
+
+def _new_card(cfg: ExportConfig, ckpt: dict[str, Any], name: str, spec: PreprocessSpec, data_cfg: DataConfig,
+              ref: np.ndarray, ref_mae: float, n_val: int, n_calib: int | None, command: str) -> dict[str, Any]:
     # The run folder is scratch space; the card keeps how its weights were trained (one line per start/resume).
     train_cmd = Path(cfg.checkpoint).parent / "train_command.txt"
-    card: dict[str, Any] = {
+    return {
         "name": name,
         "model": ckpt["model"],
         "edge_age_version": __version__,
@@ -130,68 +97,114 @@ def export_checkpoint(
         "checkpoint": {"file": str(cfg.checkpoint), "epoch": int(ckpt.get("epoch", -1)) + 1,
                        "val_mae": float(ref_mae), "pred_std": float(ref.std()),
                        "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else []},
-        "calibration": None if calib is None else {
-            "n": int(len(calib)), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
+        "calibration": None if n_calib is None else {
+            "n": int(n_calib), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
             "selection": "evenly spaced over age-sorted faces",
             "ranges": {}},  # per int8 file, as its writer reports it
-        "parity_on": {"split": "val", "n": int(len(val))},
+        "parity_on": {"split": "val", "n": int(n_val)},
         "command": command,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "files": {},
     }
-    card_file = out / f"{name}.json"
+
+
+def _verify(path: Path, fmt: ExportFormat, card: dict[str, Any], val_faces: np.ndarray, val_ages: np.ndarray,
+            ref: np.ndarray, progress: bool) -> tuple[dict[str, Any], str | None]:
+    """Re-run a written file through the runtime users run; its card entry, and why it fails the
+    collapse guard (None when it passes)."""
+    predictor = load_predictor(path)
+    pred = predict_all(predictor, val_faces, progress=progress)
+    diff = np.abs(pred - ref)
+    ref_mae = float(np.abs(ref - val_ages).mean())
+    parity = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
+              "mae": float(np.abs(pred - val_ages).mean()), "torch_mae": ref_mae, "pred_std": float(pred.std())}
+    entry = {"file": path.name, "format": fmt.name, "runtime": fmt.runtime, "int8": fmt.int8,
+             "bytes": path.stat().st_size, "sha256": _sha256(path), **_io_details(predictor, fmt), "parity": parity}
+    if not fmt.int8:
+        return entry, None
+    fp32 = sibling(fmt, "fp32")
+    base = card["files"].get(fp32.name) if fp32 else None
+    base_mae = base["parity"]["mae"] if base else ref_mae
+    ratio = parity["mae"] / max(base_mae, 1e-9)
+    spread = parity["pred_std"] / max(float(ref.std()), 1e-9)
+    parity.update({"mae_ratio_vs_fp32": ratio, "spread_ratio_vs_torch": spread})
+    if ratio <= MAE_RATIO_LIMIT and spread >= SPREAD_RATIO_LIMIT:
+        return entry, None
+    entry["degraded"] = True
+    return entry, (f"{path.name}: MAE {parity['mae']:.2f} = {ratio:.3f} x fp32 (limit {MAE_RATIO_LIMIT}), "
+                   f"prediction spread {spread:.2f} x float (limit {SPREAD_RATIO_LIMIT})")
+
+
+def _drop_degraded(card: dict[str, Any], folder: Path) -> None:
+    for fmt_name, entry in list(card["files"].items()):
+        if entry.get("degraded"):
+            (folder / entry["file"]).unlink(missing_ok=True)
+            card["files"].pop(fmt_name)
+
+
+def _write_all(rows: list[ExportFormat], job: WriteJob, staging: Path, out: Path, name: str, card: dict[str, Any],
+               val: tuple[np.ndarray, np.ndarray, np.ndarray], progress: bool,
+               log: Callable[[str], None]) -> list[str]:
+    """Each row's writer, then its check; the card in ``staging`` is rewritten after every file."""
+    card_file = staging / f"{name}.json"
     fileio.write_json(card_file, card)  # the runtime reads the card while files are verified
-
-    export_model = quantization_friendly(fold_age_scale(model), spec.size)
     failures = []
-    for fmt in formats:
-        path = out / f"{name}{fmt.suffix}"
-        log(f"exporting {path} ...")
-        if fmt.name == "onnx_fp32":
-            onnx_export.export_fp32(export_model, path, spec, _meta(card))
-        elif fmt.name == "onnx_int8":
-            fp32 = out / f"{name}_fp32.onnx"
-            if not fp32.exists():
-                onnx_export.export_fp32(export_model, fp32, spec, _meta(card))
-            card["calibration"]["ranges"][fmt.name] = onnx_export.quantize_int8(fp32, path, calib, spec, _meta(card))
-        elif fmt.name == "tflite_fp32":
-            tflite_export.export_fp32(export_model, path, spec)
-        elif fmt.name == "tflite_int8":
-            qat = QATConfig(epochs=cfg.qat_epochs) if cfg.qat_epochs > 0 else None
-            train_faces = np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None
-            card["calibration"]["ranges"][fmt.name] = tflite_export.export_int8(
-                export_model, path, calib, spec, qat=qat, train_faces=train_faces, progress=progress)
-        predictor = load_predictor(path)
-        pred = predict_all(predictor, val_faces, progress=progress)
-        diff = np.abs(pred - ref)
-        entry = {
-            "file": path.name, "format": fmt.name, "runtime": fmt.runtime, "int8": fmt.int8,
-            "bytes": path.stat().st_size, "sha256": _sha256(path), **_io_details(predictor),
-            "parity": {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
-                       "mae": float(np.abs(pred - val_ages).mean()), "torch_mae": ref_mae,
-                       "pred_std": float(pred.std())},
-        }
-        if fmt.int8:
-            sibling = card["files"].get(fmt.name.replace("int8", "fp32"))
-            base_mae = sibling["parity"]["mae"] if sibling else ref_mae
-            ratio = entry["parity"]["mae"] / max(base_mae, 1e-9)
-            spread = entry["parity"]["pred_std"] / max(float(ref.std()), 1e-9)
-            entry["parity"].update({"mae_ratio_vs_fp32": ratio, "spread_ratio_vs_torch": spread})
-            if ratio > MAE_RATIO_LIMIT or spread < SPREAD_RATIO_LIMIT:
-                failures.append(f"{path.name}: MAE {entry['parity']['mae']:.2f} = {ratio:.3f} x fp32 "
-                                f"(limit {MAE_RATIO_LIMIT}), prediction spread {spread:.2f} x float "
-                                f"(limit {SPREAD_RATIO_LIMIT})")
-                entry["degraded"] = True
+    for fmt in rows:
+        path = staging / f"{name}{fmt.suffix}"
+        log(f"exporting {out / path.name} ...")
+        ranges = fmt.load_writer()(job, path)
+        if fmt.int8 and card["calibration"] is not None:
+            card["calibration"]["ranges"][fmt.name] = ranges
+        entry, failure = _verify(path, fmt, card, *val, progress)
         card["files"][fmt.name] = entry
+        failures += [failure] if failure else []
         fileio.write_json(card_file, card)
+    return failures
 
+
+def export_checkpoint(
+    cfg: ExportConfig, command: str = "", progress: bool = True, cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Write every requested row of the formats table, each re-run and checked, into a staging folder
+    that replaces ``out`` as a whole: a killed export leaves the previous complete set."""
+    rows = cfg.rows()
+    ckpt = load_checkpoint(cfg.checkpoint)
+    model = build_model(ckpt, cfg.checkpoint)
+    spec = PreprocessSpec.from_dict(ckpt["preprocess"])
+    name = cfg.name or ckpt["model"]
+    out = Path(cfg.out or Path("export") / name)
+    data_cfg = DataConfig.from_dict(ckpt["data"])
+    if cfg.data:
+        data_cfg = replace(data_cfg, path=cfg.data)
+
+    ds = load_dataset(data_cfg, spec, cache_dir=cache_dir, progress=progress, splits=("train", "val"))
+    val_faces, val_ages = _val_faces(ds, cfg.val_limit, data_cfg.path)
+    int8 = any(f.int8 for f in rows)
+    calib = _calibration_faces(cfg, ds, spec, cache_dir, progress) if int8 else None
+    qat = QATConfig(epochs=cfg.qat_epochs) if cfg.qat_epochs > 0 else None
+
+    from edge_age.checkpoint import TorchPredictor  # same predictor interface as every file
+
+    ref = predict_all(TorchPredictor(cfg.checkpoint), val_faces, progress=progress)
+    card = _new_card(cfg, ckpt, name, spec, data_cfg, ref, float(np.abs(ref - val_ages).mean()), len(val_faces),
+                     None if calib is None else len(calib), command)
+    job = WriteJob(model=quantization_friendly(fold_age_scale(model), spec.size), spec=spec, meta=_meta(card),
+                   calib=calib, qat=qat, progress=progress,
+                   train_faces=np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None)
+
+    staging = fileio.staging_folder(out)
+    try:
+        failures = _write_all(rows, job, staging, out, name, card, (val_faces, val_ages, ref), progress, log)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous set in ``out`` stays untouched
+        raise
     log(format_card(card))
     if failures and not cfg.allow_degraded:
-        for fmt_name, entry in list(card["files"].items()):
-            if entry.get("degraded"):
-                (out / entry["file"]).unlink(missing_ok=True)
-                card["files"].pop(fmt_name)
-        fileio.write_json(card_file, card)
+        _drop_degraded(card, staging)
+        fileio.write_json(staging / f"{name}.json", card)
+    fileio.swap_in_folder(staging, out, {f"{name}.json"} | {f"{name}{f.suffix}" for f in FORMATS})
+    if failures and not cfg.allow_degraded:
         raise EdgeAgeError(
             "int8 export degraded (collapse guard): " + "; ".join(failures)
             + ". Removed the file(s). Check --calib-data (real faces, not blank images), raise --calib-size, "

@@ -6,7 +6,7 @@ import json
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -14,9 +14,25 @@ import torch
 
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
-from edge_age.runtime.onnx import META_CARD, META_SPEC
+from edge_age.formats import META_CARD, META_SPEC
+
+if TYPE_CHECKING:
+    from edge_age.export.job import WriteJob
 
 OPSET = 17
+
+
+def write_fp32(job: "WriteJob", path: Path) -> None:
+    """Formats-table writer for onnx_fp32."""
+    export_fp32(job.model, path, job.spec, job.meta)
+
+
+def write_int8(job: "WriteJob", path: Path) -> str:
+    """Formats-table writer for onnx_int8: quantizes a float export made beside it, then drops it."""
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        export_fp32(job.model, fp32, job.spec, job.meta)
+        return quantize_int8(fp32, path, job.calibration(), job.spec, job.meta)
 
 
 def _set_metadata(model: onnx.ModelProto, spec: PreprocessSpec, card: dict[str, Any]) -> None:

@@ -57,7 +57,7 @@ def quantization_friendly(model: nn.Module, input_size: int) -> nn.Module:
 
     Found by a measured failure of ``mobilenetv2_age``: its int8 TFLite file, with a MEAN op before
     the last FC, returned one constant age for every face (saturated output); AVERAGE_POOL_2D
-    converts correctly. (ReLU6 needs care too, in :func:`edge_age.export.tflite_export.fix_relu6_ranges`.)
+    converts correctly. (ReLU6 needs care too, in :func:`edge_age.export.pt2e.fix_relu6_ranges`.)
     """
     model = copy.deepcopy(model).eval()
     sides: dict[nn.Module, int] = {}

@@ -30,6 +30,7 @@ import torch.nn as nn
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.export.prepare import fold_pairs
+from edge_age.export.pt2e import fix_relu6_ranges
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,7 @@ def qat_graph(model: nn.Module, faces: np.ndarray, spec: PreprocessSpec, cfg: QA
     )
     from tqdm import tqdm
 
-    from edge_age.export.tflite_export import fix_relu6_ranges
-    from edge_age.train import to_input
+    from edge_age.tensors import to_input
 
     torch.manual_seed(cfg.seed)
     teacher = copy.deepcopy(model).eval()

@@ -14,8 +14,10 @@ import torch
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.export.prepare import NHWCInput
+from edge_age.export.pt2e import fix_relu6_ranges
 
 if TYPE_CHECKING:
+    from edge_age.export.job import WriteJob
     from edge_age.export.qat import QATConfig
 
 
@@ -39,30 +41,15 @@ def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> Non
     _write(litert_torch.convert(NHWCInput(model).eval(), sample), path)
 
 
-def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
-    """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6.
+def write_fp32(job: "WriteJob", path: Path) -> None:
+    """Formats-table writer for tflite_fp32 (the spec travels in the model card, not the file)."""
+    export_fp32(job.model, path, job.spec)
 
-    litert-torch's PT2E quantizer makes hardtanh share the observer of its input, so a conv followed
-    by ReLU6 was quantized over the conv's pre-activation range (e.g. -20..15): for
-    ``mobilenetv2_age`` int8/fp32 MAE was 1.077 on val faces. Fixing the shared range to exactly
-    what ReLU6 outputs brings it to 1.032, and the converter still fuses the ReLU6 into the conv
-    (splitting it into ReLU + Hardtanh instead measured 1.029 but left 27 unfused RELU6 ops outside
-    XNNPACK: 8.3 ms instead of 0.65 ms per face). With ``qat`` the range is a fixed fake-quantizer.
-    """
-    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
-    from torchao.quantization.pt2e.observer import FixedQParamsObserver
 
-    hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
-    names = set()
-    for n in graph.graph.nodes:
-        if n.op == "call_function" and n.target in hardtanh and tuple(n.args[1:3]) == (0.0, 6.0):
-            for m in (n.args[0], *n.users):
-                if m.op == "call_module" and "activation_post_process" in str(m.target):
-                    names.add(str(m.target))
-    args = dict(scale=6.0 / 255, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
-    for name in names:
-        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
-                else FixedQParamsObserver(**args))
+def write_int8(job: "WriteJob", path: Path) -> str:
+    """Formats-table writer for tflite_int8: post-training calibration, or QAT when the job asks."""
+    return export_int8(job.model, path, job.calibration(), job.spec, qat=job.qat, train_faces=job.train_faces,
+                       progress=job.progress)
 
 
 def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spec: PreprocessSpec,

@@ -45,10 +45,4 @@ def load_predictor(path: str | Path, threads: int | None = None) -> Predictor:
     fmt = format_of(p)
     if fmt is None:
         raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt, .onnx or .tflite)", p)
-    if fmt.runtime == "onnxruntime":
-        from edge_age.runtime.onnx import OnnxPredictor
-
-        return OnnxPredictor(p, threads=threads)
-    from edge_age.runtime.tflite import TFLitePredictor
-
-    return TFLitePredictor(p, threads=threads)
+    return fmt.load_predictor()(p, threads=threads)

@@ -10,10 +10,8 @@ import numpy as np
 
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.errors import EdgeAgeError
+from edge_age.formats import META_SPEC
 from edge_age.runtime.card import read_card
-
-META_SPEC = "edge_age.preprocess"
-META_CARD = "edge_age.card"
 
 
 class OnnxPredictor:

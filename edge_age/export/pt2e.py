@@ -1,0 +1,31 @@
+"""Corrections to PT2E observer placement, shared by post-training quantization and QAT."""
+
+from __future__ import annotations
+
+import torch
+
+
+def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
+    """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6.
+
+    litert-torch's PT2E quantizer makes hardtanh share the observer of its input, so a conv followed
+    by ReLU6 was quantized over the conv's pre-activation range (e.g. -20..15): for
+    ``mobilenetv2_age`` int8/fp32 MAE was 1.077 on val faces. Fixing the shared range to exactly
+    what ReLU6 outputs brings it to 1.032, and the converter still fuses the ReLU6 into the conv
+    (splitting it into ReLU + Hardtanh instead measured 1.029 but left 27 unfused RELU6 ops outside
+    XNNPACK: 8.3 ms instead of 0.65 ms per face). With ``qat`` the range is a fixed fake-quantizer.
+    """
+    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
+    from torchao.quantization.pt2e.observer import FixedQParamsObserver
+
+    hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
+    names = set()
+    for n in graph.graph.nodes:
+        if n.op == "call_function" and n.target in hardtanh and tuple(n.args[1:3]) == (0.0, 6.0):
+            for m in (n.args[0], *n.users):
+                if m.op == "call_module" and "activation_post_process" in str(m.target):
+                    names.add(str(m.target))
+    args = dict(scale=6.0 / 255, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
+    for name in names:
+        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
+                else FixedQParamsObserver(**args))

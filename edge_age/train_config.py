@@ -1,0 +1,87 @@
+"""What ``edge-age train`` is asked to do, and its command-line options. Imports no torch.
+
+The options take their defaults from :class:`TrainConfig` and their choices from the names below, so
+each default is declared once and ``--help`` needs no torch import (tests keep the names equal to the
+registries they mirror).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# The registry's names and the loss table's keys, listed here so that ``--help`` needs no torch.
+MODEL_NAMES = ["mobilenetv2_age", "resnet18", "resnet50", "simplecnn"]
+LOSS_NAMES = ["l1", "mse", "smoothl1", "dldl"]
+HEADS = ["regression", "distribution"]
+PRECISIONS = ["auto", "bf16", "fp32"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "simplecnn"
+    out: str = "runs/simplecnn"
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    loss: str = "l1"
+    patience: int = 8
+    seed: int = 0
+    precision: str = "auto"  # auto | bf16 | fp32
+    threads: int = 0  # 0: all cores
+    augment: bool = True
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps: int = 0  # stop each epoch after this many steps (0: full epochs); for smoke tests
+    bn_recalib: int = 0  # recompute BatchNorm statistics on this many clean train faces per epoch (0: off)
+    # Framing error to train through (edge_age.data.framing_fit.Jitter as a dict; None: the mild default
+    # affine alone): half of each batch is cropped with a scale, shift and turn drawn from these ranges.
+    jitter: dict[str, list[float]] | None = None
+
+
+def default(name: str) -> Any:
+    return next(f.default for f in fields(TrainConfig) if f.name == name)
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    d = default
+    p.add_argument("--model", default=d("model"), choices=MODEL_NAMES,
+                   help="registry model (default: %(default)s); mobilenetv2_age is the compact one")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="square input side in pixels (default: the model's own: 128, mobilenetv2_age 64)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
+    p.add_argument("--epochs", type=int, default=d("epochs"), help="maximum epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d("batch_size"), help="(default: %(default)s)")
+    p.add_argument("--lr", type=float, default=d("lr"), help="peak AdamW learning rate (default: %(default)s)")
+    p.add_argument("--loss", default=d("loss"), choices=LOSS_NAMES,
+                   help="l1/mse/smoothl1 on the age, or dldl: label-distribution KL + L1, needs --head "
+                        "distribution (default: %(default)s)")
+    p.add_argument("--head", default=HEADS[0], choices=HEADS,
+                   help="mobilenetv2_age: one output, or softmax over one-year bins with its expectation "
+                        "(default: %(default)s)")
+    p.add_argument("--patience", type=int, default=d("patience"),
+                   help="early-stopping patience in epochs (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d("seed"), help="seed for split, init, shuffling (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset), for quick runs")
+    p.add_argument("--precision", default=d("precision"), choices=PRECISIONS,
+                   help="autocast precision; auto picks bf16 only where the CPU/GPU runs it natively")
+    p.add_argument("--threads", type=int, default=d("threads"), help="torch threads (default: all cores)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout before the FC layers (model default)")
+    p.add_argument("--pretrained", action="store_true",
+                   help="start from torchvision ImageNet weights found in the local torch hub cache "
+                        "(resnet18/50, mobilenetv2_age; for the latter copy ../shared/weights/mobilenet_v2-b0353104.pth "
+                        "to $TORCH_HOME/hub/checkpoints/)")
+    p.add_argument("--bn-recalib", type=int, default=d("bn_recalib"), metavar="N",
+                   help="after each epoch, recompute BatchNorm statistics on N un-augmented train faces "
+                        "before validating (0: off, the default; measurements in benchmarks/training.md)")
+    p.add_argument("--framing", default=None, metavar="FILE",
+                   help="framing fitted by `edge-age data framing` (stored in the checkpoint and the model card) "
+                        "and the framing error it leaves, which half of each batch is augmented with "
+                        "(default: the built-in UTKFace framing, mild augmentation only)")
+    p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour augmentation")
+    p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
+    p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")
+    p.add_argument("--max-steps", type=int, default=d("max_steps"), help="cap steps per epoch (smoke tests)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
