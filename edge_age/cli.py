@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edge_age import __version__
+from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, Parser, int_list, number
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, families
 
@@ -87,7 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bn_recalib=args.bn_recalib, jitter=jitter,
     )
     summary = train(cfg, _data_config(args, args.seed, args.limit), _spec(args, size, **framing), resume=args.resume,
-                    progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line)
+                    progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line,
+                    resume_new_data=args.resume_new_data)
     print(f"best val MAE {summary['best_val_mae']:.3f} at epoch {summary['best_epoch']} -> {cfg.out}/best.pt")
     return 0
 
@@ -111,7 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from edge_age.export.exporter import export_checkpoint
 
     card = export_checkpoint(cfg, command=args.command_line, progress=not args.no_progress, cache_dir=args.cache_dir)
-    print(f"wrote {len(card['files'])} file(s) and {card['name']}.json to {cfg.out or 'export/' + card['name']}")
+    print(f"wrote {len(card['files'])} file(s) and {card['name']}.json to {cfg.out or 'runs/export/' + card['name']}")
     return 0
 
 
@@ -125,7 +127,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edge_age.bench.harness import BenchConfig, run_bench, to_markdown, write_outputs
 
     cfg = BenchConfig(
-        paths=tuple(args.paths) or ("export",), threads=tuple(int(t) for t in args.threads.split(",")),
+        paths=tuple(args.paths) or ("export",), threads=tuple(args.threads),
         runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch, data=args.data,
         split=args.split, limit=args.limit, baselines=args.baselines, peak=not args.no_peak,
     )
@@ -176,8 +178,8 @@ def _add_data(sub: Any) -> None:
                           description="Scan a labeled face dataset and write report.json/report.md and PNG plots.")
     _add_data_args(rep)
     rep.add_argument("--out", type=Path, default=Path("runs/data_report"), help="output folder (default: %(default)s)")
-    rep.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
-    rep.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset)")
+    rep.add_argument("--seed", type=SEED, default=0, help="split seed (default: %(default)s)")
+    rep.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset)")
     rep.set_defaults(func=cmd_data_report)
     wild_help = ("each chip placed in a 640x480 scene at a random scale (15-60%% of the width), position and "
                  "rotation (+-25 degrees) over a shuffled, blurred background, relit and JPEG-compressed")
@@ -196,8 +198,8 @@ def _add_data(sub: Any) -> None:
                        help="how ages are labelled (default: detected)")
         p.add_argument("--split", default=split, choices=["train", "val", "test", "all"],
                        help="whose chips (split seed 0, as training; default: %(default)s)")
-        p.add_argument("--limit", type=int, default=None, help="use only N faces of the dataset (deterministic)")
-        p.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
+        p.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces of the dataset (deterministic)")
+        p.add_argument("--seed", type=SEED, default=0, help="scene seed (default: %(default)s)")
         p.add_argument("--out", type=Path, default=out, help="(default: %(default)s)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
         p.set_defaults(detect_faces=False)
@@ -227,11 +229,11 @@ def _add_eval(sub: Any) -> None:
     _add_data_args(ev)
     ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
                     help="which split (default: %(default)s; 'all' for a dataset never trained on)")
-    ev.add_argument("--seed", type=int, default=None, help="split seed (default: the model's training seed)")
-    ev.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset)")
+    ev.add_argument("--seed", type=SEED, default=None, help="split seed (default: the model's training seed)")
+    ev.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset)")
     ev.add_argument("--json", type=Path, default=None, help="write metrics as JSON here")
     ev.add_argument("--out", type=Path, default=None, help="folder for plots and metrics.json (default: runs/eval/MODELDIR_MODEL_SPLIT)")
-    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--batch-size", type=number(int, 1, 4096), default=64, help="(default: %(default)s)")
     ev.set_defaults(func=cmd_eval)
 
 
@@ -246,17 +248,19 @@ def _add_export(sub: Any) -> None:
     ex.add_argument("--formats", default=",".join(_export_default("formats")), metavar="LIST",
                     help="comma list of families (" + ", ".join(families()) + ") or single files ("
                          + "; ".join(f"{f.name}: {f.description}" for f in FORMATS) + ") (default: %(default)s)")
-    ex.add_argument("--out", type=Path, default=None, help="output folder (default: export/NAME)")
+    ex.add_argument("--out", type=Path, default=None,
+                    help="output folder, replaced as a whole (default: runs/export/NAME; the committed references "
+                         "under export/ change only when named here)")
     ex.add_argument("--name", default=None, help="file name stem (default: the model name)")
     ex.add_argument("--data", default=None, help="the checkpoint's dataset, if it moved")
     ex.add_argument("--calib-data", default=None, help="int8 only: calibration faces (default: the training split)")
-    ex.add_argument("--calib-size", type=int, default=_export_default("calib_size"),
+    ex.add_argument("--calib-size", type=POSITIVE_INT, default=_export_default("calib_size"),
                     help="int8 only: calibration faces, age-stratified (default: %(default)s)")
-    ex.add_argument("--qat-epochs", type=float, default=_export_default("qat_epochs"), metavar="E",
+    ex.add_argument("--qat-epochs", type=number(float, 0, 100), default=_export_default("qat_epochs"), metavar="E",
                     help="int8 TFLite only: fine-tune E epochs of the training split with simulated int8, "
                          "distilled from the float model, instead of post-training calibration alone "
                          "(0: off, the default; measurements in benchmarks/export.md)")
-    ex.add_argument("--val-limit", type=int, default=None, help="prove parity on at most N val faces (default: all)")
+    ex.add_argument("--val-limit", type=POSITIVE_INT, default=None, help="prove parity on at most N val faces (default: all)")
     ex.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
     ex.add_argument("--cache-dir", type=Path, default=None)
     ex.add_argument("--no-progress", action="store_true")
@@ -277,7 +281,7 @@ def _add_predict(sub: Any) -> None:
     pr.add_argument("--json", type=Path, default=None, help="write results as JSON")
     pr.add_argument("--annotate", type=Path, default=None,
                     help="write copies with the crop fed to the model and the age into this folder")
-    pr.add_argument("--threads", type=int, default=None)
+    pr.add_argument("--threads", type=number(int, 1, 1024), default=None, help="runtime threads (default: the runtime's)")
     pr.set_defaults(func=cmd_predict)
 
 
@@ -293,14 +297,14 @@ def _add_bench(sub: Any) -> None:
     be.add_argument("--data", default=None, help="dataset for MAE (omit: latency and size only)")
     be.add_argument("--split", default=_bench_default("split"), choices=["test", "val", "train", "all"],
                     help="(default: %(default)s)")
-    be.add_argument("--limit", type=int, default=None, help="score MAE on at most N faces (deterministic)")
-    be.add_argument("--threads", default=",".join(map(str, _bench_default("threads"))),
+    be.add_argument("--limit", type=POSITIVE_INT, default=None, help="score MAE on at most N faces (deterministic)")
+    be.add_argument("--threads", type=int_list(1, 1024), default=_bench_default("threads"),
                     help="comma list of thread counts (default: %(default)s)")
-    be.add_argument("--runs", type=int, default=_bench_default("runs"), help="minimum timed runs (default: %(default)s)")
-    be.add_argument("--warmup", type=int, default=_bench_default("warmup"), help="(default: %(default)s)")
-    be.add_argument("--min-seconds", type=float, default=_bench_default("min_seconds"),
+    be.add_argument("--runs", type=POSITIVE_INT, default=_bench_default("runs"), help="minimum timed runs (default: %(default)s)")
+    be.add_argument("--warmup", type=COUNT, default=_bench_default("warmup"), help="(default: %(default)s)")
+    be.add_argument("--min-seconds", type=number(float, 0, 3600), default=_bench_default("min_seconds"),
                     help="minimum timed seconds per row (default: %(default)s)")
-    be.add_argument("--batch", type=int, default=_bench_default("batch"),
+    be.add_argument("--batch", type=number(int, 1, 1024), default=_bench_default("batch"),
                     help="batch for the throughput column (default: %(default)s)")
     be.add_argument("--no-peak", action="store_true", help="skip the peak matmul measurement")
     be.add_argument("--json", type=Path, default=None)
@@ -311,7 +315,7 @@ def _add_bench(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="edge-age",
         description="Facial age estimation from a labeled face dataset to a phone: train, evaluate, export, bench.",
     )

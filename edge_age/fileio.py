@@ -7,6 +7,7 @@ behind; the previous complete file stays in place until the new one is whole.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -16,12 +17,40 @@ from typing import Any, Iterator
 from edge_age.errors import EdgeAgeError
 
 
+def _check_target(path: Path) -> None:
+    """Only a regular file (or nothing) may be replaced: os.replace would swap a symlink, or a device
+    such as /dev/stdout, for a regular file."""
+    if path.is_symlink():
+        raise EdgeAgeError("is a symlink; refusing to replace it (name a regular file)", path)
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (device, pipe or socket)"
+        raise EdgeAgeError(f"is {kind}; refusing to replace it (name a regular file)", path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise EdgeAgeError(f"cannot write here: {path.parent} is a file, not a folder", path)
+
+
+def _clean_stale_temps(path: Path) -> None:
+    """Temp files of this target left by killed processes (their pid is in the name)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it over ``path``."""
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    Failures to write (read-only folder, full disk) become one-line errors naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _check_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_temps(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise EdgeAgeError(f"cannot write: {e.strerror or e}", path) from e
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -31,6 +60,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.umask(umask)
             os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp_path, path)
+    except OSError as e:
+        raise EdgeAgeError(f"cannot write: {e.strerror or e}", path) from e
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -135,3 +166,60 @@ def swap_in_folder(staging: Path, out: Path, replaceable: set[str]) -> None:
         if p.name in replaceable and p.name not in names:
             p.unlink()  # a file of the old set that the new one does not have
     shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path) -> Iterator[None]:
+    """Own ``folder`` for the duration: a second writer gets a one-line error naming the holder.
+
+    The lock file holds the holder's pid and host; a lock whose process is gone (same host) is taken
+    over, so a killed run never blocks its own ``--resume``.
+    """
+    import socket
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _stale(lock, me["host"]):
+                lock.unlink(missing_ok=True)
+                continue
+            holder = _read_lock(lock)
+            raise EdgeAgeError(f"is in use by another edge-age run (pid {holder.get('pid', '?')} on "
+                               f"{holder.get('host', '?')}); wait for it or choose another --out (remove {lock} "
+                               f"only if that process is gone)", folder) from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        break
+    else:
+        raise EdgeAgeError(f"could not take the lock {lock}", folder)
+    try:
+        yield
+    finally:
+        if _read_lock(lock) == me:
+            lock.unlink(missing_ok=True)
+
+
+def _read_lock(lock: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(lock.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _stale(lock: Path, host: str) -> bool:
+    import time
+
+    holder = _read_lock(lock)
+    if not holder:  # killed between creating and writing it
+        try:
+            return time.time() - lock.stat().st_mtime > 60
+        except OSError:
+            return True
+    pid = holder.get("pid")
+    return holder.get("host") == host and isinstance(pid, int) and not _alive(pid)

@@ -8,6 +8,7 @@ and dropout are seeded per epoch from ``(seed, epoch)``, so a resumed run replay
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -53,15 +54,19 @@ def train(
     cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
     command: str = "",
+    resume_new_data: bool = False,
 ) -> dict[str, Any]:
     """Train ``cfg.model`` on ``data_cfg``; write ``best.pt``, ``last.pt``, ``metrics.csv``, ``loss.png``.
 
     ``command`` (the CLI line) is appended to ``train_command.txt``, one line per start or resume.
+    The run folder is locked for the run (a second writer is refused); a resume whose data splits
+    differently from the run's is refused unless ``resume_new_data``.
     Under ``torchrun`` every process runs this function; see :mod:`edge_age.distributed`.
     """
     ctx = distributed.setup()
     try:
-        return _train(cfg, data_cfg, spec, resume, progress, cache_dir, log, command, ctx)
+        with fileio.folder_lock(cfg.out) if ctx.is_main else contextlib.nullcontext():
+            return _train(cfg, data_cfg, spec, resume, progress, cache_dir, log, command, ctx, resume_new_data)
     finally:
         ctx.close()
 
@@ -106,6 +111,9 @@ def _load_data(data_cfg: DataConfig, spec: PreprocessSpec, cache_dir: Path | Non
     tr, va = ds.indices("train"), ds.indices("val")
     if len(tr) == 0 or len(va) == 0:
         raise EdgeAgeError(f"need faces in both train and val splits, got {len(tr)} and {len(va)}", data_cfg.path)
+    if float(np.ptp(ds.faces.ages[tr])) == 0:
+        log(f"warning: every training face is labelled {ds.faces.ages[tr][0]:g}: the model can only learn that "
+            f"one age (check the labels or --format)")
     return ds
 
 
@@ -174,7 +182,7 @@ def _save_epoch(out: Path, payload: dict[str, Any], model: torch.nn.Module, opt:
 
 def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume: bool, progress: bool,
            cache_dir: Path | None, log: Callable[[str], None], command: str,
-           ctx: distributed.Context) -> dict[str, Any]:
+           ctx: distributed.Context, resume_new_data: bool = False) -> dict[str, Any]:
     if not ctx.is_main:
         log, progress = (lambda s: None), False
     out = Path(cfg.out)
@@ -185,6 +193,10 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
         with open(out / "train_command.txt", "a") as f:
             f.write(command + "\n")
     ds = _load_data(data_cfg, spec, cache_dir, progress, ctx, log)
+    if state is not None and not resume_new_data and state.get("split_counts") not in (None, ds.counts()):
+        raise EdgeAgeError(f"--resume: {data_cfg.path} splits into {ds.counts()}, but this run was trained on "
+                           f"{state['split_counts']}: other data. Choose another --out, or pass --resume-new-data "
+                           f"to continue on it on purpose (best.pt will then be scored on the new val split)", out)
     tr, va = ds.indices("train"), ds.indices("val")
     faces, ages = np.asarray(ds.faces.faces), ds.faces.ages  # into RAM: 23.7k faces are 1.2 GB
     model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
@@ -218,6 +230,8 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.3f}  train MAE {row['train_mae']:.2f}  "
             f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s  "
             f"{row['seconds']:.0f}s")
+    if best_epoch < 0:
+        raise EdgeAgeError(f"no epoch completed (--epochs {cfg.epochs}, {start} done before): no best.pt written", out)
     summary = {"out": str(out), "best_val_mae": best_mae, "best_epoch": best_epoch + 1, "epochs_run": len(history),
                "baseline_val_mae": baseline, "precision": precision}
     if ctx.is_main:

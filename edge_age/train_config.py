@@ -11,6 +11,8 @@ import argparse
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, THREADS, number
+
 # The registry's names and the loss table's keys, listed here so that ``--help`` needs no torch.
 MODEL_NAMES = ["mobilenetv2_age", "resnet18", "resnet50", "simplecnn"]
 LOSS_NAMES = ["l1", "mse", "smoothl1", "dldl"]
@@ -49,31 +51,31 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     d = default
     p.add_argument("--model", default=d("model"), choices=MODEL_NAMES,
                    help="registry model (default: %(default)s); mobilenetv2_age is the compact one")
-    p.add_argument("--input-size", type=int, default=None,
+    p.add_argument("--input-size", type=number(int, 16, 1024), default=None,
                    help="square input side in pixels (default: the model's own: 128, mobilenetv2_age 64)")
     p.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
-    p.add_argument("--epochs", type=int, default=d("epochs"), help="maximum epochs (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=d("batch_size"), help="(default: %(default)s)")
-    p.add_argument("--lr", type=float, default=d("lr"), help="peak AdamW learning rate (default: %(default)s)")
+    p.add_argument("--epochs", type=number(int, 1, 100_000), default=d("epochs"), help="maximum epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")
+    p.add_argument("--lr", type=number(float, 0, 10, lo_open=True), default=d("lr"), help="peak AdamW learning rate (default: %(default)s)")
     p.add_argument("--loss", default=d("loss"), choices=LOSS_NAMES,
                    help="l1/mse/smoothl1 on the age, or dldl: label-distribution KL + L1, needs --head "
                         "distribution (default: %(default)s)")
     p.add_argument("--head", default=HEADS[0], choices=HEADS,
                    help="mobilenetv2_age: one output, or softmax over one-year bins with its expectation "
                         "(default: %(default)s)")
-    p.add_argument("--patience", type=int, default=d("patience"),
+    p.add_argument("--patience", type=COUNT, default=d("patience"),
                    help="early-stopping patience in epochs (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d("seed"), help="seed for split, init, shuffling (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=None, help="use only N faces (deterministic subset), for quick runs")
+    p.add_argument("--seed", type=SEED, default=d("seed"), help="seed for split, init, shuffling (default: %(default)s)")
+    p.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset), for quick runs")
     p.add_argument("--precision", default=d("precision"), choices=PRECISIONS,
                    help="autocast precision; auto picks bf16 only where the CPU/GPU runs it natively")
-    p.add_argument("--threads", type=int, default=d("threads"), help="torch threads (default: all cores)")
-    p.add_argument("--dropout", type=float, default=None, help="dropout before the FC layers (model default)")
+    p.add_argument("--threads", type=THREADS, default=d("threads"), help="torch threads (default: all cores)")
+    p.add_argument("--dropout", type=number(float, 0, 0.99), default=None, help="dropout before the FC layers (model default)")
     p.add_argument("--pretrained", action="store_true",
                    help="start from torchvision ImageNet weights found in the local torch hub cache "
                         "(resnet18/50, mobilenetv2_age; for the latter copy ../shared/weights/mobilenet_v2-b0353104.pth "
                         "to $TORCH_HOME/hub/checkpoints/)")
-    p.add_argument("--bn-recalib", type=int, default=d("bn_recalib"), metavar="N",
+    p.add_argument("--bn-recalib", type=COUNT, default=d("bn_recalib"), metavar="N",
                    help="after each epoch, recompute BatchNorm statistics on N un-augmented train faces "
                         "before validating (0: off, the default; measurements in benchmarks/training.md)")
     p.add_argument("--framing", default=None, metavar="FILE",
@@ -83,5 +85,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")
-    p.add_argument("--max-steps", type=int, default=d("max_steps"), help="cap steps per epoch (smoke tests)")
+    p.add_argument("--max-steps", type=COUNT, default=d("max_steps"), help="cap steps per epoch (smoke tests)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--resume-new-data", action="store_true",
+                   help="with --resume: continue even though --data splits differently from the run's data")

@@ -25,10 +25,12 @@ fi
 train_args() {
   case $1 in
     mobilenetv2_age)
-      if [ -f "$HUB/$WEIGHTS" ]; then echo "--epochs ${EPOCHS:-22} --head distribution --loss dldl --pretrained --bn-recalib 4096"
+      # --framing: the fitted detection -> crop geometry, and half of each batch cropped with the error it leaves
+      local common="--epochs ${EPOCHS:-18} --head distribution --loss dldl --bn-recalib 4096 --framing benchmarks/framing_fit.json"
+      if [ -f "$HUB/$WEIGHTS" ]; then echo "$common --pretrained"
       else
         echo "no $HUB/$WEIGHTS (torchvision's ImageNet MobileNetV2): training mobilenetv2_age from scratch" >&2
-        echo "--epochs ${EPOCHS:-22} --head distribution --loss dldl --bn-recalib 4096"
+        echo "$common"
       fi ;;
     *) echo "--epochs ${EPOCHS:-15}" ;;
   esac
@@ -53,8 +55,10 @@ for MODEL in $MODELS; do
   edge-age eval --model "runs/$MODEL/best.pt" --data "$DATA" --split test --json "runs/$MODEL/test_metrics.json"
   # The compact model's int8 TFLite file is fine-tuned with simulated int8 (post-training alone: 1.03x fp32 MAE)
   EXPORT_ARGS="--calib-size 300"; [ "$MODEL" = mobilenetv2_age ] && EXPORT_ARGS="--calib-size 1000 --qat-epochs 0.5"
+  # Under runs/: the committed references in export/ are replaced only on purpose (copy the folder there).
   # shellcheck disable=SC2086
-  edge-age export --checkpoint "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA"
+  edge-age export --checkpoint "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA" --out "runs/export/$MODEL"
 done
-edge-age bench export/ --baselines --data "$DATA" --split test --threads 1 \
+echo "exported to runs/export/ (the committed references under export/ are unchanged)"
+edge-age bench runs/export/ --baselines --data "$DATA" --split test --threads 1 \
   --json runs/bench.json --md runs/bench.md --csv runs/bench.csv --plot runs/bench.png

@@ -11,7 +11,7 @@ from edge_age.formats import FORMATS, ExportFormat, select
 @dataclass(frozen=True)
 class ExportConfig:
     checkpoint: str
-    out: str | None = None  # default: export/NAME
+    out: str | None = None  # default: runs/export/NAME (export/ holds committed references: only on request)
     name: str | None = None  # default: the checkpoint's model name
     formats: tuple[str, ...] = ("onnx", "tflite")  # families or row names of the formats table
     int8: bool = False

@@ -173,7 +173,7 @@ def export_checkpoint(
     model = build_model(ckpt, cfg.checkpoint)
     spec = PreprocessSpec.from_dict(ckpt["preprocess"])
     name = cfg.name or ckpt["model"]
-    out = Path(cfg.out or Path("export") / name)
+    out = Path(cfg.out or Path("runs") / "export" / name)
     data_cfg = DataConfig.from_dict(ckpt["data"])
     if cfg.data:
         data_cfg = replace(data_cfg, path=cfg.data)

@@ -1,0 +1,66 @@
+"""Typed, ranged argparse option types: a bad value is refused at parse time, naming the option.
+
+Torch-free (the CLI imports this before any command runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable, NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
+    if hi is None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    if lo is None:
+        return f"<= {hi:g}"
+    return f"{'>' if lo_open else 'from'} {lo:g} {'and <=' if lo_open else 'to'} {hi:g}"
+
+
+def number(kind: type, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False) -> Callable[[str], float]:
+    """``int`` or finite ``float`` within ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        below = lo is not None and (value <= lo if lo_open else value < lo)
+        if below or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {_range_text(lo, hi, lo_open)})")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+def int_list(lo: int, hi: int) -> Callable[[str], tuple[int, ...]]:
+    """A comma list of integers, each in ``[lo, hi]``: ``--threads 1,2``."""
+    one = number(int, lo, hi)
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"{text!r} holds no number")
+        return tuple(one(p) for p in parts)
+
+    parse.__name__ = "int list"
+    return parse
+
+
+POSITIVE_INT = number(int, 1)
+COUNT = number(int, 0)  # 0 allowed (off)
+SEED = number(int, 0, 2**32 - 1)
+THREADS = number(int, 0, 1024)  # 0: all cores
