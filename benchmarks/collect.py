@@ -2,7 +2,7 @@
 
     python benchmarks/collect.py training RUN_DIR|EVAL.json ...  -> benchmarks/training.{md,json} (rows merged)
     python benchmarks/collect.py export CARD.json [CARD.json ...]  -> benchmarks/export.{md,json}
-    python benchmarks/collect.py photo DIR  -> stdout: the photo-path table from benchmarks/photo_path.sh's files
+    python benchmarks/collect.py photo DIR [DIR ...]  -> stdout: a photo-path table per folder of photo_path.sh's files
 
 A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
 (from ``edge-age eval --json``); the export card holds sizes and parity. A run whose folder is gone
@@ -120,7 +120,13 @@ def export(card_files: list[Path]) -> None:
     fileio.write_text(HERE / "export.md", "\n".join(lines))
 
 
-def photo(folder: Path) -> None:
+def photo(folders: list[Path]) -> None:
+    """One section per folder: aligned chips vs the photo path (chips and scenes through detection)."""
+    for folder in folders:
+        _photo_section(folder)
+
+
+def _photo_section(folder: Path) -> None:
     """Aligned chips vs the photo path (chips and scenes through detection), and the targets' deltas."""
     rows = []
     aligned = json.loads((folder / "aligned.json").read_text())["metrics"]
@@ -136,7 +142,7 @@ def photo(folder: Path) -> None:
     cost = [f"- photo path before the model (detect + frame + crop + resize, 640x480, {t} thread): p50 {p['p50_ms']:.0f} ms, "
             f"p90 {p['p90_ms']:.0f} ms; {p['no_face_p50_ms']:.0f} ms for a photo without a face; "
             f"CPU: {bench['machine']['cpu']}" for t, p in bench["photo_path"].items()]
-    print("\n".join([f"Model: `{json.loads((folder / 'wild.json').read_text())['model']}`", "",
+    print("\n".join([f"### `{folder}`", "", f"Model: `{json.loads((folder / 'wild.json').read_text())['model']}`", "",
                      "| input | faces scored | MAE | vs aligned | bias | under-18 TPR / FPR |",
                      "|---|---:|---:|---:|---:|---:|", *rows, "", *cost, ""]))
 
@@ -144,4 +150,4 @@ def photo(folder: Path) -> None:
 if __name__ == "__main__":
     what, *paths = sys.argv[1:]
     {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export([Path(p) for p in paths]),
-     "photo": lambda: photo(Path(paths[0]))}[what]()
+     "photo": lambda: photo([Path(p) for p in paths])}[what]()

@@ -19,5 +19,14 @@ edge-age eval --model "$MODEL" --data runs/wild_test/labels.csv --split all --de
   --json "$OUT/wild.json" --out runs/eval/photo_wild
 edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
   --md "$OUT/bench.md"
-python benchmarks/collect.py photo "$OUT" > benchmarks/photo_path.md
+# The reference before the framing contract, kept for comparison (its JSON files were made by this script
+# with MODEL=runs/ref_framed/mobilenetv2_age_int8.tflite OUT=runs/photo_ref: the previous committed int8
+# file, its card given the fitted framing by scripts/set_framing.py).
+{
+  echo "# The photo path: aligned chips vs detection on chips and on faces in context (int8 TFLite, test split)"
+  echo
+  echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\`; each JSON beside it holds its command."
+  echo
+  python benchmarks/collect.py photo "$OUT" benchmarks/photo_path_previous
+} > benchmarks/photo_path.md
 cat benchmarks/photo_path.md

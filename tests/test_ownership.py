@@ -104,3 +104,44 @@ def test_eval_json_to_a_symlink_is_a_one_line_error(exported: dict, tmp_path: Pa
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "link.json" in err and "symlink" in err and len(err.splitlines()) == 1
     assert keep.read_text() == "precious"
+
+
+def _png(w: int, h: int, rows: int | None = None) -> bytes:
+    """A PNG header of w x h with ``rows`` rows of zero pixels (all rows when None): a bomb compresses
+    to almost nothing, a liar carries fewer rows than its header says."""
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    z = zlib.compressobj(9)
+    row = b"\0" * (w * 3 + 1)
+    body = b"".join(z.compress(row) for _ in range(h if rows is None else rows)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("w, h, rows, why", [
+    (14000, 14000, None, "too large"),  # past Pillow's own bomb limit: once swallowed, then decoded (2.4 GB)
+    (9000, 9000, None, "too large"),  # over our limit, under Pillow's
+    (4000, 4000, 2, "not a readable image"),  # header lies about the size
+])
+def test_bombs_and_lying_headers_are_skipped_and_the_rest_scored(exported: dict, tmp_path: Path, capsys,
+                                                                  w, h, rows, why) -> None:
+    import resource
+
+    from conftest import face_image, write_jpg
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(_png(w, h, rows))
+    good = write_jpg(tmp_path / "good.jpg", face_image(30, 1, size=128))
+    js = tmp_path / "p.json"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rc = main(["predict", str(bad), str(good), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
+               "--json", str(js)])
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    res = json.loads(js.read_text())["results"]
+    assert rc == 0 and "age" in res[1] and why in res[0]["error"], res
+    assert grown_mb < 500, f"peak memory grew {grown_mb:.0f} MB on {w}x{h}"
+    assert "Traceback" not in capsys.readouterr().err

@@ -14,9 +14,14 @@ Pixels flow in two steps so that the expensive part can be cached:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+import os
 from typing import Any
 
-import cv2
+# OpenCV's decoders refuse images over this many pixels (their default allows 2^30, ~3 GB of BGR).
+# Read by OpenCV at its first decode; a value the user set wins. Equal to MAX_PIXELS below.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "64000000")
+
+import cv2  # noqa: E402  (after the cap above)
 import numpy as np
 
 from edge_age.data.framing import Framing
@@ -108,7 +113,11 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
         # JPEG ends with the EOI marker (FF D9), which byte stuffing keeps out of the scan data.
         raise EdgeAgeError("truncated JPEG (no end-of-image marker)", name)
     _check_dimensions(data, name)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error as e:  # OpenCV's own checks, e.g. its pixel cap on a format Pillow did not read
+        reason = "over the pixel limit" if "pixels" in str(e) else "rejected by the decoder"
+        raise EdgeAgeError(f"not a readable image ({reason}; limit {MAX_PIXELS:,} pixels)", name) from None
     if img is None:
         raise EdgeAgeError("not a readable image (corrupt, truncated or unsupported format)", name)
     if img.shape[0] < 2 or img.shape[1] < 2:
@@ -117,16 +126,28 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
 
 def _check_dimensions(data: bytes, name: str) -> None:
-    """Refuse absurdly large images from their header, before allocating the decode buffer."""
+    """Refuse absurdly large images from their header, before anything is decoded.
+
+    Pillow reads the size from the header (its own bomb guard raises for the largest; that is a refusal
+    too, never a pass). Formats Pillow cannot read go to OpenCV, whose decoders are capped at the same
+    pixel count through ``OPENCV_IO_MAX_IMAGE_PIXELS`` (set below, before the first decode).
+    """
+    import io
+    import warnings
+
     try:
-        from PIL import Image  # Pillow reads only the header here; optional
-
-        import io
-
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except Exception:
+        from PIL import Image
+    except ImportError:  # optional: OpenCV's cap still holds
         return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+    except Image.DecompressionBombError as e:
+        raise EdgeAgeError(f"image is too large ({e}); limit {MAX_PIXELS:,} pixels", name) from None
+    except Exception:
+        return  # not a format Pillow knows: OpenCV decides, under its pixel cap
     if w * h > MAX_PIXELS:
         raise EdgeAgeError(f"image is too large ({w}x{h} pixels, limit {MAX_PIXELS:,})", name)
 

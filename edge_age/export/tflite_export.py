@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 def _quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # litert-torch prints a [START]/[DONE] line per conversion stage; our own log says what is exported.
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
     logging.getLogger("absl").setLevel(logging.ERROR)
 
 
