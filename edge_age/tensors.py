@@ -58,13 +58,14 @@ def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]
 
 def to_input(faces: np.ndarray, spec: PreprocessSpec, gen: torch.Generator | None,
              jitter: dict[str, list[float]] | None = None) -> torch.Tensor:
-    """uint8 NHWC crops -> normalised NCHW float tensor in channels-last memory (optionally augmented)."""
+    """uint8 NHWC crops -> NCHW float tensor in channels-last memory (optionally augmented): normalised,
+    or the pixel values for graphs that normalise inside (``spec.input_pixels``, export)."""
     x = torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float()
     if gen is not None:
         x = augment(x, gen, jitter)
-    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+    if not spec.input_pixels:
+        x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 @torch.inference_mode()

@@ -77,23 +77,32 @@ def test_int8_onnx_stem_is_padded_to_four_channels_without_changing_ages(exporte
 
     path = exported["out"] / "simplecnn_int8.onnx"
     m = onnx.load(str(path))
-    assert m.graph.node[0].op_type == "Pad" and m.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 3
-    stem = next(t for t in m.graph.initializer if t.name == "features.0.weight_quantized")
-    assert list(stem.dims) == [32, 4, 3, 3]
+    pads = [n for n in m.graph.node if n.op_type == "Pad"]
+    assert len(pads) == 1 and m.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 3
+    # The file takes pixels: its float normalisation runs first, the padded stem right after it.
+    nodes = list(m.graph.node)
+    norm = next(n for n in nodes if m.graph.input[0].name in n.input)
+    assert norm.op_type == "Conv" and pads[0].input[0] == norm.output[0]
+    assert nodes.index(norm) < nodes.index(pads[0])
+
+    def stem(model):
+        return next(t for t in model.graph.initializer if t.name.endswith("features.0.weight_quantized"))
+
+    assert list(stem(m).dims) == [32, 4, 3, 3]
     assert not pad_stem_channels(m)  # already padded: left alone
     # Strip the padding (the Pad node, the extra weight channel), pad again: the ages must not move.
     raw = onnx.load(str(path))
-    pad = raw.graph.node[0]
+    pad = next(n for n in raw.graph.node if n.op_type == "Pad")
     raw.graph.node.remove(pad)
     raw.graph.initializer.remove(next(t for t in raw.graph.initializer if t.name == pad.input[1]))
     for n in raw.graph.node:
-        n.input[:] = [raw.graph.input[0].name if i == pad.output[0] else i for i in n.input]
-    w = next(t for t in raw.graph.initializer if t.name == "features.0.weight_quantized")
+        n.input[:] = [pad.input[0] if i == pad.output[0] else i for i in n.input]
+    w = stem(raw)
     w.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(w)[:, :3].copy(), w.name))
     onnx.save(raw, str(tmp_path / "unpadded.onnx"))
     assert pad_stem_channels(raw)
     onnx.save(raw, str(tmp_path / "repadded.onnx"))
-    x = np.random.default_rng(0).normal(0, 1.5, (6, 3, 128, 128)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(0, 255, (6, 3, 128, 128)).astype(np.float32)
     ages = [ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
             for f in ("unpadded.onnx", "repadded.onnx")]
     np.testing.assert_array_equal(ages[0], ages[1])

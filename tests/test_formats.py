@@ -134,3 +134,39 @@ def test_swap_refuses_a_file_in_place_of_the_folder(tmp_path: Path) -> None:
     with pytest.raises(EdgeAgeError, match="not a folder"):
         fileio.swap_in_folder(staging, out, set())
     assert out.read_text() == "a file"
+
+
+def test_exported_files_take_pixels(exported: dict) -> None:
+    """Contract 1: normalisation is inside every exported file; the int8 TFLite input is pixel - 128."""
+    import numpy as np
+
+    card = exported["card"]
+    assert card["preprocess"]["input_pixels"] is True
+    entry = card["files"]["tflite_int8"]["input"]
+    assert (entry["scale"], entry["zero_point"]) == (1.0, -128)
+    tfl = load_predictor(exported["out"] / "simplecnn_int8.tflite")
+    face = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(tfl.input_tensor(face)[0], face.astype(np.int16) - 128)
+    onnx_pred = load_predictor(exported["out"] / "simplecnn_fp32.onnx")
+    assert onnx_pred.spec.input_pixels  # from the file's own metadata
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("mean", [1.0, 2.0], "mean must be 3 finite numbers"),
+    ("std", [1.0, 0.0, 1.0], "std must be positive"),
+    ("interpolation", "lanczos9", "unknown interpolation"),
+    ("size", "64", "size must be an integer"),
+    ("framing", "wide", "framing must be a mapping"),
+    ("layout", "CHWN", "layout must be"),
+])
+def test_a_card_with_a_bad_spec_is_a_one_line_error_naming_the_file(exported: dict, tmp_path: Path, field, value,
+                                                                      says, capsys) -> None:
+    out = tmp_path / "m"
+    shutil.copytree(exported["out"], out)
+    card_file = out / "simplecnn.json"
+    card = json.loads(card_file.read_text())
+    card["preprocess"][field] = value
+    card_file.write_text(json.dumps(card))
+    rc = main(["predict", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and says in err and "simplecnn" in err and len(err.splitlines()) == 1, err

@@ -14,6 +14,7 @@ Pixels flow in two steps so that the expensive part can be cached:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+import math
 import os
 from typing import Any
 
@@ -54,6 +55,33 @@ class PreprocessSpec:
     framing: Framing = field(default_factory=Framing)
     denoise: bool = False
     deblur: bool = False
+    # True in exported files that normalise inside (``(x - mean) / std`` is their first op): they take the
+    # resized crop's pixel values as they are -- float 0..255, or int8 ``pixel - 128`` in int8 TFLite
+    # files -- and mean/std here only document what the model does. False: checkpoints, older files.
+    input_pixels: bool = False
+
+    def __post_init__(self) -> None:
+        """Cards and ONNX metadata are input too: wrong types or lengths are one-line errors here."""
+        def bad(what: str) -> EdgeAgeError:
+            return EdgeAgeError(f"preprocessing spec: {what}")
+
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or not 2 <= self.size <= 4096:
+            raise bad(f"size must be an integer from 2 to 4096, got {self.size!r}")
+        for key in ("mean", "std"):
+            v = getattr(self, key)
+            if (not isinstance(v, (tuple, list)) or len(v) != 3
+                    or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)):
+                raise bad(f"{key} must be 3 finite numbers (R, G, B), got {v!r}")
+        if not all(x > 0 for x in self.std):
+            raise bad(f"std must be positive, got {self.std!r}")
+        if self.layout not in ("NCHW", "NHWC"):
+            raise bad(f"layout must be NCHW or NHWC, got {self.layout!r}")
+        if self.color_order not in ("RGB", "BGR"):
+            raise bad(f"color_order must be RGB or BGR, got {self.color_order!r}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise bad(f"unknown interpolation {self.interpolation!r}; choose from {', '.join(INTERPOLATIONS)}")
+        if not isinstance(self.framing, Framing):
+            raise bad(f"framing must be a mapping of framing fields, got {type(self.framing).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -74,10 +102,16 @@ class PreprocessSpec:
             kw.setdefault("framing", Framing.from_margin(margin).to_dict())
         kw.pop("extra", None)  # an unused field of older cards
         if "framing" in kw:
+            if not isinstance(kw["framing"], dict):
+                raise EdgeAgeError(f"preprocessing spec: framing must be a mapping, got {kw['framing']!r}")
             kw["framing"] = Framing.from_dict(kw["framing"])
         for key in ("mean", "std"):
             if key in kw:
-                kw[key] = tuple(float(v) for v in kw[key])
+                v = kw[key]
+                if not isinstance(v, (list, tuple)) or not all(
+                        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                    raise EdgeAgeError(f"preprocessing spec: {key} must be 3 numbers (R, G, B), got {v!r}")
+                kw[key] = tuple(float(x) for x in v)
         return cls(**kw)
 
     def cache_key(self) -> dict[str, Any]:
@@ -91,6 +125,7 @@ class PreprocessSpec:
         }
 
 
+INTERPOLATIONS = ("bilinear_exact", "bilinear", "area", "nearest")
 _INTERP = {
     "bilinear_exact": cv2.INTER_LINEAR_EXACT,
     "bilinear": cv2.INTER_LINEAR,
@@ -179,12 +214,13 @@ def prepare_face(img_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 
 
 def normalize(faces: np.ndarray, spec: PreprocessSpec, layout: str | None = None) -> np.ndarray:
-    """uint8 ``N x H x W x 3`` crops -> float32 ``(x - mean) / std`` in ``layout`` (default: spec's)."""
+    """uint8 ``N x H x W x 3`` crops -> float32 model input in ``layout`` (default: spec's): the pixel values
+    for files that normalise inside (``spec.input_pixels``), else ``(x - mean) / std``."""
     if faces.ndim == 3:
         faces = faces[None]
-    mean = np.asarray(spec.mean, dtype=np.float32)
-    std = np.asarray(spec.std, dtype=np.float32)
-    x = (faces.astype(np.float32) - mean) / std
+    x = faces.astype(np.float32)
+    if not spec.input_pixels:
+        x = (x - np.asarray(spec.mean, dtype=np.float32)) / np.asarray(spec.std, dtype=np.float32)
     if (layout or spec.layout) == "NCHW":
         x = x.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(x)

@@ -27,7 +27,7 @@ from edge_age.errors import EdgeAgeError
 from edge_age.evaluate import predict_all
 from edge_age.export.config import ExportConfig
 from edge_age.export.job import WriteJob
-from edge_age.export.prepare import fold_age_scale, quantization_friendly
+from edge_age.export.prepare import PixelInput, fold_age_scale, quantization_friendly
 from edge_age.export.qat import QATConfig
 from edge_age.formats import FORMATS, ExportFormat, sibling
 from edge_age.runtime import load_predictor
@@ -171,7 +171,8 @@ def export_checkpoint(
     rows = cfg.rows()
     ckpt = load_checkpoint(cfg.checkpoint)
     model = build_model(ckpt, cfg.checkpoint)
-    spec = PreprocessSpec.from_dict(ckpt["preprocess"])
+    # Every exported file normalises inside and takes pixels (contract 1): the runtimes only crop and resize.
+    spec = replace(PreprocessSpec.from_dict(ckpt["preprocess"]), input_pixels=True)
     name = cfg.name or ckpt["model"]
     out = Path(cfg.out or Path("runs") / "export" / name)
     data_cfg = DataConfig.from_dict(ckpt["data"])
@@ -189,7 +190,8 @@ def export_checkpoint(
     ref = predict_all(TorchPredictor(cfg.checkpoint), val_faces, progress=progress)
     card = _new_card(cfg, ckpt, name, spec, data_cfg, ref, float(np.abs(ref - val_ages).mean()), len(val_faces),
                      None if calib is None else len(calib), command)
-    job = WriteJob(model=quantization_friendly(fold_age_scale(model), spec.size), spec=spec, meta=_meta(card),
+    export_model = PixelInput(quantization_friendly(fold_age_scale(model), spec.size), spec.mean, spec.std)
+    job = WriteJob(model=export_model.eval(), spec=spec, meta=_meta(card),
                    calib=calib, qat=qat, progress=progress,
                    train_faces=np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None)
 

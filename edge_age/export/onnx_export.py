@@ -95,7 +95,7 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
         out = Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
         common = dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                      weight_type=QuantType.QInt8)
+                      weight_type=QuantType.QInt8, nodes_to_exclude=_normalize_nodes(onnx.load(str(pre))))
         method = "99.99th percentile"
         try:
             quantize_static(str(pre), str(out), _Reader(calib_faces, spec, "input", batch=1),
@@ -114,6 +114,15 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
     return method
 
 
+def _normalize_nodes(m: onnx.ModelProto) -> list[str]:
+    """The per-channel normalisation in front of a pixel-input model (export.prepare.PixelInput), kept in
+    float: quantized, it would add a requantization of the pixels ahead of the stem's own."""
+    users = [n for n in m.graph.node if m.graph.input[0].name in n.input]
+    if len(users) == 1 and users[0].op_type == "Conv" and any(a.name == "group" and a.i == 3 for a in users[0].attribute):
+        return [users[0].name]
+    return []
+
+
 def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
     """Zero-pad the RGB input of a QDQ model's first convolution to ``multiple`` channels, in place.
 
@@ -130,6 +139,10 @@ def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
     for n in g.node:
         for i in n.input:
             users.setdefault(i, []).append(n)
+    after = None  # the float normalisation of a pixel-input file: the stem starts behind it
+    if len(users.get(name, [])) == 1 and users[name][0].op_type == "Conv":
+        after = users[name][0]
+        name = after.output[0]
     producer = {o: n for n in g.node for o in n.output}
     inits = {t.name: t for t in g.initializer}
     q = users.get(name, [])
@@ -160,7 +173,8 @@ def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
     g.initializer.append(pads)
     padded = f"{name}_channel_padded"
     q[0].input[0] = padded
-    g.node.insert(0, onnx.helper.make_node("Pad", [name, pads.name], [padded], name=f"{name}_channel_pad"))
+    at = 0 if after is None else list(g.node).index(after) + 1
+    g.node.insert(at, onnx.helper.make_node("Pad", [name, pads.name], [padded], name=f"{name}_channel_pad"))
     # Shapes recorded by quant_pre_process for the changed tensors are now wrong: let ORT infer them.
     stale = {q[0].output[0], *(d.output[0] for d in dq), *(wdq.output[0] for wdq, _ in weights)}
     keep = [v for v in g.value_info if v.name not in stale]

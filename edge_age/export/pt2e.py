@@ -29,3 +29,29 @@ def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
     for name in names:
         setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
                 else FixedQParamsObserver(**args))
+
+
+def fix_pixel_input(graph: torch.fx.GraphModule, qat: bool = False) -> bool:
+    """Give the graph input the int8 range of pixels exactly: scale 1, zero point -128, so an int8 file
+    takes ``pixel - 128`` and every runtime (and the Kotlin core) feeds it with one subtraction.
+
+    Calibrated instead, the input range follows the calibration faces (a few levels short of 0..255),
+    and rounding then differs between runtimes. Returns whether an input observer was found.
+    """
+    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
+    from torchao.quantization.pt2e.observer import FixedQParamsObserver
+
+    # From the input through layout-only ops (the NHWC -> NCHW permute) to the first observers.
+    layout_ops = {"permute", "view", "reshape", "contiguous", "clone", "_to_copy"}
+    names, todo = set(), [n for n in graph.graph.nodes if n.op == "placeholder"]
+    while todo:
+        for m in todo.pop().users:
+            if m.op == "call_module" and "activation_post_process" in str(m.target):
+                names.add(str(m.target))
+            elif m.op == "call_function" and getattr(m.target, "__name__", "").split(".")[0] in layout_ops:
+                todo.append(m)
+    args = dict(scale=1.0, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
+    for name in names:
+        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
+                else FixedQParamsObserver(**args))
+    return bool(names)

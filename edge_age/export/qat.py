@@ -30,7 +30,7 @@ import torch.nn as nn
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.export.prepare import fold_pairs
-from edge_age.export.pt2e import fix_relu6_ranges
+from edge_age.export.pt2e import fix_pixel_input, fix_relu6_ranges
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,8 @@ def qat_graph(model: nn.Module, faces: np.ndarray, spec: PreprocessSpec, cfg: QA
     quantizer = _quantizer()
     graph = quantize_pt2e.prepare_qat_pt2e(graph, quantizer)
     fix_relu6_ranges(graph, qat=True)
+    if spec.input_pixels:
+        fix_pixel_input(graph, qat=True)
 
     gen = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(faces), generator=gen).numpy()

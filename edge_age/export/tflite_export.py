@@ -14,7 +14,7 @@ import torch
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.export.prepare import NHWCInput
-from edge_age.export.pt2e import fix_relu6_ranges
+from edge_age.export.pt2e import fix_pixel_input, fix_relu6_ranges
 
 if TYPE_CHECKING:
     from edge_age.export.job import WriteJob
@@ -77,17 +77,19 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
             raise ValueError("quantization-aware fine-tuning needs training faces")
         graph, quantizer = qat_graph(NHWCInput(model).eval(), train_faces, spec, qat, progress=progress)
         _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
-        return qat.describe(len(train_faces))
+        return qat.describe(len(train_faces)) + ("; input = pixel - 128 (scale 1)" if spec.input_pixels else "")
     graph = torch.export.export(NHWCInput(model).eval(), sample).module()
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
     )
     graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
     fix_relu6_ranges(graph)
+    pixels = spec.input_pixels and fix_pixel_input(graph)
     x = normalize(calib_faces, spec, "NHWC")
     with torch.no_grad():
         for i in range(len(x)):
             graph(torch.from_numpy(x[i : i + 1]))
     graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
     _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
-    return "histogram (PT2E HistogramObserver); ReLU6 outputs fixed to 0..6"
+    return "histogram (PT2E HistogramObserver); ReLU6 outputs fixed to 0..6" + (
+        "; input = pixel - 128 (scale 1)" if pixels else "")

@@ -45,4 +45,9 @@ def load_predictor(path: str | Path, threads: int | None = None) -> Predictor:
     fmt = format_of(p)
     if fmt is None:
         raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt, .onnx or .tflite)", p)
-    return fmt.load_predictor()(p, threads=threads)
+    try:
+        return fmt.load_predictor()(p, threads=threads)
+    except EdgeAgeError as e:
+        if e.path is None:  # e.g. a bad spec in the card or the metadata: name the file
+            raise EdgeAgeError(e.reason, p) from e
+        raise

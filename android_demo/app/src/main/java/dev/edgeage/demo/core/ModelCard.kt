@@ -11,6 +11,8 @@ data class PreprocessSpec(
     val std: FloatArray,
     val framing: Framing,
     val interpolation: String,
+    /** The model file normalises inside: it takes the pixel values (int8 files: pixel - 128). */
+    val inputPixels: Boolean = false,
 )
 
 /** Scale and zero-point of an int8 tensor: real = (q - zeroPoint) * scale. */
@@ -39,6 +41,7 @@ data class ModelCard(
                 std = floats(pre, "std"),
                 framing = framing(pre),
                 interpolation = pre.get("interpolation").asString,
+                inputPixels = pre.has("input_pixels") && pre.get("input_pixels").asBoolean,
             )
             val files = root.getAsJsonObject("files")
             require(files.has(format)) { "model card has no '$format' file (has ${files.keySet()})" }

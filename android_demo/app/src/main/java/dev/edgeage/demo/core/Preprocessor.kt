@@ -32,7 +32,8 @@ data class FaceBox(val x: Double, val y: Double, val w: Double, val h: Double)
 /**
  * Image -> model input, exactly as edge_age.data.preprocess does it in Python:
  * square crop (framed from the detection, [Framer]) -> bilinear resize (OpenCV INTER_LINEAR_EXACT arithmetic) -> (x - mean) / std in float32
- * -> int8 with the model's scale and zero-point. The golden test checks the bytes against Python.
+ * -> int8 with the model's scale and zero-point (files that normalise inside take pixel - 128). The golden test
+ * checks the bytes against Python.
  */
 object Preprocessor {
     /** Central square crop, as `center_square` (aligned face chips are square already). */
@@ -123,12 +124,16 @@ object Preprocessor {
         return resizeBilinearExact(crop, spec.size, spec.size)
     }
 
-    /** Prepared face -> int8 NHWC tensor bytes: q = round-half-even(((x - mean) / std) / scale) + zeroPoint. */
+    /**
+     * Prepared face -> int8 NHWC tensor bytes: q = round-half-even(x / scale) + zeroPoint, where x is the pixel
+     * for files that normalise inside (their scale 1 and zero point -128 make it pixel - 128), else (pixel - mean) / std.
+     */
     fun quantize(face: RgbImage, spec: PreprocessSpec, q: QuantParams): ByteArray {
         val out = ByteArray(face.width * face.height * 3)
         for (i in out.indices) {
             val c = i % 3
-            val x = ((face.data[i].toInt() and 0xFF).toFloat() - spec.mean[c]) / spec.std[c]
+            val pixel = (face.data[i].toInt() and 0xFF).toFloat()
+            val x = if (spec.inputPixels) pixel else (pixel - spec.mean[c]) / spec.std[c]
             val v = round((x / q.scale).toDouble()) + q.zeroPoint
             out[i] = v.coerceIn(-128.0, 127.0).toInt().toByte()
         }

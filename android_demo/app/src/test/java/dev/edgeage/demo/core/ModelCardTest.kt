@@ -34,6 +34,13 @@ class ModelCardTest {
     }
 
     @Test
+    fun readsWhetherTheFileTakesPixels() {
+        assertEquals(false, ModelCard.parse(json).spec.inputPixels)  // cards written before pixel-input files
+        val pixels = json.replace("\"face_margin\": 0.4", "\"face_margin\": 0.4, \"input_pixels\": true")
+        assertEquals(true, ModelCard.parse(pixels).spec.inputPixels)
+    }
+
+    @Test
     fun missingFormatIsAClearError() {
         val e = assertThrows(IllegalArgumentException::class.java) { ModelCard.parse(json, "onnx_int8") }
         assertEquals(true, e.message!!.contains("onnx_int8"))

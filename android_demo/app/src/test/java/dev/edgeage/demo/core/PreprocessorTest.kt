@@ -92,6 +92,13 @@ class PreprocessorTest {
     }
 
     @Test
+    fun pixelInputFilesTakePixelMinus128() {
+        val face = image(2, 1) { x, _, c -> if (x == 0) 0 else 200 + c }
+        val q = Preprocessor.quantize(face, spec.copy(inputPixels = true), QuantParams(scale = 1.0f, zeroPoint = -128))
+        assertArrayEquals(byteArrayOf(-128, -128, -128, 72, 73, 74), q)
+    }
+
+    @Test
     fun dequantizeOutput() {
         assertEquals(37.5f, Preprocessor.dequantize(25, QuantParams(0.5f, -50)), 1e-6f)
     }
