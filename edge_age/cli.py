@@ -20,6 +20,10 @@ from edge_age.formats import FORMATS, families
 DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
 
 
+# Top-level modules of the `train` extra (setup.cfg): a command that misses one says which extra to install.
+TRAIN_EXTRA_MODULES = ("torch", "torchvision", "onnx", "litert_torch", "torchao")
+
+
 def _export_default(field: str):
     """Export defaults are declared once, on ExportConfig (a torch-free module)."""
     from dataclasses import fields
@@ -342,6 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"edge-age: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:  # an optional dependency (extra) this command needs is not installed
+        if args.debug or not e.name or e.name.split(".")[0] == "edge_age":
+            raise
+        extra = "train" if e.name.split(".")[0] in TRAIN_EXTRA_MODULES else "plot" if e.name.startswith("matplotlib") else None
+        hint = f"pip install 'edge-age[{extra}]'" if extra else f"pip install {e.name.split('.')[0]}"
+        print(f"edge-age: error: `edge-age {args.command}` needs the Python package {e.name.split('.')[0]!r}, "
+              f"which is not installed ({hint})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("edge-age: interrupted (completed epochs and files are kept; re-run with --resume)", file=sys.stderr)

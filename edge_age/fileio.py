@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from edge_age.errors import EdgeAgeError
 
 
-def _check_target(path: Path) -> None:
+def check_target(path: Path) -> None:
     """Only a regular file (or nothing) may be replaced: os.replace would swap a symlink, or a device
     such as /dev/stdout, for a regular file."""
     if path.is_symlink():
@@ -44,7 +44,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     Failures to write (read-only folder, full disk) become one-line errors naming ``path``.
     """
     path = Path(path)
-    _check_target(path)
+    check_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _clean_stale_temps(path)

@@ -75,16 +75,41 @@ def annotate(img: np.ndarray, faces: list[Face], ages: list[float]) -> np.ndarra
     return out
 
 
+def annotation_paths(images: list[Path], folder: Path) -> list[Path]:
+    """One distinct ``NAME_age.jpg`` per input in ``folder``: inputs that share a name in different folders get
+    ``NAME_2_age.jpg``..., and no output is ever one of the inputs (it would be overwritten before it is read)."""
+    inputs = {p.resolve() for p in images}
+    taken: set[Path] = set()
+    out = []
+    for path in images:
+        k = 1
+        while True:
+            cand = folder / (f"{path.stem}_age.jpg" if k == 1 else f"{path.stem}_{k}_age.jpg")
+            if cand.resolve() not in taken and cand.resolve() not in inputs:
+                break
+            k += 1
+        taken.add(cand.resolve())
+        out.append(cand)
+    return out
+
+
 def predict_command(args: argparse.Namespace) -> int:
     model = args.model or default_model()
+    for target in [args.json] if args.json else []:
+        fileio.check_target(Path(target))  # before any work: a bad output path is a one-line error now
+    annotated = annotation_paths(list(args.images), Path(args.annotate)) if args.annotate else []
     predictor = load_predictor(model, threads=args.threads)
     results: list[dict[str, Any]] = []
     failed = 0
-    for path in args.images:
+    for i, path in enumerate(args.images):
         try:
             if not path.is_file():
                 raise EdgeAgeError("no such image file", path)
-            img = decode_image(path.read_bytes(), str(path))
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise EdgeAgeError(f"cannot read ({e.strerror or e})", path) from None
+            img = decode_image(data, str(path))
             faces = faces_in(img, args.detect_faces, predictor.spec)
             if not faces:
                 raise EdgeAgeError("no face found", path)
@@ -102,7 +127,7 @@ def predict_command(args: argparse.Namespace) -> int:
         if args.annotate:
             ok, buf = cv2.imencode(".jpg", annotate(img, faces, ages))
             if ok:
-                fileio.write_bytes(Path(args.annotate) / f"{path.stem}_age.jpg", buf.tobytes())
+                fileio.write_bytes(annotated[i], buf.tobytes())
     n_faces = sum(1 for r in results if "age" in r)
     print(f"{len(args.images)} image(s), {n_faces} face(s), {failed} skipped  [{predictor.name}, {predictor.runtime}]",
           file=sys.stderr)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from edge_age.checkpoint import load_checkpoint
 

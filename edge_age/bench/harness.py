@@ -148,8 +148,9 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
                            **{f"u{g['threshold']}_{r}": g[r] for g in m["gates"].values() for r in ("tpr", "fpr")},
                            **{f"mae_{band}": v["mae"] for band, v in m["mae_per_band"].items()}}
             log(f"  {f.name}: MAE {m['mae']:.3f} on {m['n']} {cfg.split} faces")
-        except EdgeAgeError as e:
-            out[str(f)] = {"error": str(e)}
+        except EdgeAgeError as e:  # said, and kept in the row: never a silent "not measured"
+            log(f"  {f.name}: MAE not measured: {e}")
+            out[str(f)] = {"mae_error": str(e)}
     return out
 
 

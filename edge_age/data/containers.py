@@ -26,10 +26,26 @@ def _safe_member(name: str, archive: Path) -> str | None:
     return None if norm == "." else norm
 
 
+# An image member over this many bytes is refused before it is read (by its declared size) and while it is
+# read (by the bytes that actually come out): a zip or tar bomb costs at most this much memory.
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+
+
+def _bounded_read(f, declared: int, where: str) -> bytes:
+    if declared > MAX_MEMBER_BYTES:
+        raise EdgeAgeError(f"archive member of {declared:,} bytes is over the {MAX_MEMBER_BYTES:,}-byte limit", where)
+    data = f.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        raise EdgeAgeError(f"archive member expands past the {MAX_MEMBER_BYTES:,}-byte limit", where)
+    return data
+
+
 class Container:
-    """A set of named files: ``names()`` lists them, ``read_many()`` yields their bytes."""
+    """A set of named files: ``names()`` lists them, ``read_many()`` yields their bytes; ``skipped`` names the
+    members that are not regular files (links, devices), so they are counted rather than silently dropped."""
 
     path: Path
+    skipped: list[tuple[str, str]] = []  # (where, why); instances that skip anything own their list
 
     def names(self) -> list[str]:
         raise NotImplementedError
@@ -101,6 +117,7 @@ class TarContainer(Container):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._names: list[str] | None = None
+        self.skipped = []
 
     def _open(self) -> tarfile.TarFile:
         try:
@@ -118,6 +135,9 @@ class TarContainer(Container):
                             name = _safe_member(m.name, self.path)
                             if name:
                                 out.append(name)
+                        elif not m.isdir():
+                            kind = "symlink" if m.issym() else "hard link" if m.islnk() else "device or fifo"
+                            self.skipped.append((self.display(m.name), f"{kind}, not a regular file"))
                 except (tarfile.TarError, EOFError, OSError) as e:
                     raise EdgeAgeError(f"archive is corrupt or truncated ({e})", self.path) from e
             self._names = out
@@ -135,7 +155,12 @@ class TarContainer(Container):
                     name = _safe_member(m.name, self.path)
                     if name in wanted:
                         f = tf.extractfile(m)
-                        yield name, f.read() if f else EdgeAgeError("unreadable member", self.display(name))
+                        try:
+                            data: bytes | Exception = (_bounded_read(f, m.size, self.display(name)) if f
+                                                       else EdgeAgeError("unreadable member", self.display(name)))
+                        except EdgeAgeError as e:
+                            data = e
+                        yield name, data
                         wanted.discard(name)
                         if not wanted:
                             return
@@ -153,6 +178,8 @@ class ZipContainer(Container):
         except (zipfile.BadZipFile, OSError) as e:
             raise EdgeAgeError(f"not a readable zip archive ({e})", path) from e
         self._map: dict[str, str] = {}
+        self._infos = {info.filename: info for info in self._zf.infolist()}
+        self.skipped = []
         for info in self._zf.infolist():
             if not info.is_dir():
                 name = _safe_member(info.filename, path)
@@ -165,10 +192,18 @@ class ZipContainer(Container):
     def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
         for name in names:
             try:
-                yield name, self._zf.read(self._map[name])
+                info = self._infos[self._map[name]]
+                with self._zf.open(info) as f:
+                    yield name, _bounded_read(f, info.file_size, self.display(name))
             except KeyError:
                 yield name, EdgeAgeError("missing from archive", self.display(name))
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
+            except EdgeAgeError as e:
+                yield name, e
+            except RuntimeError as e:  # zipfile: encrypted member, password required
+                yield name, EdgeAgeError(f"encrypted archive member ({e})", self.display(name))
+            except NotImplementedError as e:  # zipfile: PPMd and other unsupported compression methods
+                yield name, EdgeAgeError(f"unsupported compression ({e})", self.display(name))
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
                 yield name, EdgeAgeError(f"corrupt archive member ({e})", self.display(name))
 
 

@@ -98,7 +98,7 @@ def load_dataset(
     names = [s.name for s in labeled.samples]
     assigned = assign_splits(names, [s.age for s in labeled.samples], cfg.split)
     keep = limit_mask(names, cfg.limit, cfg.split.seed)
-    if splits is not None:
+    if splits is not None and "all" not in splits:  # "all": every face, as eval and bench --split all mean it
         keep &= np.isin(assigned, list(splits))
     chosen = [s for s, k in zip(labeled.samples, keep) if k]
     split_of = {s.name: sp for s, sp, k in zip(labeled.samples, assigned, keep) if k}

@@ -154,7 +154,22 @@ def load_labeled(path: str | Path, scheme: str = "auto") -> LabeledSet:
             problems.append(Problem(container.display(n), str(e)))
     if not samples:
         raise EdgeAgeError(f"no image with a valid {scheme} label ({len(problems)} skipped)", p)
+    problems += [Problem(where, why) for where, why in container.skipped]
     return LabeledSet(container, scheme, samples, problems)
+
+
+def _csv_rows(reader, where: str, problems: list[Problem]):
+    """(line number, row) of each readable row; a row the csv module refuses (e.g. a field over its
+    128 KiB limit) is a problem of that row, and the rows after it are still read."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            problems.append(Problem(f"{where}:{reader.line_num}", f"unreadable CSV row ({e})"))
+            continue
+        yield reader.line_num, row
 
 
 def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
@@ -164,7 +179,10 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
     except UnicodeDecodeError:
         raise EdgeAgeError("CSV is not UTF-8 text", where) from None
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as e:
+        raise EdgeAgeError(f"CSV header is not readable ({e})", where) from None
     if not header:
         raise EdgeAgeError("CSV is empty", where)
     cols = [h.strip().lower() for h in header]
@@ -179,7 +197,7 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
     base = posixpath.dirname(csv_name)
     available = set(container.names())
     samples, problems, seen = [], [], set()
-    for row_no, row in enumerate(reader, start=2):
+    for row_no, row in _csv_rows(reader, where, problems):
         if not row or all(not c.strip() for c in row):
             continue
         loc = f"{where}:{row_no}"

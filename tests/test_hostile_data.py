@@ -1,0 +1,131 @@
+"""Hostile archives, CSV files and output names: each bad item is named and counted, the rest goes on."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from conftest import face_image, make_utk, write_jpg
+from edge_age.cli import main
+from edge_age.data import containers
+from edge_age.data.sources import load_labeled
+from edge_age.errors import EdgeAgeError
+from edge_age.predict import annotation_paths
+
+
+def _jpg_bytes(age: int, seed: int) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", face_image(age, seed))
+    assert ok
+    return buf.tobytes()
+
+
+def test_tar_links_and_devices_are_counted_not_dropped(tmp_path: Path) -> None:
+    src = make_utk(tmp_path / "UTKFace", n_per_age=1)
+    archive = tmp_path / "ds.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(src, arcname="UTKFace")
+        for kind, name in ((tarfile.SYMTYPE, "30_0_0_link.jpg"), (tarfile.LNKTYPE, "31_0_0_hard.jpg"),
+                           (tarfile.CHRTYPE, "32_0_0_dev.jpg")):
+            info = tarfile.TarInfo(f"UTKFace/{name}")
+            info.type, info.linkname = kind, "/etc/passwd"
+            tf.addfile(info)
+    ls = load_labeled(archive)
+    skipped = [p for p in ls.problems if "not a regular file" in p.reason]
+    assert len(skipped) == 3 and {"symlink", "hard link", "device or fifo"} <= {p.reason.split(",")[0] for p in skipped}
+    assert len(ls.samples) == len(list(src.iterdir()))
+
+
+def test_zip_members_that_cannot_be_read_are_named(tmp_path: Path, monkeypatch) -> None:
+    archive = tmp_path / "ds.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("UTKFace/30_0_0_2017.jpg", _jpg_bytes(30, 1))
+        zf.writestr("UTKFace/31_0_0_2017.jpg", _jpg_bytes(31, 2))
+        zf.writestr("UTKFace/32_0_0_2017.jpg", b"\0" * 5000)  # stands for a bomb: over the lowered limit
+        zf.writestr("UTKFace/33_0_0_2017.jpg", _jpg_bytes(33, 3))
+    raw = bytearray(archive.read_bytes())
+    # Mark member 2 encrypted (general purpose flag bit 0) in its central directory entry.
+    cd = raw.rfind(b"PK\x01\x02", 0, raw.rfind(b"UTKFace/31"))
+    raw[cd + 8] |= 1
+    archive.write_bytes(bytes(raw))
+    monkeypatch.setattr(containers, "MAX_MEMBER_BYTES", 4000)
+    c = containers.open_container(archive)
+    got = dict(c.read_many(c.names()))
+    assert isinstance(got["UTKFace/31_0_0_2017.jpg"], EdgeAgeError) and "encrypted" in str(got["UTKFace/31_0_0_2017.jpg"])
+    assert "limit" in str(got["UTKFace/32_0_0_2017.jpg"])
+    assert isinstance(got["UTKFace/30_0_0_2017.jpg"], bytes) and isinstance(got["UTKFace/33_0_0_2017.jpg"], bytes)
+
+
+def test_a_tar_member_past_the_limit_is_refused_by_its_size(tmp_path: Path, monkeypatch) -> None:
+    archive = tmp_path / "ds.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        for name, data in (("UTKFace/30_0_0_a.jpg", _jpg_bytes(30, 1)), ("UTKFace/31_0_0_b.jpg", b"\0" * 50_000)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    monkeypatch.setattr(containers, "MAX_MEMBER_BYTES", 40_000)
+    c = containers.open_container(archive)
+    got = dict(c.read_many(c.names()))
+    assert isinstance(got["UTKFace/30_0_0_a.jpg"], bytes) and "limit" in str(got["UTKFace/31_0_0_b.jpg"])
+
+
+def test_annotated_outputs_never_overwrite_an_input_or_each_other(tmp_path: Path) -> None:
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    a, b = tmp_path / "a" / "face.jpg", tmp_path / "b" / "face.jpg"
+    victim = ann / "face_age.jpg"  # an input named like the output of face.jpg
+    names = annotation_paths([a, b, victim], ann)
+    assert len({p.resolve() for p in names}) == 3
+    assert victim.resolve() not in {p.resolve() for p in names}
+    assert names[0].name == "face_2_age.jpg" or names[0].name == "face_age.jpg"
+
+
+def test_predict_annotate_keeps_the_inputs_intact(exported: dict, tmp_path: Path) -> None:
+    ann = tmp_path / "ann"
+    imgs = [write_jpg(tmp_path / d / "face.jpg", face_image(20 + i * 30, i, size=150)) for i, d in enumerate("ab")]
+    victim = write_jpg(ann / "face_age.jpg", face_image(50, 9, size=150))
+    before = victim.read_bytes()
+    rc = main(["predict", *map(str, imgs), str(victim), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
+               "--annotate", str(ann)])
+    assert rc == 0 and victim.read_bytes() == before
+    assert len(list(ann.glob("*_age.jpg"))) == 4  # the victim, and one annotation per input
+
+
+def test_a_csv_with_a_huge_field_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    write_jpg(tmp_path / "a.jpg", face_image(30, 1))
+    (tmp_path / "labels.csv").write_text("file_name,age\n" + "a.jpg,30\n" + "x" * 200_000 + ",40\n")
+    rc = main(["data", "report", "--data", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "rep")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 0 and "Traceback" not in err, err
+    report = (tmp_path / "rep" / "report.json").read_text()
+    assert "unreadable CSV row" in report and "labels.csv:3" in report
+
+
+def test_bench_split_all_scores_every_face(exported: dict, tmp_path: Path, capsys) -> None:
+    rc = main(["bench", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(exported["data"]),
+               "--split", "all", "--limit", "20", "--no-peak", "--runs", "1", "--warmup", "0", "--min-seconds", "0",
+               "--json", str(tmp_path / "b.json")])
+    import json
+
+    row = json.loads((tmp_path / "b.json").read_text())["rows"][0]
+    assert rc == 0 and row.get("mae") is not None and "mae_error" not in row, row
+    assert np.isfinite(row["mae"])
+
+
+def test_a_missing_extra_is_a_one_line_error_naming_the_install(utk_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # A machine without the train extra: torch cannot be imported.
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from edge_age.cli import main\n"
+            f"raise SystemExit(main(['train', '--data', {str(utk_dir)!r}, '--out', {str(tmp_path / 'r')!r}]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    err = r.stderr.strip()
+    assert r.returncode == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert "'torch'" in err and "edge-age[train]" in err
