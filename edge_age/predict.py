@@ -8,6 +8,7 @@ skipped; the exit code is non-zero only when no image could be processed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,17 +79,20 @@ def annotate(img: np.ndarray, faces: list[Face], ages: list[float]) -> np.ndarra
 def annotation_paths(images: list[Path], folder: Path) -> list[Path]:
     """One distinct ``NAME_age.jpg`` per input in ``folder``: inputs that share a name in different folders get
     ``NAME_2_age.jpg``..., and no output is ever one of the inputs (it would be overwritten before it is read)."""
-    inputs = {p.resolve() for p in images}
-    taken: set[Path] = set()
+    def real(p: Path) -> str:
+        return os.path.realpath(p)  # never raises, even on a symlink loop (Path.resolve does)
+
+    inputs = {real(p) for p in images}
+    taken: set[str] = set()
     out = []
     for path in images:
         k = 1
         while True:
             cand = folder / (f"{path.stem}_age.jpg" if k == 1 else f"{path.stem}_{k}_age.jpg")
-            if cand.resolve() not in taken and cand.resolve() not in inputs:
+            if real(cand) not in taken and real(cand) not in inputs:
                 break
             k += 1
-        taken.add(cand.resolve())
+        taken.add(real(cand))
         out.append(cand)
     return out
 

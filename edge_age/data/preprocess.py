@@ -21,6 +21,9 @@ from typing import Any
 # OpenCV's decoders refuse images over this many pixels (their default allows 2^30, ~3 GB of BGR).
 # Read by OpenCV at its first decode; a value the user set wins. Equal to MAX_PIXELS below.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "64000000")
+# A file OpenCV cannot decode is reported by us in one line naming it; its decoders' own log lines
+# ("[ERROR:0] global grfmt_tiff.cpp ...") would only repeat that, unnamed.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 import cv2  # noqa: E402  (after the cap above)
 import numpy as np
@@ -176,7 +179,7 @@ def _check_dimensions(data: bytes, name: str) -> None:
         return
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # header oddities (corrupt EXIF, ...) are judged by the decode below
             with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
     except Image.DecompressionBombError as e:

@@ -1,0 +1,307 @@
+"""A corpus of 60+ hostile inputs of our own, generated here, run through every command that takes them.
+
+Each case asserts the exit code, that no traceback is printed, that the message names the culprit, and
+that nothing outside the command's output folder changed. Images go through `predict` (alone and beside
+a good face, with and without --detect-faces); datasets through `data report`, `eval` and `train`; model
+files through `predict`, `eval`, `bench` and `export`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import shutil
+import struct
+import tarfile
+import zipfile
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import face_image, make_utk, write_jpg
+from edge_age.cli import main
+
+FACE = face_image(40, 3, size=96)
+
+
+def _jpg(img: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+def _png_header(w: int, h: int, rows: int = 0, color: int = 2) -> bytes:
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    body = zlib.compress(b"\0" * ((w * 3 + 1) * rows))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+def _bmp_header(w: int, h: int) -> bytes:
+    return b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, 0, 0, 0, 0, 0)
+
+
+# name -> image bytes; every one must be refused by name (good images are added by the tests).
+IMAGES: dict[str, bytes] = {
+    "empty": b"",
+    "one_byte": b"\xff",
+    "nul_bytes": b"\0" * 4096,
+    "text": b"hello, I am not a picture\n",
+    "html": b"<!doctype html><title>404</title>",
+    "json": b'{"image": "elsewhere"}',
+    "random": bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8)),
+    "jpeg_soi_only": b"\xff\xd8",
+    "jpeg_cut_half": _jpg(FACE)[: len(_jpg(FACE)) // 2],
+    "jpeg_no_eoi": _jpg(FACE)[:-2],
+    "jpeg_garbage_after_header": _jpg(FACE)[:20] + bytes(300) + b"\xff\xd9",
+    "png_signature_only": b"\x89PNG\r\n\x1a\n",
+    "png_lying_header": _png_header(3000, 3000, rows=2),
+    "png_zero_width": _png_header(0, 10),
+    "png_bomb_14000": _png_header(14000, 14000, rows=14000),
+    "png_bad_crc": _png_header(10, 10, rows=10)[:-5] + b"\0\0\0\0\0",
+    "bmp_huge_header": _bmp_header(100000, 100000),
+    "bmp_negative_width": _bmp_header(-50, 50),
+    "gif_header_only": b"GIF89a\x10\x00\x10\x00",
+    "tiff_header_only": b"II*\x00\x08\x00\x00\x00",
+    "one_pixel": cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes(),
+    "one_row": cv2.imencode(".png", np.zeros((1, 400, 3), np.uint8))[1].tobytes(),
+    "zip_named_jpg": b"PK\x05\x06" + bytes(18),
+    "pdf_named_jpg": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+}
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (not following links) -> its sha256: what a command must leave alone."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err[-2000:]
+    return rc, err
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hostile_images")
+    for name, data in IMAGES.items():
+        (root / f"{name}.jpg").write_bytes(data)
+    (root / "a_folder.jpg").mkdir()
+    os.symlink("/nonexistent/target.jpg", root / "dangling_link.jpg")
+    os.symlink(root / "loop_b.jpg", root / "loop_a.jpg")
+    os.symlink(root / "loop_a.jpg", root / "loop_b.jpg")
+    os.mkfifo(root / "a_fifo.jpg")  # reading it would block forever: must be refused without a read
+    (root / ("long_" + "x" * 240 + ".jpg")).write_bytes(b"not an image")
+    (root / "new\nline.jpg").write_bytes(b"not an image")
+    write_jpg(root / "good" / "face.jpg", face_image(35, 7, size=160))
+    return root
+
+
+def _image_cases(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.name != "good")
+
+
+def test_the_corpus_has_sixty_cases(images: Path) -> None:
+    assert len(_image_cases(images)) + len(DATASETS) + len(MODELS) >= 60
+
+
+@pytest.mark.parametrize("detect", [False, True], ids=["crop", "detect"])
+def test_predict_names_every_bad_image_and_scores_the_good_one(exported: dict, images: Path, tmp_path: Path,
+                                                              detect: bool, capsys) -> None:
+    before = _digest(images)
+    cases = _image_cases(images)
+    good = images / "good" / "face.jpg"
+    js = tmp_path / "out.json"
+    argv = ["predict", *map(str, cases), str(good), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
+            "--json", str(js), "--annotate", str(tmp_path / "ann")] + (["--detect-faces"] if detect else [])
+    rc, err = _run(argv, capsys)
+    results = json.loads(js.read_text())["results"]
+    scored = any("age" in r for r in results if r["file"] == str(good))
+    assert scored or detect  # as a crop it is always scored; the detector may find no face in a drawn one
+    assert rc == (0 if scored else 2)  # the run succeeded if anything was scored; the rest is named and counted
+    bad = [r for r in results if "error" in r]
+    assert {r["file"] for r in bad} - {str(good)} == {str(p) for p in cases}
+    for p in cases:
+        assert f"skipped {p}" in err, p.name
+    assert f"{len(cases) + 1} image(s)" in err and f"{len(cases) + (not scored)} skipped" in err
+    assert _digest(images) == before
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES)[:8])
+def test_predict_on_one_bad_image_fails_in_one_line(exported: dict, images: Path, name: str, capsys) -> None:
+    rc, err = _run(["predict", str(images / f"{name}.jpg"), "--model", str(exported["out"] / "simplecnn_int8.onnx")],
+                   capsys)
+    lines = [s for s in err.splitlines() if s.strip()]
+    assert rc == 2 and f"{name}.jpg" in lines[0] and "0 face(s), 1 skipped" in lines[-1]
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _csv(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_jpg(folder / "a.jpg", FACE)
+    (folder / "labels.csv").write_text(text)
+    return folder / "labels.csv"
+
+
+# name -> builder(folder) -> the --data path. All must give rc 2 with the culprit named, or run with the bad
+# items named as problems (rc 0) -- never a traceback.
+DATASETS = {
+    "missing_path": lambda d: d / "nowhere",
+    "empty_folder": lambda d: (d / "empty").mkdir() or d / "empty",
+    "only_text_files": lambda d: ((d / "t").mkdir(), (d / "t" / "notes.txt").write_text("x"))[0] or d / "t",
+    "unlabeled_images": lambda d: write_jpg(d / "u" / "face.jpg", FACE).parent,
+    "every_image_broken": lambda d: _many(d / "broken", b"not a jpeg"),
+    "zip_traversal": lambda d: _zip(d / "evil.zip", {"../../30_0_0_x.jpg": _jpg(FACE)}),
+    "zip_empty": lambda d: _zip(d / "empty.zip", {}),
+    "zip_not_a_zip": lambda d: _file(d / "fake.zip", b"PK\x03\x04 garbage"),
+    "tar_truncated": lambda d: _cut(_tar(d / "t.tar.gz", {f"{a}_0_0_x{a}.jpg": _jpg(FACE) for a in range(20, 40)})),
+    "tar_absolute_member": lambda d: _tar(d / "abs.tar.gz", {"/etc/30_0_0_x.jpg": _jpg(FACE)}),
+    "csv_no_age_column": lambda d: _csv(d / "c1", "file,gender\na.jpg,0\n"),
+    "csv_bad_ages": lambda d: _csv(d / "c2", "file,age\na.jpg,-3\na.jpg,nan\na.jpg,1e9\na.jpg,abc\n"),
+    "csv_outside_paths": lambda d: _csv(d / "c3", "file,age\n../../etc/passwd,30\n/etc/hosts,31\n"),
+    "csv_binary": lambda d: (_csv(d / "c4", ""), (d / "c4" / "labels.csv").write_bytes(b"\xff\xfe\0\0garbage"))[0],
+    "csv_empty": lambda d: _csv(d / "c5", ""),
+    "folders_not_ages": lambda d: write_jpg(d / "f" / "adult" / "x.jpg", FACE).parent.parent,
+    "utk_ages_out_of_range": lambda d: _many(d / "range", _jpg(FACE), names=("999_0_0_1.jpg", "-1_0_0_2.jpg")),
+}
+
+
+def _many(folder: Path, data: bytes, names: tuple[str, ...] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names or tuple(f"{a}_0_0_2017{a:04d}.jpg" for a in range(20, 40)):
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _cut(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(DATASETS))
+def test_datasets_through_report_eval_and_train(case: str, exported: dict, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    data = DATASETS[case](src)
+    before = _digest(src)
+    out = tmp_path / "out"
+    culprit = str(data)
+    runs = [
+        ["data", "report", "--data", str(data), "--out", str(out / "report"), "--no-progress"],
+        ["eval", "--model", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all",
+         "--out", str(out / "eval"), "--no-progress", "--cache-dir", str(out / "cache")],
+        ["train", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1", "--precision", "fp32",
+         "--out", str(out / "train"), "--no-progress", "--cache-dir", str(out / "cache")],
+    ]
+    for argv in runs:
+        rc, err = _run(argv, capsys)
+        lines = [s for s in err.splitlines() if s.strip()]
+        if rc != 0:
+            assert rc == 2 and lines and lines[-1].startswith("edge-age: error:"), (argv[0], err)
+            assert culprit in lines[-1] or Path(culprit).name in lines[-1], (argv[0], lines[-1])
+    assert _digest(src) == before
+
+
+# ---------------------------------------------------------------------------------------------- model files
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/edge_age_pwned",))
+
+
+def _copy_export(d: Path, exported: dict) -> Path:
+    shutil.copytree(exported["out"], d / "m")
+    return d / "m"
+
+
+def _edit_card(d: Path, exported: dict, edit) -> Path:
+    m = _copy_export(d, exported)
+    card = json.loads((m / "simplecnn.json").read_text())
+    edit(card)
+    (m / "simplecnn.json").write_text(json.dumps(card))
+    return m / "simplecnn_int8.tflite"
+
+
+MODELS = {
+    "missing": lambda d, e: d / "none.onnx",
+    "empty_onnx": lambda d, e: _file(d / "x.onnx", b""),
+    "random_onnx": lambda d, e: _file(d / "r.onnx", os.urandom(2000)),
+    "random_tflite": lambda d, e: _file(d / "r_int8.tflite", os.urandom(2000)),
+    "tflite_without_card": lambda d, e: shutil.copy(e["out"] / "simplecnn_int8.tflite", d / "lone_int8.tflite")
+    and d / "lone_int8.tflite",
+    "card_not_json": lambda d, e: _card_text(d, e, "{not json"),
+    "card_mean_two": lambda d, e: _edit_card(d, e, lambda c: c["preprocess"].__setitem__("mean", [1, 2])),
+    "card_size_string": lambda d, e: _edit_card(d, e, lambda c: c["preprocess"].__setitem__("size", "big")),
+    "card_unknown_interp": lambda d, e: _edit_card(d, e, lambda c: c["preprocess"].__setitem__("interpolation", "x")),
+    "card_no_preprocess": lambda d, e: _edit_card(d, e, lambda c: c.pop("preprocess")),
+    "card_wrong_size": lambda d, e: _edit_card(d, e, lambda c: c["preprocess"].__setitem__("size", 96)),
+    "malicious_pickle_pt": lambda d, e: _file(d / "evil.pt", pickle.dumps(_Boom())),
+    "text_pt": lambda d, e: _file(d / "t.pt", b"not a checkpoint"),
+    "folder_named_onnx": lambda d, e: (d / "dir.onnx").mkdir() or d / "dir.onnx",
+    "unknown_suffix": lambda d, e: _file(d / "model.h5", b"HDF"),
+}
+
+
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _card_text(d: Path, exported: dict, text: str) -> Path:
+    m = _copy_export(d, exported)
+    (m / "simplecnn.json").write_text(text)
+    return m / "simplecnn_int8.tflite"
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_model_files_through_predict_eval_bench_and_export(case: str, exported: dict, tmp_path: Path,
+                                                           capsys) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    model = MODELS[case](src, exported)
+    face = write_jpg(tmp_path / "face.jpg", face_image(30, 1, size=128))
+    before = _digest(src)
+    out = tmp_path / "out"
+    for argv in (["predict", str(face), "--model", str(model)],
+                 ["eval", "--model", str(model), "--data", str(exported["data"]), "--split", "val", "--no-progress",
+                  "--out", str(out / "eval"), "--cache-dir", str(exported["cache"])]):
+        rc, err = _run(argv, capsys)
+        lines = [s for s in err.splitlines() if s.strip()]
+        assert rc == 2 and len(lines) == 1 and lines[0].startswith("edge-age: error:"), (argv[0], err)
+        assert model.name in lines[0] or model.parent.name in lines[0], (argv[0], lines[0])
+    rc, err = _run(["bench", str(model), "--no-peak", "--runs", "1", "--warmup", "0", "--min-seconds", "0",
+                    "--json", str(out / "b.json")], capsys)
+    assert rc in (1, 2)  # an error row (rc 1) or a refusal (rc 2), never a traceback
+    if model.suffix == ".pt":
+        rc, err = _run(["export", "--checkpoint", str(model), "--out", str(out / "export")], capsys)
+        assert rc == 2 and model.name in err
+    assert not Path("/tmp/edge_age_pwned").exists()
+    assert _digest(src) == before
