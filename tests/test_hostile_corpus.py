@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import face_image, make_utk, write_jpg
+from conftest import face_image, write_jpg
 from edge_age.cli import main
 
 FACE = face_image(40, 3, size=96)

@@ -129,3 +129,41 @@ def test_a_missing_extra_is_a_one_line_error_naming_the_install(utk_dir: Path, t
     err = r.stderr.strip()
     assert r.returncode == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
     assert "'torch'" in err and "edge-age[train]" in err
+
+
+def test_a_ppmd_zip_member_is_named(tmp_path: Path) -> None:
+    archive = tmp_path / "ppmd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("UTKFace/30_0_0_2017.jpg", _jpg_bytes(30, 1))
+        zf.writestr("UTKFace/31_0_0_2017.jpg", _jpg_bytes(31, 2))
+    raw = bytearray(archive.read_bytes())
+    cd = raw.rfind(b"PK\x01\x02", 0, raw.rfind(b"UTKFace/31"))
+    raw[cd + 10:cd + 12] = (98).to_bytes(2, "little")  # compression method 98: PPMd, which zipfile cannot read
+    archive.write_bytes(bytes(raw))
+    c = containers.open_container(archive)
+    got = dict(c.read_many(c.names()))
+    assert "unsupported compression" in str(got["UTKFace/31_0_0_2017.jpg"])
+    assert isinstance(got["UTKFace/30_0_0_2017.jpg"], bytes)
+
+
+def test_a_full_disk_is_a_one_line_error_and_leaves_no_temp_file(utk_dir: Path, tmp_path: Path, capsys,
+                                                                 monkeypatch) -> None:
+    import errno
+    import os
+
+    from edge_age import fileio
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "replace", full)
+    out = tmp_path / "rep"
+    cache = tmp_path / "cache"
+    rc = main(["data", "report", "--data", str(utk_dir), "--out", str(out), "--no-progress", "--cache-dir", str(cache)])
+    monkeypatch.undo()
+    err = capsys.readouterr().err.strip().splitlines()
+    # The first write is the face cache: the error names that file.
+    assert rc == 2 and "No space left on device" in err[-1] and str(cache) in err[-1], err
+    assert "Traceback" not in "\n".join(err)
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert os.replace is not full

@@ -199,10 +199,10 @@ class ZipContainer(Container):
                 yield name, EdgeAgeError("missing from archive", self.display(name))
             except EdgeAgeError as e:
                 yield name, e
-            except RuntimeError as e:  # zipfile: encrypted member, password required
-                yield name, EdgeAgeError(f"encrypted archive member ({e})", self.display(name))
             except NotImplementedError as e:  # zipfile: PPMd and other unsupported compression methods
                 yield name, EdgeAgeError(f"unsupported compression ({e})", self.display(name))
+            except RuntimeError as e:  # zipfile: encrypted member, password required
+                yield name, EdgeAgeError(f"encrypted archive member ({e})", self.display(name))
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
                 yield name, EdgeAgeError(f"corrupt archive member ({e})", self.display(name))
 

@@ -44,7 +44,8 @@ def _set_metadata(model: onnx.ModelProto, spec: PreprocessSpec, card: dict[str, 
 
 def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec, card: dict[str, Any]) -> None:
     sample = torch.zeros(1, 3, spec.size, spec.size)
-    with tempfile.TemporaryDirectory() as tmp:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:  # beside the target, never /tmp
         raw = Path(tmp) / "raw.onnx"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -90,7 +91,8 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    with tempfile.TemporaryDirectory() as tmp:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
         pre = Path(tmp) / "pre.onnx"
         out = Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)

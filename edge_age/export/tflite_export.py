@@ -29,7 +29,10 @@ def _quiet() -> None:
 
 
 def _write(edge_model, path: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    """Converted into a temporary folder beside the target (inside export's staging folder, which the next
+    run removes if this one is killed), then written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
         out = Path(tmp) / "model.tflite"
         edge_model.export(str(out))
         fileio.write_bytes(path, out.read_bytes())
