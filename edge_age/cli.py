@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edge_age import __version__
-from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, Parser, int_list, number
+from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, Parser, default_of, int_list, number
+from edge_age.data.sources import SCHEMES
+from edge_age.data.split import SPLITS
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, families
 
@@ -24,26 +26,13 @@ DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $E
 TRAIN_EXTRA_MODULES = ("torch", "torchvision", "onnx", "litert_torch", "torchao")
 
 
-def _export_default(field: str):
-    """Export defaults are declared once, on ExportConfig (a torch-free module)."""
-    from dataclasses import fields
-
-    from edge_age.export.config import ExportConfig
-
-    return next(f.default for f in fields(ExportConfig) if f.name == field)
-
-
-def _bench_default(field: str):
-    from dataclasses import fields
-
-    from edge_age.bench.harness import BenchConfig  # torch-free
-
-    return next(f.default for f in fields(BenchConfig) if f.name == field)
+# Choice lists, named once: a --split of a command that scores a dataset ("all": every face).
+SPLIT_CHOICES = [*SPLITS, "all"]
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
-    p.add_argument("--format", dest="scheme", default="auto", choices=["auto", "utkface", "folders", "csv"],
+    p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
                    help="how ages are labelled (default: detected)")
     p.add_argument("--detect-faces", action="store_true",
                    help="raw photos: find the largest face (OpenCV Haar cascades) and crop it as the model's "
@@ -198,18 +187,18 @@ def _add_data(sub: Any) -> None:
                                      "the framing and the residual error it leaves as JSON.")
     for p, split, out in ((wi, "test", Path("runs/wild_test")), (fr, "train", Path("runs/framing.json"))):
         p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
-        p.add_argument("--format", dest="scheme", default="auto", choices=["auto", "utkface", "folders", "csv"],
+        p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
                        help="how ages are labelled (default: detected)")
-        p.add_argument("--split", default=split, choices=["train", "val", "test", "all"],
+        p.add_argument("--split", default=split, choices=SPLIT_CHOICES,
                        help="whose chips (split seed 0, as training; default: %(default)s)")
-        p.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces of the dataset (deterministic)")
+        p.add_argument("--limit", type=POSITIVE_INT, default=None,
+                       help="use only N faces of the dataset (deterministic)")
         p.add_argument("--seed", type=SEED, default=0, help="scene seed (default: %(default)s)")
         p.add_argument("--out", type=Path, default=out, help="(default: %(default)s)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
         p.set_defaults(detect_faces=False)
     wi.set_defaults(func=cmd_data_wild)
     fr.set_defaults(func=cmd_data_framing)
-
 
 
 def _add_train(sub: Any) -> None:
@@ -224,14 +213,13 @@ def _add_train(sub: Any) -> None:
     tr.set_defaults(func=cmd_train)
 
 
-
 def _add_eval(sub: Any) -> None:
     """`eval`."""
     ev = sub.add_parser("eval", help="score a model (checkpoint, .onnx or .tflite) on a split",
                         description="MAE, RMSE, CS@5, MAE per decade, scatter and decade confusion plots.")
     ev.add_argument("--model", required=True, type=Path, help="best.pt checkpoint (or exported .onnx/.tflite)")
     _add_data_args(ev)
-    ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+    ev.add_argument("--split", default="test", choices=SPLIT_CHOICES,
                     help="which split (default: %(default)s; 'all' for a dataset never trained on)")
     ev.add_argument("--seed", type=SEED, default=None, help="split seed (default: the model's training seed)")
     ev.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset)")
@@ -241,15 +229,16 @@ def _add_eval(sub: Any) -> None:
     ev.set_defaults(func=cmd_eval)
 
 
-
 def _add_export(sub: Any) -> None:
     """`export`: defaults and choices from ExportConfig and the formats table."""
+    from edge_age.export.config import ExportConfig  # torch-free
+
     ex = sub.add_parser("export", help="export a checkpoint to ONNX and TFLite (fp32, and int8 with --int8)",
                         description="Write NAME_fp32.onnx, NAME_fp32.tflite (and NAME_int8.* with --int8) plus the "
                                     "model card NAME.json; every file is re-run and compared with PyTorch on val.")
     ex.add_argument("--checkpoint", required=True, type=Path, help="runs/NAME/best.pt")
     ex.add_argument("--int8", action="store_true", help="with a family name in --formats: also its int8 file")
-    ex.add_argument("--formats", default=",".join(_export_default("formats")), metavar="LIST",
+    ex.add_argument("--formats", default=",".join(default_of(ExportConfig, "formats")), metavar="LIST",
                     help="comma list of families (" + ", ".join(families()) + ") or single files ("
                          + "; ".join(f"{f.name}: {f.description}" for f in FORMATS) + ") (default: %(default)s)")
     ex.add_argument("--out", type=Path, default=None,
@@ -258,18 +247,19 @@ def _add_export(sub: Any) -> None:
     ex.add_argument("--name", default=None, help="file name stem (default: the model name)")
     ex.add_argument("--data", default=None, help="the checkpoint's dataset, if it moved")
     ex.add_argument("--calib-data", default=None, help="int8 only: calibration faces (default: the training split)")
-    ex.add_argument("--calib-size", type=POSITIVE_INT, default=_export_default("calib_size"),
+    ex.add_argument("--calib-size", type=POSITIVE_INT, default=default_of(ExportConfig, "calib_size"),
                     help="int8 only: calibration faces, age-stratified (default: %(default)s)")
-    ex.add_argument("--qat-epochs", type=number(float, 0, 100), default=_export_default("qat_epochs"), metavar="E",
+    ex.add_argument("--qat-epochs", type=number(float, 0, 100), default=default_of(ExportConfig, "qat_epochs"),
+                    metavar="E",
                     help="int8 TFLite only: fine-tune E epochs of the training split with simulated int8, "
                          "distilled from the float model, instead of post-training calibration alone "
                          "(0: off, the default; measurements in benchmarks/export.md)")
-    ex.add_argument("--val-limit", type=POSITIVE_INT, default=None, help="prove parity on at most N val faces (default: all)")
+    ex.add_argument("--val-limit", type=POSITIVE_INT, default=None,
+                    help="prove parity on at most N val faces (default: all)")
     ex.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
     ex.add_argument("--cache-dir", type=Path, default=None)
     ex.add_argument("--no-progress", action="store_true")
     ex.set_defaults(func=cmd_export)
-
 
 
 def _add_predict(sub: Any) -> None:
@@ -285,13 +275,15 @@ def _add_predict(sub: Any) -> None:
     pr.add_argument("--json", type=Path, default=None, help="write results as JSON")
     pr.add_argument("--annotate", type=Path, default=None,
                     help="write copies with the crop fed to the model and the age into this folder")
-    pr.add_argument("--threads", type=number(int, 1, 1024), default=None, help="runtime threads (default: the runtime's)")
+    pr.add_argument("--threads", type=number(int, 1, 1024), default=None,
+                    help="runtime threads (default: the runtime's)")
     pr.set_defaults(func=cmd_predict)
-
 
 
 def _add_bench(sub: Any) -> None:
     """`bench`."""
+    from edge_age.bench.harness import BenchConfig  # torch-free
+
     be = sub.add_parser("bench", help="latency, size, memory and MAE of model files vs float ResNets",
                         description="Benchmark every model file (default: everything under export/) on each runtime "
                                     "and thread count; speed-ups are against fp32 ResNet18/50 rows of the same run.")
@@ -299,16 +291,17 @@ def _add_bench(sub: Any) -> None:
     be.add_argument("--baselines", action="store_true",
                     help="add fp32 ResNet18/50 (freshly initialised unless trained ones are among the files; needs torch)")
     be.add_argument("--data", default=None, help="dataset for MAE (omit: latency and size only)")
-    be.add_argument("--split", default=_bench_default("split"), choices=["test", "val", "train", "all"],
+    be.add_argument("--split", default=default_of(BenchConfig, "split"), choices=SPLIT_CHOICES,
                     help="(default: %(default)s)")
     be.add_argument("--limit", type=POSITIVE_INT, default=None, help="score MAE on at most N faces (deterministic)")
-    be.add_argument("--threads", type=int_list(1, 1024), default=_bench_default("threads"),
+    be.add_argument("--threads", type=int_list(1, 1024), default=default_of(BenchConfig, "threads"),
                     help="comma list of thread counts (default: %(default)s)")
-    be.add_argument("--runs", type=POSITIVE_INT, default=_bench_default("runs"), help="minimum timed runs (default: %(default)s)")
-    be.add_argument("--warmup", type=COUNT, default=_bench_default("warmup"), help="(default: %(default)s)")
-    be.add_argument("--min-seconds", type=number(float, 0, 3600), default=_bench_default("min_seconds"),
+    be.add_argument("--runs", type=POSITIVE_INT, default=default_of(BenchConfig, "runs"),
+                    help="minimum timed runs (default: %(default)s)")
+    be.add_argument("--warmup", type=COUNT, default=default_of(BenchConfig, "warmup"), help="(default: %(default)s)")
+    be.add_argument("--min-seconds", type=number(float, 0, 3600), default=default_of(BenchConfig, "min_seconds"),
                     help="minimum timed seconds per row (default: %(default)s)")
-    be.add_argument("--batch", type=number(int, 1, 1024), default=_bench_default("batch"),
+    be.add_argument("--batch", type=number(int, 1, 1024), default=default_of(BenchConfig, "batch"),
                     help="batch for the throughput column (default: %(default)s)")
     be.add_argument("--no-peak", action="store_true", help="skip the peak matmul measurement")
     be.add_argument("--json", type=Path, default=None)
@@ -348,11 +341,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edge-age: error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:  # an optional dependency (extra) this command needs is not installed
-        if args.debug or not e.name or e.name.split(".")[0] == "edge_age":
+        package = (e.name or "").split(".")[0]
+        if args.debug or package in ("", "edge_age"):
             raise
-        extra = "train" if e.name.split(".")[0] in TRAIN_EXTRA_MODULES else "plot" if e.name.startswith("matplotlib") else None
-        hint = f"pip install 'edge-age[{extra}]'" if extra else f"pip install {e.name.split('.')[0]}"
-        print(f"edge-age: error: `edge-age {args.command}` needs the Python package {e.name.split('.')[0]!r}, "
+        extra = "train" if package in TRAIN_EXTRA_MODULES else "plot" if package == "matplotlib" else None
+        hint = f"pip install 'edge-age[{extra}]'" if extra else f"pip install {package}"
+        print(f"edge-age: error: `edge-age {args.command}` needs the Python package {package!r}, "
               f"which is not installed ({hint})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

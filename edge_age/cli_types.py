@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable, NoReturn
+from dataclasses import fields
+from typing import Any, Callable, NoReturn
+
+
+def default_of(config: type, name: str) -> Any:
+    """A config dataclass's default for ``name``: option defaults are declared once, on the dataclass."""
+    return next(f.default for f in fields(config) if f.name == name)
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,10 +8,10 @@ registries they mirror).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, THREADS, number
+from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, THREADS, default_of, number
 
 # The registry's names and the loss table's keys, listed here so that ``--help`` needs no torch.
 MODEL_NAMES = ["mobilenetv2_age", "resnet18", "resnet50", "simplecnn"]
@@ -43,12 +43,10 @@ class TrainConfig:
     jitter: dict[str, list[float]] | None = None
 
 
-def default(name: str) -> Any:
-    return next(f.default for f in fields(TrainConfig) if f.name == name)
-
-
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    d = default
+    def d(name: str) -> Any:
+        return default_of(TrainConfig, name)
+
     p.add_argument("--model", default=d("model"), choices=MODEL_NAMES,
                    help="registry model (default: %(default)s); mobilenetv2_age is the compact one")
     p.add_argument("--input-size", type=number(int, 16, 1024), default=None,
