@@ -29,7 +29,7 @@ def write_fp32(job: "WriteJob", path: Path) -> None:
 
 def write_int8(job: "WriteJob", path: Path) -> str:
     """Formats-table writer for onnx_int8: quantizes a float export made beside it, then drops it."""
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         export_fp32(job.model, fp32, job.spec, job.meta)
         return quantize_int8(fp32, path, job.calibration(), job.spec, job.meta)
@@ -96,8 +96,9 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
         pre = Path(tmp) / "pre.onnx"
         out = Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+        norm = _normalize_node(onnx.load(str(pre)))
         common = dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                      weight_type=QuantType.QInt8, nodes_to_exclude=_normalize_nodes(onnx.load(str(pre))))
+                      weight_type=QuantType.QInt8, nodes_to_exclude=[norm.name] if norm is not None else [])
         method = "99.99th percentile"
         try:
             quantize_static(str(pre), str(out), _Reader(calib_faces, spec, "input", batch=1),
@@ -116,13 +117,15 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
     return method
 
 
-def _normalize_nodes(m: onnx.ModelProto) -> list[str]:
-    """The per-channel normalisation in front of a pixel-input model (export.prepare.PixelInput), kept in
-    float: quantized, it would add a requantization of the pixels ahead of the stem's own."""
+def _normalize_node(m: onnx.ModelProto) -> onnx.NodeProto | None:
+    """The per-channel normalisation in front of a pixel-input model (export.prepare.PixelInput): the one
+    grouped 1x1 Conv that reads the graph input. It stays float in int8 files: quantized, it would add a
+    requantization of the pixels ahead of the stem's own."""
     users = [n for n in m.graph.node if m.graph.input[0].name in n.input]
-    if len(users) == 1 and users[0].op_type == "Conv" and any(a.name == "group" and a.i == 3 for a in users[0].attribute):
-        return [users[0].name]
-    return []
+    grouped = len(users) == 1 and any(a.name == "group" and a.i == 3 for a in users[0].attribute)
+    if grouped and users[0].op_type == "Conv":
+        return users[0]
+    return None
 
 
 def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
@@ -141,9 +144,8 @@ def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
     for n in g.node:
         for i in n.input:
             users.setdefault(i, []).append(n)
-    after = None  # the float normalisation of a pixel-input file: the stem starts behind it
-    if len(users.get(name, [])) == 1 and users[name][0].op_type == "Conv":
-        after = users[name][0]
+    after = _normalize_node(m)  # the float normalisation of a pixel-input file: the stem starts behind it
+    if after is not None:
         name = after.output[0]
     producer = {o: n for n in g.node for o in n.output}
     inits = {t.name: t for t in g.initializer}

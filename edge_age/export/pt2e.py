@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import torch
 
+# How int8 TFLite files of pixel-input models describe their input in the model card.
+PIXEL_INPUT_NOTE = "input = pixel - 128 (scale 1)"
+
+
+def _fix_observers(graph: torch.fx.GraphModule, names: set[str], scale: float, qat: bool) -> None:
+    """Replace the named observers by fixed int8 parameters (zero point -128): a fake-quantizer under QAT."""
+    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
+    from torchao.quantization.pt2e.observer import FixedQParamsObserver
+
+    args = dict(scale=scale, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
+    for name in names:
+        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
+                else FixedQParamsObserver(**args))
+
 
 def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
     """Give every ReLU6 (hardtanh 0..6) the fixed int8 range 0..6.
@@ -15,9 +29,6 @@ def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
     (splitting it into ReLU + Hardtanh instead measured 1.029 but left 27 unfused RELU6 ops outside
     XNNPACK: 8.3 ms instead of 0.65 ms per face). With ``qat`` the range is a fixed fake-quantizer.
     """
-    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
-    from torchao.quantization.pt2e.observer import FixedQParamsObserver
-
     hardtanh = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
     names = set()
     for n in graph.graph.nodes:
@@ -25,10 +36,7 @@ def fix_relu6_ranges(graph: torch.fx.GraphModule, qat: bool = False) -> None:
             for m in (n.args[0], *n.users):
                 if m.op == "call_module" and "activation_post_process" in str(m.target):
                     names.add(str(m.target))
-    args = dict(scale=6.0 / 255, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
-    for name in names:
-        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
-                else FixedQParamsObserver(**args))
+    _fix_observers(graph, names, scale=6.0 / 255, qat=qat)
 
 
 def fix_pixel_input(graph: torch.fx.GraphModule, qat: bool = False) -> bool:
@@ -38,9 +46,6 @@ def fix_pixel_input(graph: torch.fx.GraphModule, qat: bool = False) -> bool:
     Calibrated instead, the input range follows the calibration faces (a few levels short of 0..255),
     and rounding then differs between runtimes. Returns whether an input observer was found.
     """
-    from torchao.quantization.pt2e import FixedQParamsFakeQuantize
-    from torchao.quantization.pt2e.observer import FixedQParamsObserver
-
     # From the input through layout-only ops (the NHWC -> NCHW permute) to the first observers.
     layout_ops = {"permute", "view", "reshape", "contiguous", "clone", "_to_copy"}
     names, todo = set(), [n for n in graph.graph.nodes if n.op == "placeholder"]
@@ -50,8 +55,5 @@ def fix_pixel_input(graph: torch.fx.GraphModule, qat: bool = False) -> bool:
                 names.add(str(m.target))
             elif m.op == "call_function" and getattr(m.target, "__name__", "").split(".")[0] in layout_ops:
                 todo.append(m)
-    args = dict(scale=1.0, zero_point=-128, dtype=torch.int8, quant_min=-128, quant_max=127)
-    for name in names:
-        setattr(graph, name, FixedQParamsFakeQuantize(observer=FixedQParamsObserver.with_args(**args)) if qat
-                else FixedQParamsObserver(**args))
+    _fix_observers(graph, names, scale=1.0, qat=qat)
     return bool(names)

@@ -14,7 +14,7 @@ import torch
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.export.prepare import NHWCInput
-from edge_age.export.pt2e import fix_pixel_input, fix_relu6_ranges
+from edge_age.export.pt2e import PIXEL_INPUT_NOTE, fix_pixel_input, fix_relu6_ranges
 
 if TYPE_CHECKING:
     from edge_age.export.job import WriteJob
@@ -80,7 +80,7 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
             raise ValueError("quantization-aware fine-tuning needs training faces")
         graph, quantizer = qat_graph(NHWCInput(model).eval(), train_faces, spec, qat, progress=progress)
         _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
-        return qat.describe(len(train_faces)) + ("; input = pixel - 128 (scale 1)" if spec.input_pixels else "")
+        return qat.describe(len(train_faces)) + (f"; {PIXEL_INPUT_NOTE}" if spec.input_pixels else "")
     graph = torch.export.export(NHWCInput(model).eval(), sample).module()
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
         pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
@@ -94,5 +94,5 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
             graph(torch.from_numpy(x[i : i + 1]))
     graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
     _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
-    return "histogram (PT2E HistogramObserver); ReLU6 outputs fixed to 0..6" + (
-        "; input = pixel - 128 (scale 1)" if pixels else "")
+    note = "histogram (PT2E HistogramObserver); ReLU6 outputs fixed to 0..6"
+    return note + (f"; {PIXEL_INPUT_NOTE}" if pixels else "")
