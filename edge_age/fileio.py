@@ -139,8 +139,9 @@ def swap_in_folder(staging: Path, out: Path, replaceable: set[str]) -> None:
     """Make ``staging`` the content of ``out`` so that a reader (or a kill) sees the old set or the new.
 
     ``replaceable``: the names the output owns. When ``out`` holds nothing else the folders are swapped
-    by two renames; otherwise (an --out shared with other files) the files are moved in one by one,
-    the card (the first file of ``staging`` that is not a model, moved last) deciding what is valid.
+    by two renames; otherwise (an --out shared with other files) the old card is removed first and the
+    files are moved in one by one, the new card (the ``.json``) last: a kill midway leaves no card that
+    describes a mixed set.
     """
     import shutil
 

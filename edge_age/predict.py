@@ -124,10 +124,11 @@ def predict_command(args: argparse.Namespace) -> int:
             results.append({"file": str(path), "error": e.reason})
             continue
         for f, a in zip(faces, ages):
-            box = f.as_dict()["box"] or [f.square.cx - f.square.side / 2, f.square.cy - f.square.side / 2,
-                                         f.square.side, f.square.side]
+            d = f.as_dict()
+            box = d["box"] or [f.square.cx - f.square.side / 2, f.square.cy - f.square.side / 2,
+                               f.square.side, f.square.side]
             print(f"{path}\t{','.join(str(round(v)) for v in box)}\t{a:.1f}")
-            results.append({"file": str(path), **f.as_dict(), "age": round(a, 2)})
+            results.append({"file": str(path), **d, "age": round(a, 2)})
         if args.annotate:
             ok, buf = cv2.imencode(".jpg", annotate(img, faces, ages))
             if ok:

@@ -94,14 +94,7 @@ def load_dataset(
     so it depends on names and seed only. ``splits`` restricts decoding to the splits a command needs
     (``eval --split test`` decodes only test faces).
     """
-    labeled = load_labeled(cfg.path, cfg.scheme)
-    names = [s.name for s in labeled.samples]
-    assigned = assign_splits(names, [s.age for s in labeled.samples], cfg.split)
-    keep = limit_mask(names, cfg.limit, cfg.split.seed)
-    if splits is not None and "all" not in splits:  # "all": every face, as eval and bench --split all mean it
-        keep &= np.isin(assigned, list(splits))
-    chosen = [s for s, k in zip(labeled.samples, keep) if k]
-    split_of = {s.name: sp for s, sp, k in zip(labeled.samples, assigned, keep) if k}
+    labeled, chosen, split_of = _select(cfg, splits)
     faces = build_faces(
         labeled, chosen, spec, cfg.detect_faces, default_cache_dir() if cache_dir is None else cache_dir, progress
     )
@@ -111,15 +104,23 @@ def load_dataset(
     return Dataset(cfg, labeled, faces, split)
 
 
-def split_samples(cfg: DataConfig, split: str) -> tuple[LabeledSet, list]:
-    """The labeled samples of one split (all of them for ``"all"``), in a stable order, before decoding."""
+def _select(cfg: DataConfig, splits: tuple[str, ...] | None) -> tuple[LabeledSet, list, dict[str, str]]:
+    """The labeled set, the samples of ``splits`` (every one for None or "all") after ``--limit``, in a
+    stable order, and each chosen name's split: the split is assigned on every name before the limit."""
     labeled = load_labeled(cfg.path, cfg.scheme)
     names = [s.name for s in labeled.samples]
     assigned = assign_splits(names, [s.age for s in labeled.samples], cfg.split)
     keep = limit_mask(names, cfg.limit, cfg.split.seed)
-    if split != "all":
-        keep &= assigned == split
+    if splits is not None and "all" not in splits:  # "all": every face, as eval and bench --split all mean it
+        keep &= np.isin(assigned, list(splits))
     chosen = [s for s, k in zip(labeled.samples, keep) if k]
+    split_of = {s.name: sp for s, sp, k in zip(labeled.samples, assigned, keep) if k}
+    return labeled, chosen, split_of
+
+
+def split_samples(cfg: DataConfig, split: str) -> tuple[LabeledSet, list]:
+    """The labeled samples of one split (all of them for ``"all"``), in a stable order, before decoding."""
+    labeled, chosen, _ = _select(cfg, (split,))
     if not chosen:
         raise EdgeAgeError(f"the {split} split is empty", cfg.path)
     return labeled, chosen
