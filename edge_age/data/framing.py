@@ -67,7 +67,7 @@ class Framing:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Framing":
         if not isinstance(d, dict):
-            raise EdgeAgeError(f"framing must be a JSON object, got {type(d).__name__}")
+            raise EdgeAgeError(f"framing must be a mapping of framing fields (a JSON object), got {d!r}")
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise EdgeAgeError(f"unknown framing fields {sorted(unknown)}")

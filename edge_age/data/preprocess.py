@@ -13,14 +13,16 @@ Pixels flow in two steps so that the expensive part can be cached:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 import math
 import os
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-# OpenCV's decoders refuse images over this many pixels (their default allows 2^30, ~3 GB of BGR).
-# Read by OpenCV at its first decode; a value the user set wins. Equal to MAX_PIXELS below.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "64000000")
+# Images larger than this are refused before decoding: a 12000x12000 JPEG would need ~430 MB.
+MAX_PIXELS = 64_000_000
+# OpenCV's decoders get the same cap (their default allows 2^30, ~3 GB of BGR); read by OpenCV at its
+# first decode, so set before cv2 is imported; a value the user set wins.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 # A file OpenCV cannot decode is reported by us in one line naming it; its decoders' own log lines
 # ("[ERROR:0] global grfmt_tiff.cpp ...") would only repeat that, unnamed.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
@@ -35,9 +37,6 @@ from edge_age.errors import EdgeAgeError
 # and they work as well as any other choice for models trained from scratch.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
-
-# Images larger than this are refused before decoding: a 12000x12000 JPEG would need ~430 MB.
-MAX_PIXELS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,6 @@ class PreprocessSpec:
             kw.setdefault("framing", Framing.from_margin(margin).to_dict())
         kw.pop("extra", None)  # an unused field of older cards
         if "framing" in kw:
-            if not isinstance(kw["framing"], dict):
-                raise EdgeAgeError(f"preprocessing spec: framing must be a mapping, got {kw['framing']!r}")
             kw["framing"] = Framing.from_dict(kw["framing"])
         for key in ("mean", "std"):
             if key in kw:
@@ -168,7 +165,7 @@ def _check_dimensions(data: bytes, name: str) -> None:
 
     Pillow reads the size from the header (its own bomb guard raises for the largest; that is a refusal
     too, never a pass). Formats Pillow cannot read go to OpenCV, whose decoders are capped at the same
-    pixel count through ``OPENCV_IO_MAX_IMAGE_PIXELS`` (set below, before the first decode).
+    pixel count through ``OPENCV_IO_MAX_IMAGE_PIXELS`` (set at the top of this module).
     """
     import io
     import warnings
