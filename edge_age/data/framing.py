@@ -117,6 +117,12 @@ class Square:
     cos: float = 1.0
     sin: float = 0.0
 
+    @classmethod
+    def turned(cls, cx: float, cy: float, side: float, degrees: float) -> "Square":
+        """A square turned by ``degrees`` (clockwise on screen) about its centre."""
+        a = math.radians(degrees)
+        return cls(cx, cy, side, math.cos(a), math.sin(a))
+
     @property
     def angle(self) -> float:
         return math.degrees(math.atan2(self.sin, self.cos))

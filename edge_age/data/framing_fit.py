@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 # Offsets 0 and scale 1: the raw geometry of a detection, against which the fit measures each chip.
 _NEUTRAL = Framing(0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)
-FRAMING_FIELDS = ("box_dx", "box_dy", "box_scale", "eye_dx", "eye_dy", "eye_scale", "eye_angle")
+# The framing's numeric parameters, in the dataclass's order: one column of the fit each.
+FRAMING_FIELDS = tuple(f.name for f in fields(Framing) if f.name != "fitted_on")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def summarize(matches: list[Match], framing: Framing) -> dict[str, Any]:
     }
 
 
-def fit_command(cfg: "DataConfig", split: str, out: "Path", wild: "WildConfig", progress: bool) -> dict[str, Any]:
+def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", progress: bool) -> dict[str, Any]:
     """``edge-age data framing``: fit on scenes of one split, write the framing and what it leaves."""
     from tqdm import tqdm
 
@@ -166,10 +167,9 @@ def fit_command(cfg: "DataConfig", split: str, out: "Path", wild: "WildConfig", 
     return result
 
 
-def load_fit(path: "str | Path") -> tuple[Framing, dict[str, list[float]]]:
+def load_fit(path: str | Path) -> tuple[Framing, dict[str, list[float]]]:
     """The framing and the jitter ranges (5th-95th percentile of each residual) of a ``data framing`` file."""
     import json
-    from pathlib import Path
 
     from edge_age.errors import EdgeAgeError
 

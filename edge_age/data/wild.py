@@ -23,11 +23,11 @@ import numpy as np
 from edge_age import fileio
 from edge_age.data.framing import Square
 from edge_age.data.preprocess import decode_image
+from edge_age.data.sources import LabeledSet, Sample
+from edge_age.data.split import stable_hash
 
 if TYPE_CHECKING:
     from edge_age.data.dataset import DataConfig
-from edge_age.data.sources import LabeledSet, Sample
-from edge_age.data.split import stable_hash
 
 LABELS = "labels.csv"
 TRUTH_COLUMNS = ("face_cx", "face_cy", "face_side", "face_angle")
@@ -72,8 +72,8 @@ def place(chip: np.ndarray, donor: np.ndarray, rng: np.random.Generator, cfg: Wi
     # Keep the face (about the middle 70% of a chip) inside the canvas.
     r = min(0.35 * side, w / 2 - 1, h / 2 - 1)
     cx, cy = float(rng.uniform(r, w - r)), float(rng.uniform(r, h - r))
-    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
-    truth = Square(cx, cy, side, float(cos), float(sin))
+    truth = Square.turned(cx, cy, side, angle)
+    cos, sin = truth.cos, truth.sin
     n = chip.shape[0]
     k = side / n
     # Chip pixel centre (i + 0.5) -> canvas point centre + R k (i + 0.5 - n/2); OpenCV maps pixel centres.
@@ -141,9 +141,8 @@ def read_truth(labels: Path) -> dict[str, Square]:
     out = {}
     with open(labels, newline="") as f:
         for row in csv.DictReader(f):
-            a = np.radians(float(row["face_angle"]))
-            out[row["file_name"]] = Square(float(row["face_cx"]), float(row["face_cy"]), float(row["face_side"]),
-                                           float(np.cos(a)), float(np.sin(a)))
+            out[row["file_name"]] = Square.turned(float(row["face_cx"]), float(row["face_cy"]),
+                                                  float(row["face_side"]), float(row["face_angle"]))
     return out
 
 
