@@ -37,7 +37,7 @@ class Pass:
     # cheek or a nose have none)
 
 
-# Tried in order until one finds a face (benchmarks/framing.md measures each fallback's gain): the
+# Tried in order until one finds a face (benchmarks/detector_passes.json counts what each pass finds): the
 # photo as is; a tight chip on an extended canvas; then, more permissive, the photo un-equalised and
 # turned by up to +-25 degrees for heads leaning beyond the cascade's ~15 degree tolerance.
 DEFAULT_PASSES = (
