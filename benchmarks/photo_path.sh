@@ -11,11 +11,11 @@ mkdir -p "$OUT"
 [ -f benchmarks/framing_fit.json ] && [ -z "${REFIT:-}" ] || \
   edge-age data framing --data "$DATA" --limit 2500 --out benchmarks/framing_fit.json --no-progress
 [ -f runs/wild_test/labels.csv ] || edge-age data wild --data "$DATA" --split test --out runs/wild_test --no-progress
-edge-age eval --model "$MODEL" --data "$DATA" --split test --no-progress \
+edge-age eval "$MODEL" --data "$DATA" --split test --no-progress \
   --json "$OUT/aligned.json" --out runs/eval/photo_aligned
-edge-age eval --model "$MODEL" --data "$DATA" --split test --detect-faces --no-progress \
+edge-age eval "$MODEL" --data "$DATA" --split test --detect-faces --no-progress \
   --json "$OUT/chips_detect.json" --out runs/eval/photo_chips
-edge-age eval --model "$MODEL" --data runs/wild_test/labels.csv --split all --detect-faces --no-progress \
+edge-age eval "$MODEL" --data runs/wild_test/labels.csv --split all --detect-faces --no-progress \
   --json "$OUT/wild.json" --out runs/eval/photo_wild
 edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
   --md "$OUT/bench.md"

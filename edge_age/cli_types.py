@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 
@@ -70,3 +71,24 @@ POSITIVE_INT = number(int, 1)
 COUNT = number(int, 0)  # 0 allowed (off)
 SEED = number(int, 0, 2**32 - 1)
 THREADS = number(int, 0, 1024)  # 0: all cores
+
+
+def add_artifact(p: argparse.ArgumentParser, dest: str, metavar: str, help: str, old_flag: str) -> None:
+    """The file a command works on, as a positional path (``edge-age eval FILE``, ``edge-age export FILE``,
+    like ``bench FILE...``). ``old_flag`` (``--model``, ``--checkpoint``) still works, unlisted, so scripts
+    written for earlier versions keep running; :func:`resolve_artifact` merges the two after parsing."""
+    p.add_argument(dest, nargs="?", type=Path, default=None, metavar=metavar, help=help)
+    p.add_argument(old_flag, dest=f"{dest}_flag", type=Path, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(artifact=(dest, metavar, old_flag))
+
+
+def resolve_artifact(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    if getattr(args, "artifact", None) is None:
+        return
+    dest, metavar, old_flag = args.artifact
+    given, flag = getattr(args, dest), getattr(args, f"{dest}_flag")
+    if given is not None and flag is not None and given != flag:
+        parser.error(f"{metavar} given twice ({given} and {old_flag} {flag})")
+    if given is None and flag is None:
+        parser.error(f"the {metavar} argument is required (edge-age {args.command} {metavar} ...)")
+    setattr(args, dest, given if given is not None else flag)

@@ -6,13 +6,14 @@ decade confusion matrix. Every artifact (checkpoint, ONNX, TFLite) is scored by 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from edge_age import fileio, plots
+from edge_age.errors import EdgeAgeError
+from edge_age.eval_config import EvalConfig
 
 DECADES = [f"{10 * i}-{10 * i + 9}" for i in range(10)] + ["100+"]
 # Age bands as age-assurance buyers read them (children, the 13-17 gate, young adults, ...).
@@ -103,35 +104,37 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
     return "\n".join(lines)
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
+def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
+             log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots and metrics.json
+    into ``cfg.out_dir()`` (and ``cfg.json``) and returns what was written."""
     from edge_age.data.dataset import config_for_model, load_dataset
     from edge_age.runtime import load_predictor
 
-    predictor = load_predictor(args.model)
-    cfg = config_for_model(predictor.data_config, args.data, args.scheme, args.detect_faces, args.seed, args.limit)
-    splits = None if args.split == "all" else (args.split,)
-    ds = load_dataset(cfg, predictor.spec, cache_dir=args.cache_dir, progress=not args.no_progress, splits=splits)
-    idx = ds.indices(args.split)
+    if cfg.json:
+        fileio.check_target(Path(cfg.json))  # a bad output path is a one-line error before any work
+    predictor = load_predictor(cfg.model, threads=cfg.threads or None)
+    data = config_for_model(predictor.data_config, cfg.data, cfg.scheme, cfg.detect_faces, cfg.seed, cfg.limit)
+    splits = None if cfg.split == "all" else (cfg.split,)
+    ds = load_dataset(data, predictor.spec, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None, progress=progress, splits=splits)
+    idx = ds.indices(cfg.split)
     if len(idx) == 0:
-        from edge_age.errors import EdgeAgeError
-
-        raise EdgeAgeError(f"the {args.split} split is empty", cfg.path)
+        raise EdgeAgeError(f"the {cfg.split} split is empty", data.path)
     y = ds.faces.ages[idx]
-    p = predict_all(predictor, ds.faces.faces[idx], args.batch_size, progress=not args.no_progress)
+    p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     m = age_metrics(y, p)
-    title = f"{predictor.name} on {cfg.path} [{args.split}]"
-    print(format_metrics(m, title))
+    title = f"{predictor.name} on {data.path} [{cfg.split}]"
+    log(format_metrics(m, title))
     if ds.problems:
-        print(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")
-    # Not next to the model: that may be the committed export/ folder.
-    out_dir = args.out or Path("runs") / "eval" / f"{Path(args.model).parent.name}_{Path(args.model).stem}_{args.split}"
+        log(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")
+    out_dir = cfg.out_dir()
     scatter = plots.scatter_true_pred(y, p, out_dir / "scatter.png", f"{title}\nMAE {m['mae']:.2f}")
     conf = plots.confusion(decade_confusion(y, p), DECADES, out_dir / "confusion.png", title)
-    result = {"command": getattr(args, "command_line", ""), "model": str(args.model), "runtime": predictor.runtime, "data": cfg.to_dict(), "split": args.split,
-              "metrics": m, "skipped": len(ds.problems),
+    result = {"command": command, "model": str(cfg.model), "runtime": predictor.runtime, "data": data.to_dict(),
+              "split": cfg.split, "metrics": m, "skipped": len(ds.problems),
               "plots": [str(x) for x in (scatter, conf) if x is not None]}
-    if args.json:
-        fileio.write_json(args.json, result)
+    if cfg.json:
+        fileio.write_json(cfg.json, result)
     fileio.write_json(out_dir / "metrics.json", result)
-    print(f"  plots and metrics.json in {out_dir}")
-    return 0
+    log(f"  plots and metrics.json in {out_dir}")
+    return result

@@ -7,12 +7,11 @@ skipped; the exit code is non-zero only when no image could be processed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -22,6 +21,7 @@ from edge_age.data.faces import detect_faces
 from edge_age.data.framing import Detection, Square, crop_detection
 from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.errors import EdgeAgeError
+from edge_age.eval_config import PredictConfig
 from edge_age.runtime import load_predictor
 
 REFERENCE_GLOB = "export/*/*_int8.tflite"
@@ -97,27 +97,36 @@ def annotation_paths(images: list[Path], folder: Path) -> list[Path]:
     return out
 
 
-def predict_command(args: argparse.Namespace) -> int:
-    model = args.model or default_model()
-    for target in [args.json] if args.json else []:
-        fileio.check_target(Path(target))  # before any work: a bad output path is a one-line error now
-    annotated = annotation_paths(list(args.images), Path(args.annotate)) if args.annotate else []
-    predictor = load_predictor(model, threads=args.threads)
+def _score_image(path: Path, predictor: Any, detect: bool) -> tuple[np.ndarray, list[Face], list[float]]:
+    """One image's faces and ages; an EdgeAgeError names the file and what is wrong with it."""
+    if not path.is_file():
+        raise EdgeAgeError("no such image file", path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EdgeAgeError(f"cannot read ({e.strerror or e})", path) from None
+    img = decode_image(data, str(path))
+    faces = faces_in(img, detect, predictor.spec)
+    if not faces:
+        raise EdgeAgeError("no face found", path)
+    ages = [float(a) for a in predictor.predict(np.stack([prepare_face(f.crop, predictor.spec) for f in faces]))]
+    return img, faces, ages
+
+
+def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Ages of every face in ``cfg.images``: one line per face to ``log``, problems per file to stderr.
+    Returns ``{"model", "runtime", "results", "failed"}`` (also written to ``cfg.json``)."""
+    model = Path(cfg.model) if cfg.model else default_model()
+    images = [Path(p) for p in cfg.images]
+    if cfg.json:
+        fileio.check_target(Path(cfg.json))  # before any work: a bad output path is a one-line error now
+    annotated = annotation_paths(images, Path(cfg.annotate)) if cfg.annotate else []
+    predictor = load_predictor(model, threads=cfg.threads or None)
     results: list[dict[str, Any]] = []
     failed = 0
-    for i, path in enumerate(args.images):
+    for i, path in enumerate(images):
         try:
-            if not path.is_file():
-                raise EdgeAgeError("no such image file", path)
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise EdgeAgeError(f"cannot read ({e.strerror or e})", path) from None
-            img = decode_image(data, str(path))
-            faces = faces_in(img, args.detect_faces, predictor.spec)
-            if not faces:
-                raise EdgeAgeError("no face found", path)
-            ages = [float(a) for a in predictor.predict(np.stack([prepare_face(f.crop, predictor.spec) for f in faces]))]
+            img, faces, ages = _score_image(path, predictor, cfg.detect_faces)
         except EdgeAgeError as e:
             failed += 1
             print(f"edge-age: skipped {e}", file=sys.stderr)
@@ -127,15 +136,16 @@ def predict_command(args: argparse.Namespace) -> int:
             d = f.as_dict()
             box = d["box"] or [f.square.cx - f.square.side / 2, f.square.cy - f.square.side / 2,
                                f.square.side, f.square.side]
-            print(f"{path}\t{','.join(str(round(v)) for v in box)}\t{a:.1f}")
+            log(f"{path}\t{','.join(str(round(v)) for v in box)}\t{a:.1f}")
             results.append({"file": str(path), **d, "age": round(a, 2)})
-        if args.annotate:
+        if cfg.annotate:
             ok, buf = cv2.imencode(".jpg", annotate(img, faces, ages))
             if ok:
                 fileio.write_bytes(annotated[i], buf.tobytes())
     n_faces = sum(1 for r in results if "age" in r)
-    print(f"{len(args.images)} image(s), {n_faces} face(s), {failed} skipped  [{predictor.name}, {predictor.runtime}]",
+    print(f"{len(images)} image(s), {n_faces} face(s), {failed} skipped  [{predictor.name}, {predictor.runtime}]",
           file=sys.stderr)
-    if args.json:
-        fileio.write_json(args.json, {"model": str(model), "runtime": predictor.runtime, "results": results})
-    return 0 if failed < len(args.images) else 2
+    out = {"model": str(model), "runtime": predictor.runtime, "results": results}
+    if cfg.json:
+        fileio.write_json(cfg.json, out)
+    return {**out, "failed": failed}

@@ -52,12 +52,12 @@ edge-age data report --data "$DATA" --out runs/data_report --no-progress
 for MODEL in $MODELS; do
   # shellcheck disable=SC2046  # the recipe is a list of options
   edge-age train --data "$DATA" --model "$MODEL" $(train_args "$MODEL") --out "runs/$MODEL" --resume
-  edge-age eval --model "runs/$MODEL/best.pt" --data "$DATA" --split test --json "runs/$MODEL/test_metrics.json"
+  edge-age eval "runs/$MODEL/best.pt" --data "$DATA" --split test --json "runs/$MODEL/test_metrics.json"
   # The compact model's int8 TFLite file is fine-tuned with simulated int8 (post-training alone: 1.03x fp32 MAE)
   EXPORT_ARGS="--calib-size 300"; [ "$MODEL" = mobilenetv2_age ] && EXPORT_ARGS="--calib-size 1000 --qat-epochs 0.5"
   # Under runs/: the committed references in export/ are replaced only on purpose (copy the folder there).
   # shellcheck disable=SC2086
-  edge-age export --checkpoint "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA" --out "runs/export/$MODEL"
+  edge-age export "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA" --out "runs/export/$MODEL"
 done
 echo "exported to runs/export/ (the committed references under export/ are unchanged)"
 edge-age bench runs/export/ --baselines --data "$DATA" --split test --threads 1 \

@@ -159,9 +159,9 @@ def test_checkpoints_from_another_model_or_version(exported: dict, tmp_path: Pat
     ck = torch.load(exported["root"] / "run" / "best.pt", weights_only=True)
     torch.save({**ck, "model": "resnet18"}, tmp_path / "wrong_model.pt")
     torch.save({**ck, "version": 99}, tmp_path / "future.pt")
-    r = _cli("export", "--checkpoint", str(tmp_path / "wrong_model.pt"), cwd=tmp_path)
+    r = _cli("export", str(tmp_path / "wrong_model.pt"), cwd=tmp_path)
     assert r.returncode == 2 and "wrong_model.pt: weights do not fit model 'resnet18'" in r.stderr
-    r = _cli("eval", "--model", str(tmp_path / "future.pt"), cwd=tmp_path)
+    r = _cli("eval", str(tmp_path / "future.pt"), cwd=tmp_path)
     assert r.returncode == 2 and "future.pt: checkpoint version 99 is newer" in r.stderr
     r = _cli("train", "--data", str(tmp_path), cwd=tmp_path)
     assert r.returncode == 2 and "no labeled images found" in r.stderr
@@ -185,5 +185,5 @@ def test_bench_and_eval_with_missing_files(tmp_path: Path) -> None:
     r = _cli("bench", str(tmp_path / "nothing_here"), "--no-peak", cwd=tmp_path)
     assert r.returncode != 0 and "no such model file" in (r.stdout + r.stderr)
     write_jpg(tmp_path / "x.jpg", FACE)
-    r = _cli("eval", "--model", str(tmp_path / "x.jpg"), cwd=tmp_path)
+    r = _cli("eval", str(tmp_path / "x.jpg"), cwd=tmp_path)
     assert r.returncode == 2 and "unsupported model file type '.jpg'" in r.stderr

@@ -53,7 +53,7 @@ def test_eval_checkpoint_writes_metrics_and_plots(utk_dir: Path, cache_dir: Path
     train(TrainConfig(out=str(run), epochs=1, batch_size=16, threads=1), DataConfig(str(utk_dir)),
           progress=False, cache_dir=cache_dir, log=lambda s: None)
     js = tmp_path / "m.json"
-    rc = main(["eval", "--model", str(run / "best.pt"), "--data", str(utk_dir), "--split", "all",
+    rc = main(["eval", str(run / "best.pt"), "--data", str(utk_dir), "--split", "all",
                "--json", str(js), "--cache-dir", str(cache_dir), "--no-progress", "--out", str(tmp_path / "ev")])
     assert rc == 0
     m = json.loads(js.read_text())["metrics"]
@@ -65,7 +65,7 @@ def test_eval_checkpoint_writes_metrics_and_plots(utk_dir: Path, cache_dir: Path
 
 @pytest.mark.parametrize("argv,match", [
     (["train", "--data", "/nonexistent/faces", "--epochs", "1"], "/nonexistent/faces: no such file"),
-    (["eval", "--model", "/nonexistent/best.pt"], "/nonexistent/best.pt: no such model file"),
+    (["eval", "/nonexistent/best.pt"], "/nonexistent/best.pt: no such model file"),
 ])
 def test_errors_are_one_line_without_traceback(argv: list[str], match: str, tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "edge_age", *argv], capture_output=True, text=True, cwd=tmp_path)
@@ -79,9 +79,9 @@ def test_foreign_checkpoint_is_refused(tmp_path: Path) -> None:
 
     bad = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(3)}, bad)
-    r = subprocess.run([sys.executable, "-m", "edge_age", "eval", "--model", str(bad)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "edge_age", "eval", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "not an edge-age checkpoint" in r.stderr
     (tmp_path / "trunc.pt").write_bytes(b"PK\x03\x04garbage")
-    r = subprocess.run([sys.executable, "-m", "edge_age", "eval", "--model", str(tmp_path / "trunc.pt")],
+    r = subprocess.run([sys.executable, "-m", "edge_age", "eval", str(tmp_path / "trunc.pt")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "not a readable PyTorch checkpoint" in r.stderr

@@ -9,22 +9,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_age.cli import build_parser
+from edge_age.cli import build_parser, main
+from edge_age.cli_types import resolve_artifact
 
 # (command argv prefix, option, lowest valid, highest valid or None)
 NUMERIC = [
     (["train"], "--epochs", 1, 100_000), (["train"], "--batch-size", 1, 4096), (["train"], "--threads", 0, 1024),
     (["train"], "--input-size", 16, 1024), (["train"], "--limit", 1, None), (["train"], "--patience", 0, None),
     (["train"], "--bn-recalib", 0, None), (["train"], "--max-steps", 0, None), (["train"], "--seed", 0, 2**32 - 1),
-    (["eval", "--model", "m.tflite"], "--batch-size", 1, 4096), (["eval", "--model", "m.tflite"], "--limit", 1, None),
-    (["export", "--checkpoint", "c.pt"], "--calib-size", 1, None),
-    (["export", "--checkpoint", "c.pt"], "--val-limit", 1, None),
-    (["predict", "a.jpg"], "--threads", 1, 1024),
+    (["eval", "m.tflite"], "--batch-size", 1, 4096), (["eval", "--model", "m.tflite"], "--limit", 1, None),
+    (["export", "c.pt"], "--calib-size", 1, None),
+    (["export", "c.pt"], "--val-limit", 1, None),
+    (["predict", "a.jpg"], "--threads", 0, 1024), (["eval", "m.onnx"], "--threads", 0, 1024),
     (["bench"], "--runs", 1, None), (["bench"], "--warmup", 0, None), (["bench"], "--batch", 1, 1024),
     (["bench"], "--limit", 1, None), (["data", "wild"], "--limit", 1, None), (["data", "framing"], "--seed", 0, None),
 ]
 FLOATS = [(["train"], "--lr", 0.0, 10.0, True), (["train"], "--dropout", 0.0, 0.99, False),
-          (["export", "--checkpoint", "c.pt"], "--qat-epochs", 0.0, 100.0, False),
+          (["export", "c.pt"], "--qat-epochs", 0.0, 100.0, False),
           (["bench"], "--min-seconds", 0.0, 3600.0, False)]
 
 
@@ -83,3 +84,17 @@ def test_bench_threads_is_a_list_of_counts(capsys) -> None:
     for bad in ["0", "1,x", ",", "-2"]:
         ns, err = _parse(["bench", "--threads", bad], capsys)
         assert ns is None and "--threads" in err
+
+
+@pytest.mark.parametrize("command, dest, old_flag", [("eval", "model", "--model"), ("export", "checkpoint", "--checkpoint")])
+def test_the_file_a_command_works_on_is_positional_and_the_old_flag_still_works(command, dest, old_flag,
+                                                                               capsys) -> None:
+    for argv in ([command, "m.pt"], [command, old_flag, "m.pt"], [command, "m.pt", old_flag, "m.pt"]):
+        ns = build_parser().parse_args(argv)
+        resolve_artifact(ns, build_parser())
+        assert str(getattr(ns, dest)) == "m.pt", argv
+    for argv, says in (([command], "argument is required"), ([command, "a.pt", old_flag, "b.pt"], "given twice")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and says in err and len(err.strip().splitlines()) == 1, err

@@ -157,7 +157,7 @@ def test_predict_cli(exported: dict, tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize("suffix", ["_fp32.onnx", "_int8.tflite"])
 def test_eval_accepts_exported_files(exported: dict, suffix: str, tmp_path: Path) -> None:
     js = tmp_path / "m.json"
-    rc = main(["eval", "--model", str(exported["out"] / f"simplecnn{suffix}"), "--split", "val", "--json", str(js),
+    rc = main(["eval", str(exported["out"] / f"simplecnn{suffix}"), "--split", "val", "--json", str(js),
                "--data", str(exported["data"]), "--cache-dir", str(exported["cache"]), "--out", str(tmp_path),
                "--no-progress"])
     assert rc == 0

@@ -58,7 +58,7 @@ def test_select_takes_families_and_rows(requested, int8, want) -> None:
     (["--formats", ","], "--formats"),
 ])
 def test_an_option_no_chosen_row_takes_is_a_one_line_error(argv, culprit, tmp_path: Path, capsys) -> None:
-    rc = main(["export", "--checkpoint", str(tmp_path / "none.pt"), *argv])
+    rc = main(["export", str(tmp_path / "none.pt"), *argv])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and culprit in err and len(err.splitlines()) == 1 and "Traceback" not in err
 

@@ -216,7 +216,7 @@ def test_datasets_through_report_eval_and_train(case: str, exported: dict, tmp_p
     culprit = str(data)
     runs = [
         ["data", "report", "--data", str(data), "--out", str(out / "report"), "--no-progress"],
-        ["eval", "--model", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all",
+        ["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all",
          "--out", str(out / "eval"), "--no-progress", "--cache-dir", str(out / "cache")],
         ["train", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1", "--precision", "fp32",
          "--out", str(out / "train"), "--no-progress", "--cache-dir", str(out / "cache")],
@@ -291,7 +291,7 @@ def test_model_files_through_predict_eval_bench_and_export(case: str, exported: 
     before = _digest(src)
     out = tmp_path / "out"
     for argv in (["predict", str(face), "--model", str(model)],
-                 ["eval", "--model", str(model), "--data", str(exported["data"]), "--split", "val", "--no-progress",
+                 ["eval", str(model), "--data", str(exported["data"]), "--split", "val", "--no-progress",
                   "--out", str(out / "eval"), "--cache-dir", str(exported["cache"])]):
         rc, err = _run(argv, capsys)
         lines = [s for s in err.splitlines() if s.strip()]
@@ -301,7 +301,7 @@ def test_model_files_through_predict_eval_bench_and_export(case: str, exported: 
                     "--json", str(out / "b.json")], capsys)
     assert rc in (1, 2)  # an error row (rc 1) or a refusal (rc 2), never a traceback
     if model.suffix == ".pt":
-        rc, err = _run(["export", "--checkpoint", str(model), "--out", str(out / "export")], capsys)
+        rc, err = _run(["export", str(model), "--out", str(out / "export")], capsys)
         assert rc == 2 and model.name in err
     assert not Path("/tmp/edge_age_pwned").exists()
     assert _digest(src) == before

@@ -98,7 +98,7 @@ def test_eval_json_to_a_symlink_is_a_one_line_error(exported: dict, tmp_path: Pa
     keep = tmp_path / "keep.json"
     keep.write_text("precious")
     (tmp_path / "link.json").symlink_to(keep)
-    rc = main(["eval", "--model", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(exported["data"]),
+    rc = main(["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(exported["data"]),
                "--split", "val", "--json", str(tmp_path / "link.json"), "--no-progress",
                "--cache-dir", str(exported["cache"]), "--out", str(tmp_path / "ev")])
     err = capsys.readouterr().err.strip()

@@ -11,33 +11,20 @@ import os
 import platform
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
 from edge_age import fileio
+from edge_age.bench.config import BenchConfig
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, format_of
 from edge_age.runtime.card import read_card
 
+__all__ = ["BenchConfig", "run_bench", "to_markdown", "write_outputs"]
+
 BASELINES = ("resnet18", "resnet50")
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    paths: tuple[str, ...] = ("export",)
-    threads: tuple[int, ...] = (1,)
-    runs: int = 50
-    warmup: int = 10
-    min_seconds: float = 2.0
-    batch: int = 32
-    data: str | None = None
-    split: str = "test"
-    limit: int | None = None
-    baselines: bool = False
-    baseline_dir: str = ".cache/edge-age/baselines"
-    peak: bool = True
 
 
 def discover(paths: tuple[str, ...]) -> list[Path]:

@@ -17,6 +17,8 @@ import numpy as np
 from edge_age.errors import EdgeAgeError
 
 SPLITS = ("train", "val", "test")
+# What a command that scores a dataset takes as --split: a split, or "all" (a dataset never trained on).
+SPLIT_CHOICES = [*SPLITS, "all"]
 
 
 @dataclass(frozen=True)

@@ -153,5 +153,5 @@ def wild_command(cfg: "DataConfig", split: str, out: Path, wild: WildConfig, pro
     ls, samples = split_samples(cfg, split)
     n = write_wild(ls, samples, out, wild, progress)
     print(f"wrote {n} scenes of the {split} split and {LABELS} to {out}")
-    print(f"score a model on them: edge-age eval --model MODEL --data {out / LABELS} --split all --detect-faces")
+    print(f"score a model on them: edge-age eval MODEL --data {out / LABELS} --split all --detect-faces")
     return 0

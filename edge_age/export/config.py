@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edge_age.cli_types import POSITIVE_INT, default_of, number
 
 from edge_age.errors import EdgeAgeError
-from edge_age.formats import FORMATS, ExportFormat, select
+from edge_age.formats import FORMATS, ExportFormat, families, select
 
 
 @dataclass(frozen=True)
@@ -34,3 +39,33 @@ class ExportConfig:
                                    f"was asked for (--formats {','.join(self.formats)}"
                                    f"{'' if self.int8 else ', no --int8'})")
         return chosen
+
+
+def add_export_args(p: argparse.ArgumentParser) -> None:
+    """``export``'s options after its positional checkpoint: defaults from :class:`ExportConfig`,
+    format names from the formats table."""
+    def d(name: str) -> Any:
+        return default_of(ExportConfig, name)
+
+    p.add_argument("--int8", action="store_true", help="with a family name in --formats: also its int8 file")
+    p.add_argument("--formats", default=",".join(d("formats")), metavar="LIST",
+                   help="comma list of families (" + ", ".join(families()) + ") or single files ("
+                        + "; ".join(f"{f.name}: {f.description}" for f in FORMATS) + ") (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=d("out"),
+                   help="output folder, replaced as a whole (default: runs/export/NAME; the committed references "
+                        "under export/ change only when named here)")
+    p.add_argument("--name", default=d("name"), help="file name stem (default: the model name)")
+    p.add_argument("--data", default=d("data"), help="the checkpoint's dataset, if it moved")
+    p.add_argument("--calib-data", default=d("calib_data"),
+                   help="int8 only: calibration faces (default: the training split)")
+    p.add_argument("--calib-size", type=POSITIVE_INT, default=d("calib_size"),
+                   help="int8 only: calibration faces, age-stratified (default: %(default)s)")
+    p.add_argument("--qat-epochs", type=number(float, 0, 100), default=d("qat_epochs"), metavar="E",
+                   help="int8 TFLite only: fine-tune E epochs of the training split with simulated int8, "
+                        "distilled from the float model, instead of post-training calibration alone "
+                        "(0: off, the default; measurements in benchmarks/export.md)")
+    p.add_argument("--val-limit", type=POSITIVE_INT, default=d("val_limit"),
+                   help="prove parity on at most N val faces (default: all)")
+    p.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--no-progress", action="store_true")

@@ -1,0 +1,106 @@
+"""``edge-age data report|wild|framing``, and the data options every command that reads a dataset shares.
+
+Torch-free: the CLI builds these parsers before any command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from edge_age.cli_types import POSITIVE_INT, SEED
+from edge_age.data.sources import SCHEMES
+from edge_age.data.split import SPLIT_CHOICES
+
+DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
+    p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
+                   help="how ages are labelled (default: detected)")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="raw photos: find the largest face (OpenCV Haar cascades) and crop it as the model's "
+                        "framing says (box, eyes levelled) first")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+
+
+def data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = None):
+    from edge_age.data.dataset import DataConfig, default_data
+    from edge_age.data.split import SplitConfig
+
+    return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=args.detect_faces,
+                      split=SplitConfig(seed=seed), limit=limit)
+
+
+def cmd_data_report(args: argparse.Namespace) -> int:
+    from edge_age.data.report import write_report
+
+    write_report(data_config(args, args.seed, args.limit), args.out, args.seed, args.cache_dir, not args.no_progress)
+    return 0
+
+
+def _wild_config(args: argparse.Namespace):
+    from edge_age.data.wild import WildConfig
+
+    return WildConfig(seed=args.seed)
+
+
+def cmd_data_wild(args: argparse.Namespace) -> int:
+    from edge_age.data.wild import wild_command
+
+    return wild_command(data_config(args, 0, args.limit), args.split, args.out, _wild_config(args),
+                        not args.no_progress)
+
+
+def cmd_data_framing(args: argparse.Namespace) -> int:
+    from edge_age.data.framing_fit import fit_command
+
+    r = fit_command(data_config(args, 0, args.limit), args.split, args.out, _wild_config(args), not args.no_progress)
+    s = r["summary"]
+    print(f"faces found in {s['found']}/{s['scenes']} scenes, eye pairs in {s['eyes_rate']:.0%} of them")
+    print("framing: " + ", ".join(f"{k} {v}" for k, v in r["framing"].items() if k != "fitted_on"))
+    for k, v in s["residuals"].items():
+        print(f"  residual {k:<8} median {v['median']:+.3f}  5-95%: {v['p05']:+.3f} .. {v['p95']:+.3f}")
+    print(f"-> {args.out} (train with --framing {args.out})")
+    return 0
+
+
+def add_data_commands(sub: Any) -> None:
+    """`data report`, `data wild`, `data framing`."""
+    data = sub.add_parser("data", help="inspect a dataset").add_subparsers(dest="data_command", required=True)
+    rep = data.add_parser("report", help="counts, age histograms, sample grid, bad files and duplicates",
+                          description="Scan a labeled face dataset and write report.json/report.md and PNG plots.")
+    add_data_args(rep)
+    rep.add_argument("--out", type=Path, default=Path("runs/data_report"), help="output folder (default: %(default)s)")
+    rep.add_argument("--seed", type=SEED, default=0, help="split seed (default: %(default)s)")
+    rep.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset)")
+    rep.set_defaults(func=cmd_data_report)
+    wild_help = ("each chip placed in a 640x480 scene at a random scale (15-60%% of the width), position and "
+                 "rotation (+-25 degrees) over a shuffled, blurred background, relit and JPEG-compressed")
+    wi = data.add_parser("wild", help="faces in context: a reproducible photo-like test set from aligned chips",
+                         description="Write one scene per face of a split, " + wild_help + ", with labels.csv "
+                                     "(file_name, age, the chip's square). Score a model on it with "
+                                     "`edge-age eval --data DIR/labels.csv --split all --detect-faces`.")
+    fr = data.add_parser("framing", help="fit the face framing (detection -> training crop) from data",
+                         description="Fit how a detection (box, eye points) maps to the training chips' square: "
+                                     "chips of a split are placed in scenes (as `data wild`), the detector runs on "
+                                     "each, and the medians of what would frame each chip exactly are kept. Writes "
+                                     "the framing and the residual error it leaves as JSON.")
+    for p, split, out in ((wi, "test", Path("runs/wild_test")), (fr, "train", Path("runs/framing.json"))):
+        p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
+        p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
+                       help="how ages are labelled (default: detected)")
+        p.add_argument("--split", default=split, choices=SPLIT_CHOICES,
+                       help="whose chips (split seed 0, as training; default: %(default)s)")
+        p.add_argument("--limit", type=POSITIVE_INT, default=None,
+                       help="use only N faces of the dataset (deterministic)")
+        p.add_argument("--seed", type=SEED, default=0, help="scene seed (default: %(default)s)")
+        p.add_argument("--out", type=Path, default=out, help="(default: %(default)s)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+        p.set_defaults(detect_faces=False)
+    wi.set_defaults(func=cmd_data_wild)
+    fr.set_defaults(func=cmd_data_framing)
