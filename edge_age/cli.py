@@ -111,7 +111,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cfg = BenchConfig(
         paths=tuple(args.paths) or ("export",), threads=tuple(args.threads),
         runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch, data=args.data,
-        split=args.split, limit=args.limit, baselines=args.baselines, peak=not args.no_peak,
+        split=args.split, limit=args.limit, baselines=args.baselines, peak=not args.no_peak, photos=args.photos,
     )
     result = run_bench(cfg)
     result["command"] = args.command_line

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 . scripts/venv.sh dev
 export EDGE_AGE_CACHE=${EDGE_AGE_CACHE:-$PWD/.cache/edge-age}
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+# One worker per core; a module's tests stay on one worker, so its fixtures (an export per model) are built once.
+python -m pytest -q -p no:cacheprovider -n auto --dist loadscope "$@"
 py=$?
 # The Android app's Kotlin core and its golden test against Python, on the JVM.
 bash android_demo/test_core.sh

@@ -12,7 +12,7 @@ from edge_age.bench.stats import summarize, time_calls
 from edge_age.cli import main
 from edge_age.formats import card_path
 
-QUICK = dict(runs=5, warmup=1, min_seconds=0.1, batch=4)
+QUICK = dict(runs=5, warmup=1, min_seconds=0.1, batch=4, photos=3)
 
 
 def test_percentiles_are_ordered() -> None:
@@ -50,6 +50,8 @@ def test_bench_produces_every_column(exported: dict, tmp_path: Path) -> None:
                        log=lambda s: None)
     assert result["machine"]["cores"] and result["peak"][1]["int8_gmacs"] > 0
     assert len(result["rows"]) == 3
+    photo = result["photo_path"][1]  # detect -> frame -> crop on 3 scenes made from the val faces
+    assert photo["photos"] == 3 and 0 <= photo["found"] <= 3 and 0 < photo["p50_ms"] <= photo["p90_ms"]
     for r in result["rows"]:
         assert "error" not in r, r
         for key, _, _ in TABLE_COLUMNS:

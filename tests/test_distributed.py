@@ -17,6 +17,7 @@ def _history(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(utk_dir: Path, tmp_path: Path) -> None:
     # 60 faces -> 42 train rows, batch 16: the last batch (10 rows) splits 5/5, the others 8/8.
     common = ["train", "--data", str(utk_dir), "--model", "simplecnn", "--epochs", "2", "--batch-size", "16",

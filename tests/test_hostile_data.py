@@ -109,11 +109,13 @@ def test_a_csv_with_a_huge_field_is_a_one_line_error(tmp_path: Path, capsys) -> 
 
 def test_bench_split_all_scores_every_face(exported: dict, tmp_path: Path, capsys) -> None:
     rc = main(["bench", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(exported["data"]),
-               "--split", "all", "--limit", "20", "--no-peak", "--runs", "1", "--warmup", "0", "--min-seconds", "0",
+               "--split", "all", "--limit", "20", "--no-peak", "--runs", "1", "--warmup", "0", "--min-seconds", "0", "--photos", "0",
                "--json", str(tmp_path / "b.json")])
     import json
 
-    row = json.loads((tmp_path / "b.json").read_text())["rows"][0]
+    result = json.loads((tmp_path / "b.json").read_text())
+    row = result["rows"][0]
+    assert result["photo_path"] == {}  # --photos 0
     assert rc == 0 and row.get("mae") is not None and "mae_error" not in row, row
     assert np.isfinite(row["mae"])
 

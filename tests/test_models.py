@@ -67,3 +67,21 @@ def test_compact_model_is_small_and_loads_imagenet_weights(tmp_path, monkeypatch
     imagenet = torch.load(src, weights_only=True)["features.1.conv.0.0.weight"]
     assert torch.equal(pre.features[1].conv[0][0].weight, imagenet)
     assert not torch.equal(ref, imagenet)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_a_builder_refuses_an_option_it_does_not_take(name: str) -> None:
+    # Every builder takes what train and checkpoints pass (input size, pretrained off) ...
+    create_model(name, input_size=default_input_size(name), pretrained=False, dropout=0.1)
+    # ... and names what it does not take, instead of swallowing it.
+    with pytest.raises(EdgeAgeError, match="takes no option bogus"):
+        create_model(name, bogus=1)
+
+
+def test_head_on_a_model_without_one_is_a_one_line_error(utk_dir, tmp_path, capsys) -> None:
+    from edge_age.cli import main
+
+    rc = main(["train", "--model", "simplecnn", "--head", "distribution", "--data", str(utk_dir),
+               "--out", str(tmp_path / "r"), "--epochs", "1", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "takes no option head" in err and len(err.splitlines()) == 1, err

@@ -30,6 +30,7 @@ def data(tmp_path_factory) -> Path:
     return make_utk(tmp_path_factory.mktemp("rel") / "UTKFace", n_per_age=8)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume(data: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "run", tmp_path / "cache"
     straight = tmp_path / "straight"
@@ -53,6 +54,7 @@ def test_kill_9_mid_epoch_then_resume(data: Path, tmp_path: Path) -> None:
         assert float(ra["val_mae"]) == pytest.approx(float(rb["val_mae"]), abs=1e-3)
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(data: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     for name in ("a", "b"):

@@ -117,6 +117,7 @@ def test_precision_choice() -> None:
         choose_precision("fp8", cpu)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_two_epochs_on_300_real_faces_beat_the_mean(real_data: Path, tmp_path: Path) -> None:
     # Small batches, gentle LR, no augmentation or dropout: the settings that learn in 2 x 26 steps

@@ -25,6 +25,7 @@ class BenchConfig:
     baselines: bool = False
     baseline_dir: str = ".cache/edge-age/baselines"
     peak: bool = True
+    photos: int = 30  # scenes timed through the photo path with --data (0: not timed)
 
 
 def add_bench_args(p: argparse.ArgumentParser) -> None:
@@ -48,6 +49,9 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                    help="minimum timed seconds per row (default: %(default)s)")
     p.add_argument("--batch", type=number(int, 1, 1024), default=d("batch"),
                    help="batch for the throughput column (default: %(default)s)")
+    p.add_argument("--photos", type=COUNT, default=d("photos"),
+                   help="with --data: photos (faces of the split placed in 640x480 scenes) timed through "
+                        "detect -> frame -> crop (0: skip; default: %(default)s)")
     p.add_argument("--no-peak", action="store_true", help="skip the peak matmul measurement")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--md", type=Path, default=None)

@@ -173,12 +173,12 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
             rows.append(row)
     add_relative_columns(rows)
     photo = {}
-    if cfg.data:
+    if cfg.data and cfg.photos:
         from edge_age.bench.photo import photo_path_cost
 
         for t in cfg.threads:
             log(f"  timing the photo path (detect, frame, crop) x {t} thread(s) ...")
-            photo[t] = photo_path_cost(cfg.data, cfg.split, t)
+            photo[t] = photo_path_cost(cfg.data, cfg.split, t, cfg.photos)
     return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak, "rows": rows,
             "photo_path": photo}
 

@@ -29,7 +29,6 @@ import torch.nn as nn
 
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
-from edge_age.export.prepare import fold_pairs
 from edge_age.export.pt2e import fix_pixel_input, fix_relu6_ranges
 
 
@@ -54,13 +53,24 @@ class QATConfig:
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Copy of ``model`` (eval) with every ``Conv2d -> BatchNorm2d`` pair in a Sequential fused into one conv."""
-    model = fold_pairs(model, nn.Conv2d, nn.BatchNorm2d, torch.nn.utils.fusion.fuse_conv_bn_eval)
-    left = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    """Copy of ``model`` (eval) with every ``Conv2d -> BatchNorm2d`` pair fused into one conv.
+
+    The pairs are found on the traced graph (torch.fx), not by module order, so the convs inside
+    residual blocks fold too (a Sequential-only fold left ResNet's BatchNorms, which the QAT
+    quantizer cannot take).
+    """
+    from torch.fx.experimental.optimization import fuse
+
+    try:
+        folded = fuse(copy.deepcopy(model).eval())
+    except Exception as e:  # torch.fx raises many kinds for an untraceable forward
+        raise EdgeAgeError(f"--qat-epochs: cannot trace the model to fold its BatchNorms ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}). Export without --qat-epochs") from None
+    left = [n for n, m in folded.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if left:
-        raise EdgeAgeError(f"--qat-epochs needs every BatchNorm right after a conv in a Sequential (to fold it); "
+        raise EdgeAgeError(f"--qat-epochs needs every BatchNorm right after a conv (to fold it); "
                            f"{len(left)} not foldable here, e.g. {left[0]!r}. Export without --qat-epochs")
-    return model
+    return folded
 
 
 def _quantizer() -> Any:

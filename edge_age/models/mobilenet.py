@@ -64,7 +64,8 @@ class MobileNetV2Age(nn.Module):
 @register_model(input_size=64)
 def mobilenetv2_age(
     pretrained: bool = False, blocks: int = 14, head_channels: int = 256, dropout: float = 0.2,
-    age_mean: float = 33.0, age_std: float = 20.0, head: str = "regression", **_: object,
+    age_mean: float = 33.0, age_std: float = 20.0, head: str = "regression",
+    input_size: int = 64,  # any side works (global pooling); kept so every checkpoint states it
 ) -> nn.Module:
     """MobileNetV2 cut after ``blocks`` feature blocks (14: the 96-channel stage) + 1x1 conv + GAP + linear.
 

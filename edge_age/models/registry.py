@@ -6,6 +6,8 @@ to ages in years, shape ``(N, 1)``. Tests are parametrised over :func:`list_mode
 
 from __future__ import annotations
 
+import inspect
+
 from typing import Any, Callable
 
 import torch
@@ -46,8 +48,14 @@ def default_input_size(name: str) -> int:
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
+    """The registered builder called with ``kwargs``; an option it does not take is an error (a
+    builder that swallowed unknown options let ``--head distribution`` pass silently on SimpleCNN)."""
     if name not in _REGISTRY:
         raise EdgeAgeError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    takes = inspect.signature(_REGISTRY[name]).parameters
+    unknown = sorted(set(kwargs) - set(takes))
+    if unknown:
+        raise EdgeAgeError(f"model {name!r} takes no option {', '.join(unknown)} (it takes {', '.join(takes)})")
     return _REGISTRY[name](**kwargs)
 
 

@@ -49,13 +49,15 @@ def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropou
 
 @register_model
 def resnet18(
-    pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0, **_: object
+    pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0,
+    input_size: int = 128,  # any side works (global pooling); kept so every checkpoint states it
 ) -> nn.Module:
     return _resnet("resnet18", pretrained, age_mean, age_std, dropout)
 
 
 @register_model
 def resnet50(
-    pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0, **_: object
+    pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0,
+    input_size: int = 128,  # any side works (global pooling); kept so every checkpoint states it
 ) -> nn.Module:
     return _resnet("resnet50", pretrained, age_mean, age_std, dropout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from edge_age.errors import EdgeAgeError
 from edge_age.models.registry import AgeScale, register_model
 
 
@@ -54,6 +55,10 @@ class SimpleCNN(nn.Module):
 
 @register_model
 def simplecnn(
-    input_size: int = 128, dropout: float = 0.3, age_mean: float = 33.0, age_std: float = 20.0, **_: object
+    input_size: int = 128, dropout: float = 0.3, age_mean: float = 33.0, age_std: float = 20.0,
+    pretrained: bool = False,
 ) -> nn.Module:
+    if pretrained:
+        raise EdgeAgeError("simplecnn has no pretrained weights (the seed's model trains from scratch); "
+                           "drop --pretrained")
     return SimpleCNN(input_size=input_size, dropout=dropout, age_mean=age_mean, age_std=age_std)
