@@ -89,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from edge_age.export.exporter import export_checkpoint
 
     card = export_checkpoint(cfg, command=args.command_line, progress=not args.no_progress, cache_dir=args.cache_dir)
-    print(f"wrote {len(card['files'])} file(s) and {card['name']}.json to {cfg.out or 'runs/export/' + card['name']}")
+    print(f"wrote {len(card.files)} file(s) and {card.name}.json to {cfg.out or 'runs/export/' + card.name}")
     return 0
 
 

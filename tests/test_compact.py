@@ -70,8 +70,8 @@ def test_compact_model_trains_at_64px_with_dldl_and_exports(tmp_path: Path) -> N
     card = export_checkpoint(ExportConfig(str(out / "best.pt"), out=str(tmp_path / "export"), int8=True,
                                           calib_size=40, allow_degraded=True),
                              command="pytest", progress=False, cache_dir=tmp_path / "c", log=lambda s: None)
-    assert card["files"]["tflite_int8"]["input"]["shape"] == [1, 64, 64, 3]
-    assert card["files"]["onnx_fp32"]["parity"]["max_abs_diff"] < 0.05
+    assert card.files["tflite_int8"]["input"]["shape"] == [1, 64, 64, 3]
+    assert card.files["onnx_fp32"]["parity"]["max_abs_diff"] < 0.05
     assert (tmp_path / "export" / "mobilenetv2_age_int8.tflite").stat().st_size < 1_000_000
     # The int8 graph is what XNNPACK runs fast: ReLU6 fused into the convs, AVERAGE_POOL_2D not MEAN
     # (a MEAN before the FC gave one constant age for every face).

@@ -26,7 +26,7 @@ INT8_MEAN_DIFF = 0.75
 def test_every_format_is_written_and_agrees_with_pytorch(exported: dict, fmt) -> None:
     path = exported["out"] / f"simplecnn{fmt.suffix}"
     assert path.is_file()
-    entry = exported["card"]["files"][fmt.name]
+    entry = exported["card"].files[fmt.name]
     assert entry["bytes"] == path.stat().st_size and entry["int8"] == fmt.int8
     parity = entry["parity"]
     if fmt.int8:
@@ -47,7 +47,7 @@ def test_every_format_is_written_and_agrees_with_pytorch(exported: dict, fmt) ->
 
 
 def test_tflite_int8_has_int8_io_and_card_carries_quantization(exported: dict) -> None:
-    e = exported["card"]["files"]["tflite_int8"]
+    e = exported["card"].files["tflite_int8"]
     assert e["input"]["dtype"] == "int8" and e["output"]["dtype"] == "int8"
     assert e["input"]["shape"] == [1, 128, 128, 3] and e["input"]["scale"] > 0
     assert -128 <= e["input"]["zero_point"] <= 127
@@ -63,7 +63,7 @@ def test_onnx_metadata_carries_the_spec(exported: dict) -> None:
 
     m = onnx.load(str(exported["out"] / "simplecnn_int8.onnx"))
     meta = {p.key: p.value for p in m.metadata_props}
-    assert json.loads(meta["edge_age.preprocess"]) == exported["card"]["preprocess"]
+    assert json.loads(meta["edge_age.preprocess"]) == exported["card"].preprocess.to_dict()
     assert m.opset_import[0].version >= 17
     assert any(n.op_type == "QuantizeLinear" for n in m.graph.node)  # static QDQ, not dynamic
     assert not any(n.op_type in ("DynamicQuantizeLinear", "ConvInteger") for n in m.graph.node)
@@ -162,7 +162,7 @@ def test_eval_accepts_exported_files(exported: dict, suffix: str, tmp_path: Path
                "--no-progress"])
     assert rc == 0
     m = json.loads(js.read_text())["metrics"]
-    card_mae = exported["card"]["files"][("onnx_fp32" if "onnx" in suffix else "tflite_int8")]["parity"]["mae"]
+    card_mae = exported["card"].files[("onnx_fp32" if "onnx" in suffix else "tflite_int8")]["parity"]["mae"]
     assert m["mae"] == pytest.approx(card_mae, abs=1e-3)  # same faces, same code path as the export check
 
 

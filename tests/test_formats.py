@@ -37,7 +37,7 @@ def test_exported_files_carry_the_metadata_their_row_declares(exported: dict, fm
         assert keys == set(fmt.metadata) == {META_SPEC, META_CARD}
     else:
         assert fmt.metadata == ()  # the spec comes from the card next to the file
-    assert exported["card"]["files"][fmt.name]["layout"] == fmt.layout
+    assert exported["card"].files[fmt.name]["layout"] == fmt.layout
 
 
 @pytest.mark.parametrize("requested, int8, want", [
@@ -70,7 +70,7 @@ def test_one_row_can_be_asked_for(exported: dict, tmp_path: Path) -> None:
     card = export_checkpoint(ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(out),
                                           formats=("onnx_int8",), calib_size=40, val_limit=40),
                              progress=False, cache_dir=exported["cache"], log=lambda s: None)
-    assert list(card["files"]) == ["onnx_int8"]
+    assert list(card.files) == ["onnx_int8"]
     assert sorted(p.name for p in out.iterdir()) == ["simplecnn.json", "simplecnn_int8.onnx"]
     assert not list(tmp_path.glob(".one*")), "staging left behind"
 
@@ -141,8 +141,8 @@ def test_exported_files_take_pixels(exported: dict) -> None:
     import numpy as np
 
     card = exported["card"]
-    assert card["preprocess"]["input_pixels"] is True
-    entry = card["files"]["tflite_int8"]["input"]
+    assert card.preprocess.input_pixels is True
+    entry = card.files["tflite_int8"]["input"]
     assert (entry["scale"], entry["zero_point"]) == (1.0, -128)
     tfl = load_predictor(exported["out"] / "simplecnn_int8.tflite")
     face = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
@@ -170,3 +170,31 @@ def test_a_card_with_a_bad_spec_is_a_one_line_error_naming_the_file(exported: di
     rc = main(["predict", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and says in err and "simplecnn" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda c: c.pop("model"), "no model"),
+    (lambda c: c.update(files=["simplecnn_int8.tflite"]), "files is a list"),
+    (lambda c: c.update(name=7), "name is a int"),
+    (lambda c: c.update(data="UTKFace"), "data is a str"),
+    (lambda c: c.update(trained="yes"), "trained is a str"),
+], ids=["no model", "files list", "name number", "data string", "trained string"])
+def test_a_card_with_a_missing_or_mistyped_field_is_a_one_line_error(exported: dict, tmp_path: Path, edit, says,
+                                                                     capsys) -> None:
+    out = tmp_path / "m"
+    shutil.copytree(exported["out"], out)
+    card_file = out / "simplecnn.json"
+    card = json.loads(card_file.read_text())
+    edit(card)
+    card_file.write_text(json.dumps(card))
+    rc = main(["predict", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and says in err and "simplecnn.json" in err and len(err.splitlines()) == 1, err
+
+
+def test_the_card_reads_back_what_export_wrote(exported: dict) -> None:
+    from edge_age.runtime.card import ModelCard
+
+    on_disk = json.loads((exported["out"] / "simplecnn.json").read_text())
+    card = ModelCard.from_dict(on_disk)
+    assert card == exported["card"] and card.to_dict() == on_disk

@@ -49,11 +49,11 @@ def model_export(request, tmp_path_factory) -> dict:
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
 def test_every_model_exports_to_every_format_and_agrees_with_pytorch(model_export: dict, fmt) -> None:
     card, name = model_export["card"], model_export["name"]
-    entry = card["files"][fmt.name]
+    entry = card.files[fmt.name]
     path = Path(model_export["out"]) / entry["file"]
     assert path.name == f"{name}{fmt.suffix}" and path.stat().st_size == entry["bytes"]
     p = entry["parity"]
-    spread = card["checkpoint"]["pred_std"]
+    spread = card.checkpoint["pred_std"]
     assert spread > 0.05, f"stand-in {name} predicts one age for every face: the matrix would prove nothing"
     if fmt.int8:
         assert p["mean_abs_diff"] <= INT8_SHARE_OF_SPREAD * spread, (name, fmt.name, p, spread)
@@ -66,8 +66,8 @@ def test_every_exported_file_takes_pixels_at_the_models_input_size(model_export:
     from edge_age.runtime import load_predictor
 
     size = model_export["size"]
-    entry = model_export["card"]["files"][fmt.name]
-    assert model_export["card"]["preprocess"]["input_pixels"] is True
+    entry = model_export["card"].files[fmt.name]
+    assert model_export["card"].preprocess.input_pixels is True
     shape = entry["input"]["shape"]
     assert shape[1:] == ([size, size, 3] if fmt.layout == "NHWC" else [3, size, size]), shape
     if fmt.name == "tflite_int8":  # pixel - 128, exactly

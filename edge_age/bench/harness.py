@@ -20,7 +20,7 @@ from edge_age.bench.config import BenchConfig
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, format_of
-from edge_age.runtime.card import read_card
+from edge_age.runtime.card import ModelCard, read_card
 
 __all__ = ["BenchConfig", "run_bench", "to_markdown", "write_outputs"]
 
@@ -64,7 +64,7 @@ def machine_info(threads: tuple[int, ...]) -> dict[str, Any]:
             "python": platform.python_version(), "versions": versions, "threads": list(threads)}
 
 
-def _card(f: Path) -> dict[str, Any] | None:
+def _card(f: Path) -> ModelCard | None:
     """The card beside an exported file; None where it is missing or unreadable (the timing worker then
     reports the bad card on that file's row, and the rest of the table still runs)."""
     try:
@@ -76,7 +76,7 @@ def _card(f: Path) -> dict[str, Any] | None:
 def _model_name(f: Path) -> str:
     """The model a file belongs to: the card's name, else the file stem."""
     card = _card(f)
-    return card["name"] if card else f.stem
+    return card.name if card else f.stem
 
 
 def _static_info(f: Path) -> dict[str, Any]:
@@ -89,8 +89,8 @@ def _static_info(f: Path) -> dict[str, Any]:
         return info
     info.update(format=fmt.name, int8=fmt.int8)
     card = _card(f)
-    info["model"] = card["name"] if card else f.stem
-    info["trained"] = bool(card and card.get("trained", True))
+    info["model"] = card.name if card else f.stem
+    info["trained"] = bool(card and card.trained)
     stem = f.name[: -len(fmt.suffix)] if f.name.endswith(fmt.suffix) else f.stem
     onnx_src = f if f.suffix == ".onnx" else f.with_name(f"{stem}_fp32.onnx")
     if onnx_src.exists():
@@ -122,7 +122,8 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
     for f in files:
         try:
             p = load_predictor(f)
-            if p.data_config is None or not getattr(p, "card", {}).get("trained", True):
+            card = getattr(p, "card", None)  # checkpoints have none
+            if p.data_config is None or (card is not None and not card.trained):
                 continue  # an untrained baseline has no meaningful MAE
             dc = config_for_model(p.data_config, cfg.data, limit=cfg.limit)
             key = (json.dumps(p.spec.cache_key(), sort_keys=True), json.dumps(dc.to_dict(), sort_keys=True))

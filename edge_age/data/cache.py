@@ -119,23 +119,33 @@ def build_faces(
 ) -> FaceArray:
     """Prepared faces for ``samples``, from the cache when it matches, else built (and cached)."""
     key = _cache_key(ls, samples, spec, detect)
+    cached = _read_cache(cache_dir, key) if cache_dir is not None else None
+    if cached is not None:
+        return cached
+    out = _prepare_all(ls, samples, spec, detect, progress)
     if cache_dir is not None:
-        npy, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
-        if npy.exists() and meta_path.exists():
-            try:
-                meta = json.loads(meta_path.read_text())
-                faces = np.load(npy, mmap_mode="r")
-                if faces.shape[0] == len(meta["names"]):
-                    return FaceArray(
-                        meta["names"],
-                        np.asarray(meta["ages"], dtype=np.float32),
-                        faces,
-                        meta["sha1"],
-                        meta["n_faces"],
-                        [Problem(*p) for p in meta["problems"]],
-                    )
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable cache: rebuild it below
+        _write_cache(cache_dir, key, out)
+    return out
+
+
+def _read_cache(cache_dir: Path, key: str) -> FaceArray | None:
+    """The cached faces for ``key``; None when absent or unreadable (then they are rebuilt)."""
+    npy, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
+    if not (npy.exists() and meta_path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        faces = np.load(npy, mmap_mode="r")
+        if faces.shape[0] != len(meta["names"]):
+            return None
+        return FaceArray(meta["names"], np.asarray(meta["ages"], dtype=np.float32), faces, meta["sha1"],
+                         meta["n_faces"], [Problem(*p) for p in meta["problems"]])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _prepare_all(ls: LabeledSet, samples: Sequence[Sample], spec: PreprocessSpec, detect: bool,
+                 progress: bool) -> FaceArray:
     by_name = {s.name: s for s in samples}
     faces = np.empty((len(samples), spec.size, spec.size, 3), dtype=np.uint8)
     names, ages, sha1, n_faces, problems = [], [], [], [], []
@@ -153,31 +163,19 @@ def build_faces(
     bar.close()
     # Keep a stable order (by name) whatever order the container yielded.
     order = sorted(range(len(names)), key=lambda i: names[i])
-    faces = faces[: len(names)][order]
-    out = FaceArray(
-        [names[i] for i in order],
-        np.asarray([ages[i] for i in order], dtype=np.float32),
-        faces,
-        [sha1[i] for i in order],
-        [n_faces[i] for i in order],
-        problems,
-    )
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with fileio.atomic_path(cache_dir / f"{key}.npy") as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, out.faces)
-        fileio.write_json(
-            cache_dir / f"{key}.json",
-            {
-                "names": out.names,
-                "ages": out.ages.tolist(),
-                "sha1": out.sha1,
-                "n_faces": out.n_faces,
-                "problems": [[p.where, p.reason] for p in problems],
-            },
-        )
-    return out
+    return FaceArray([names[i] for i in order], np.asarray([ages[i] for i in order], dtype=np.float32),
+                     faces[: len(names)][order], [sha1[i] for i in order], [n_faces[i] for i in order], problems)
+
+
+def _write_cache(cache_dir: Path, key: str, out: FaceArray) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with fileio.atomic_path(cache_dir / f"{key}.npy") as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, out.faces)
+    fileio.write_json(cache_dir / f"{key}.json", {
+        "names": out.names, "ages": out.ages.tolist(), "sha1": out.sha1, "n_faces": out.n_faces,
+        "problems": [[p.where, p.reason] for p in out.problems],
+    })
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.export import onnx_export, tflite_export
 from edge_age.export.prepare import fold_age_scale
 from edge_age.models import create_model
+from edge_age.runtime.card import ModelCard
 
 
 BASELINE_VERSION = 2  # bump when the stand-in weights change, so cached files are rebuilt
@@ -56,10 +56,10 @@ def ensure_baselines(out_dir: Path, archs: tuple[str, ...] = ("resnet18", "resne
         if not (current and all(t.exists() for t in targets)):
             torch.manual_seed(0)
             model = fold_age_scale(stand_in_weights(create_model(arch)).eval())
-            card = {"name": arch, "model": arch, "trained": False, "baseline_version": BASELINE_VERSION,
-                    "preprocess": spec.to_dict(), "data": None, "command": "edge-age bench --baselines", "files": {}}
-            fileio.write_json(card_file, card)
-            onnx_export.export_fp32(model, targets[0], spec, {k: card[k] for k in ("name", "model", "command")})
+            card = ModelCard(name=arch, model=arch, preprocess=spec, trained=False, baseline_version=BASELINE_VERSION,
+                             command="edge-age bench --baselines")
+            card.write(card_file)
+            onnx_export.export_fp32(model, targets[0], spec, {"name": arch, "model": arch, "command": card.command})
             tflite_export.export_fp32(model, targets[1], spec)
         files += targets
     return files

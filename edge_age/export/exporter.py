@@ -31,6 +31,7 @@ from edge_age.export.prepare import PixelInput, fold_age_scale, quantization_fri
 from edge_age.export.qat import QATConfig
 from edge_age.formats import FORMATS, ExportFormat, sibling
 from edge_age.runtime import load_predictor
+from edge_age.runtime.card import ModelCard
 
 __all__ = ["ExportConfig", "export_checkpoint", "format_card"]
 
@@ -84,31 +85,26 @@ def _calibration_faces(cfg: ExportConfig, ds: Dataset, spec: PreprocessSpec, cac
 
 
 def _new_card(cfg: ExportConfig, ckpt: dict[str, Any], name: str, spec: PreprocessSpec, data_cfg: DataConfig,
-              ref: np.ndarray, ref_mae: float, n_val: int, n_calib: int | None, command: str) -> dict[str, Any]:
+              ref: np.ndarray, ref_mae: float, n_val: int, n_calib: int | None, command: str) -> ModelCard:
     # The run folder is scratch space; the card keeps how its weights were trained (one line per start/resume).
     train_cmd = Path(cfg.checkpoint).parent / "train_command.txt"
-    return {
-        "name": name,
-        "model": ckpt["model"],
-        "edge_age_version": __version__,
-        "preprocess": spec.to_dict(),
-        "data": data_cfg.to_dict(),
-        "split_counts": ckpt.get("split_counts"),
-        "checkpoint": {"file": str(cfg.checkpoint), "epoch": int(ckpt.get("epoch", -1)) + 1,
-                       "val_mae": float(ref_mae), "pred_std": float(ref.std()),
-                       "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else []},
-        "calibration": None if n_calib is None else {
+    return ModelCard(
+        name=name, model=ckpt["model"], preprocess=spec, edge_age_version=__version__, data=data_cfg.to_dict(),
+        split_counts=ckpt.get("split_counts"),
+        checkpoint={"file": str(cfg.checkpoint), "epoch": int(ckpt.get("epoch", -1)) + 1,
+                    "val_mae": float(ref_mae), "pred_std": float(ref.std()),
+                    "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else []},
+        calibration=None if n_calib is None else {
             "n": int(n_calib), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
             "selection": "evenly spaced over age-sorted faces",
             "ranges": {}},  # per int8 file, as its writer reports it
-        "parity_on": {"split": "val", "n": int(n_val)},
-        "command": command,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "files": {},
-    }
+        parity_on={"split": "val", "n": int(n_val)},
+        command=command,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
-def _verify(path: Path, fmt: ExportFormat, card: dict[str, Any], val_faces: np.ndarray, val_ages: np.ndarray,
+def _verify(path: Path, fmt: ExportFormat, card: ModelCard, val_faces: np.ndarray, val_ages: np.ndarray,
             ref: np.ndarray, progress: bool) -> tuple[dict[str, Any], str | None]:
     """Re-run a written file through the runtime users run; its card entry, and why it fails the
     collapse guard (None when it passes)."""
@@ -123,7 +119,7 @@ def _verify(path: Path, fmt: ExportFormat, card: dict[str, Any], val_faces: np.n
     if not fmt.int8:
         return entry, None
     fp32 = sibling(fmt, "fp32")
-    base = card["files"].get(fp32.name) if fp32 else None
+    base = card.files.get(fp32.name) if fp32 else None
     base_mae = base["parity"]["mae"] if base else ref_mae
     ratio = parity["mae"] / max(base_mae, 1e-9)
     spread = parity["pred_std"] / max(float(ref.std()), 1e-9)
@@ -135,37 +131,37 @@ def _verify(path: Path, fmt: ExportFormat, card: dict[str, Any], val_faces: np.n
                    f"prediction spread {spread:.2f} x float (limit {SPREAD_RATIO_LIMIT})")
 
 
-def _drop_degraded(card: dict[str, Any], folder: Path) -> None:
-    for fmt_name, entry in list(card["files"].items()):
+def _drop_degraded(card: ModelCard, folder: Path) -> None:
+    for fmt_name, entry in list(card.files.items()):
         if entry.get("degraded"):
             (folder / entry["file"]).unlink(missing_ok=True)
-            card["files"].pop(fmt_name)
+            card.files.pop(fmt_name)
 
 
-def _write_all(rows: list[ExportFormat], job: WriteJob, staging: Path, out: Path, name: str, card: dict[str, Any],
+def _write_all(rows: list[ExportFormat], job: WriteJob, staging: Path, out: Path, name: str, card: ModelCard,
                val: tuple[np.ndarray, np.ndarray, np.ndarray], progress: bool,
                log: Callable[[str], None]) -> list[str]:
     """Each row's writer, then its check; the card in ``staging`` is rewritten after every file."""
     card_file = staging / f"{name}.json"
-    fileio.write_json(card_file, card)  # the runtime reads the card while files are verified
+    card.write(card_file)  # the runtime reads the card while files are verified
     failures = []
     for fmt in rows:
         path = staging / f"{name}{fmt.suffix}"
         log(f"exporting {out / path.name} ...")
         ranges = fmt.load_writer()(job, path)
-        if fmt.int8 and card["calibration"] is not None:
-            card["calibration"]["ranges"][fmt.name] = ranges
+        if fmt.int8 and card.calibration is not None:
+            card.calibration["ranges"][fmt.name] = ranges
         entry, failure = _verify(path, fmt, card, *val, progress)
-        card["files"][fmt.name] = entry
+        card.files[fmt.name] = entry
         failures += [failure] if failure else []
-        fileio.write_json(card_file, card)
+        card.write(card_file)
     return failures
 
 
 def export_checkpoint(
     cfg: ExportConfig, command: str = "", progress: bool = True, cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
-) -> dict[str, Any]:
+) -> ModelCard:
     """Write every requested row of the formats table, each re-run and checked, into a staging folder
     that replaces ``out`` as a whole: a killed export leaves the previous complete set."""
     rows = cfg.rows()
@@ -204,7 +200,7 @@ def export_checkpoint(
     log(format_card(card))
     if failures and not cfg.allow_degraded:
         _drop_degraded(card, staging)
-        fileio.write_json(staging / f"{name}.json", card)
+        card.write(staging / f"{name}.json")
     fileio.swap_in_folder(staging, out, {f"{name}.json"} | {f"{name}{f.suffix}" for f in FORMATS})
     if failures and not cfg.allow_degraded:
         raise EdgeAgeError(
@@ -215,15 +211,15 @@ def export_checkpoint(
     return card
 
 
-def _meta(card: dict[str, Any]) -> dict[str, Any]:
+def _meta(card: ModelCard) -> dict[str, Any]:
     """The essentials that travel inside each ONNX file."""
-    return {k: card[k] for k in ("name", "model", "edge_age_version", "data", "command", "created")}
+    return {k: getattr(card, k) for k in ("name", "model", "edge_age_version", "data", "command", "created")}
 
 
-def format_card(card: dict[str, Any]) -> str:
+def format_card(card: ModelCard) -> str:
     lines = [f"{'file':<28}{'size MB':>9}{'val MAE':>9}{'max|d|':>9}{'mean|d|':>9}",
-             f"{'(pytorch fp32)':<28}{'':>9}{card['checkpoint']['val_mae']:>9.3f}"]
-    for e in card["files"].values():
+             f"{'(pytorch fp32)':<28}{'':>9}{card.checkpoint['val_mae']:>9.3f}"]
+    for e in card.files.values():
         p = e["parity"]
         lines.append(f"{e['file']:<28}{e['bytes'] / 1e6:>9.2f}{p['mae']:>9.3f}{p['max_abs_diff']:>9.3f}"
                      f"{p['mean_abs_diff']:>9.3f}" + ("  DEGRADED" if e.get("degraded") else ""))

@@ -1,17 +1,75 @@
-"""Read an exported model's card (the JSON beside it) and the preprocessing spec inside it."""
+"""The model card: the JSON beside every exported file (contract 3), typed. Imports no torch.
+
+Export writes it, and the runtimes, eval, bench and predict read it through :class:`ModelCard`
+rather than as a loose dict, so a card with a missing or mistyped field is refused by name when it
+is read, not as a KeyError deep inside a consumer. The Kotlin core reads the same JSON.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import card_path
 
+# Fields whose JSON type is checked when a card is read (beyond the preprocessing spec).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "model": (str,), "files": (dict,), "data": (dict, type(None)), "trained": (bool,),
+    "checkpoint": (dict, type(None)), "calibration": (dict, type(None)), "parity_on": (dict, type(None)),
+    "split_counts": (dict, type(None)), "command": (str,), "created": (str,), "edge_age_version": (str,),
+}
 
-def read_card(model_file: str | Path, required: bool = True) -> dict[str, Any] | None:
+
+@dataclass
+class ModelCard:
+    name: str  # file stem: NAME_int8.tflite, NAME.json
+    model: str  # registry name of the architecture
+    preprocess: PreprocessSpec  # contract 1: how a face becomes the model's input
+    edge_age_version: str = ""
+    data: dict[str, Any] | None = None  # the training data config (its split); None: not trained here
+    split_counts: dict[str, int] | None = None
+    checkpoint: dict[str, Any] | None = None  # file, epoch, val_mae, pred_std, train_command
+    calibration: dict[str, Any] | None = None  # int8: n, source, selection, ranges per file
+    parity_on: dict[str, Any] | None = None  # the split and count every file was proven on
+    command: str = ""
+    created: str = ""
+    trained: bool = True  # False: a bench baseline with stand-in weights (its MAE means nothing)
+    baseline_version: int | None = None
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # formats-table row name -> file entry
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "ModelCard":
+        """A card from its JSON; ``ValueError``/``KeyError``/``TypeError`` say what is wrong."""
+        if not isinstance(d, dict):
+            raise TypeError("not a JSON object")
+        missing = [k for k in ("name", "model", "preprocess") if k not in d]
+        if missing:
+            raise KeyError(f"no {', '.join(missing)}")
+        for key, kinds in _TYPES.items():
+            if key in d and not isinstance(d[key], kinds):
+                raise TypeError(f"{key} is a {type(d[key]).__name__}")
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known},
+                      "preprocess": PreprocessSpec.from_dict(d["preprocess"])})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["preprocess"] = self.preprocess.to_dict()
+        if self.baseline_version is None:
+            del d["baseline_version"]
+        return d
+
+    def write(self, path: str | Path) -> None:
+        fileio.write_json(path, self.to_dict())
+
+
+def read_card(model_file: str | Path, required: bool = True) -> ModelCard | None:
+    """The card beside ``model_file``; None when it has none and ``required`` is off."""
     path = card_path(model_file)
     if not path.exists():
         if required:
@@ -19,8 +77,6 @@ def read_card(model_file: str | Path, required: bool = True) -> dict[str, Any] |
                                model_file)
         return None
     try:
-        card = json.loads(path.read_text())
-        PreprocessSpec.from_dict(card["preprocess"])
+        return ModelCard.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError) as e:
         raise EdgeAgeError(f"model card is not valid edge-age JSON ({e})", path) from e
-    return card

@@ -40,7 +40,7 @@ class OnnxPredictor:
         if META_SPEC in meta:
             self.spec = PreprocessSpec.from_dict(json.loads(meta[META_SPEC]))
         else:
-            self.spec = PreprocessSpec.from_dict(self.card["preprocess"])
+            self.spec = self.card.preprocess
         self.input_name = inp[0].name
         self.layout = "NCHW" if inp[0].shape[1] == 3 else "NHWC"
         side = inp[0].shape[2]
@@ -49,7 +49,7 @@ class OnnxPredictor:
 
     @property
     def data_config(self) -> dict[str, Any] | None:
-        return self.card.get("data") if self.card else None
+        return self.card.data if self.card else None
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         x = normalize(faces, self.spec, self.layout)

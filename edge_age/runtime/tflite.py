@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_age.data.preprocess import PreprocessSpec, dequantize, normalize, quantize
+from edge_age.data.preprocess import dequantize, normalize, quantize
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime.card import read_card
 
@@ -34,7 +34,7 @@ class TFLitePredictor:
         self.path = Path(path)
         self.name = self.path.name
         self.card = read_card(self.path)
-        self.spec = PreprocessSpec.from_dict(self.card["preprocess"])
+        self.spec = self.card.preprocess
         try:
             self.interp = interpreter_class()(model_path=str(self.path), num_threads=threads or None)
             self.interp.allocate_tensors()
@@ -48,7 +48,7 @@ class TFLitePredictor:
 
     @property
     def data_config(self) -> dict[str, Any] | None:
-        return self.card.get("data")
+        return self.card.data
 
     def input_tensor(self, face: np.ndarray) -> np.ndarray:
         """The exact tensor fed to the interpreter for one uint8 face (the Android golden test's reference)."""
