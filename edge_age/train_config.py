@@ -13,8 +13,28 @@ from typing import Any
 
 from edge_age.cli_types import COUNT, POSITIVE_INT, SEED, THREADS, default_of, number
 
-# The registry's names and the loss table's keys, listed here so that ``--help`` needs no torch.
-MODEL_NAMES = ["mobilenetv2_age", "resnet18", "resnet50", "simplecnn"]
+
+class RegistryNames:
+    """``--model`` choices, read from the model registry when first asked (it imports torch): only
+    ``train`` asks, so every other command, and a machine without torch, never imports it here. A new
+    ``@register_model`` builder is a choice with no edit here."""
+
+    def _names(self) -> list[str]:
+        try:
+            from edge_age.models import list_models
+        except ModuleNotFoundError:  # no torch: `train` itself then says which extra to install
+            return []
+        return list_models()
+
+    def __contains__(self, name: object) -> bool:
+        names = self._names()
+        return not names or name in names
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+# The loss table's keys, listed here so that ``--help`` needs no torch (a test keeps them equal).
 LOSS_NAMES = ["l1", "mse", "smoothl1", "dldl"]
 HEADS = ["regression", "distribution"]
 PRECISIONS = ["auto", "bf16", "fp32"]
@@ -47,8 +67,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     def d(name: str) -> Any:
         return default_of(TrainConfig, name)
 
-    p.add_argument("--model", default=d("model"), choices=MODEL_NAMES,
-                   help="registry model (default: %(default)s); mobilenetv2_age is the compact one")
+    p.add_argument("--model", default=d("model"), choices=RegistryNames(), metavar="NAME",
+                   help="registry model: %(choices)s (default: %(default)s); mobilenetv2_age is the compact one")
     p.add_argument("--input-size", type=number(int, 16, 1024), default=None,
                    help="square input side in pixels (default: the model's own: 128, mobilenetv2_age 64)")
     p.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")

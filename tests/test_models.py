@@ -7,11 +7,18 @@ import torch
 
 from edge_age.errors import EdgeAgeError
 from edge_age.models import create_model, default_input_size, list_models
-from edge_age.train_config import MODEL_NAMES
 
 
-def test_cli_choices_are_the_registry() -> None:
-    assert MODEL_NAMES == list_models()
+def test_train_model_choices_are_the_registry(capsys) -> None:
+    from edge_age.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "registry model: " + ", ".join(list_models()) in help_text
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["train", "--model", "resnet1"])
+    assert e.value.code == 2 and "invalid choice: 'resnet1'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", list_models())
