@@ -9,7 +9,6 @@ and dropout are seeded per epoch from ``(seed, epoch)``, so a resumed run replay
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from dataclasses import asdict, replace
@@ -28,22 +27,11 @@ from edge_age.hardware import choose_precision, tune_malloc
 from edge_age.losses import DISTRIBUTION_LOSSES, LOSSES, DLDLLoss
 from edge_age.models import create_model
 from edge_age.models.registry import distribution_head
+from edge_age.optim import make_optimizer
 from edge_age.tensors import predict_array, recalibrate_bn, to_input
 from edge_age.train_config import TrainConfig
 
 __all__ = ["TrainConfig", "train", "train_step"]
-
-def _lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
-    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
-    total = max(warm + 1, cfg.epochs * steps_per_epoch)
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / (total - warm))))
-
-    return f
-
 
 def train(
     cfg: TrainConfig,
@@ -130,14 +118,6 @@ def _build_model(cfg: TrainConfig, train_ages: np.ndarray, state: dict[str, Any]
     return model, model_kwargs
 
 
-def _optimizer(cfg: TrainConfig, model: torch.nn.Module, n_train: int) -> tuple[Any, Any, int]:
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    if cfg.max_steps:
-        steps_per_epoch = min(steps_per_epoch, cfg.max_steps)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg, steps_per_epoch)), steps_per_epoch
-
-
 def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sched: Any
              ) -> tuple[list[dict[str, float]], int, float, int]:
     """History, first epoch, best val MAE and its epoch: from the saved state, or a fresh start."""
@@ -200,7 +180,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     tr, va = ds.indices("train"), ds.indices("val")
     faces, ages = np.asarray(ds.faces.faces), ds.faces.ages  # into RAM: 23.7k faces are 1.2 GB
     model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
-    opt, sched, steps_per_epoch = _optimizer(cfg, model, len(tr))
+    opt, sched, steps_per_epoch = make_optimizer(cfg, model, len(tr))
     loss_fn = DLDLLoss(model) if cfg.loss == "dldl" else LOSSES[cfg.loss]
     history, start, best_mae, best_epoch = _restore(state, model, opt, sched)
     net = _wrap(model, ctx)
