@@ -7,6 +7,7 @@ Heavy imports (torch, matplotlib) happen inside the subcommand that needs them, 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from edge_age import __version__
 from edge_age.cli_types import Parser, add_artifact, resolve_artifact
 from edge_age.data.commands import add_data_args, add_data_commands, data_config
 from edge_age.errors import EdgeAgeError
+from edge_age.quiet import VERBOSE_ENV, quiet_libraries
 
 
 
@@ -104,12 +106,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0 if result["failed"] < len(cfg.images) else 2  # non-zero only when no image could be scored
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from edge_age import fileio
+    from edge_age.runtime.catalog import format_models, list_models
+
+    rows = list_models(tuple(args.folders))
+    print(format_models(rows))
+    if args.json:
+        fileio.write_json(args.json, {"models": rows})
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from edge_age.bench.config import BenchConfig
-    from edge_age.bench.harness import run_bench, to_markdown, write_outputs
+    from edge_age.bench.harness import run_bench
+    from edge_age.bench.report import to_markdown, write_outputs
 
     cfg = BenchConfig(
-        paths=tuple(args.paths) or ("export",), threads=tuple(args.threads),
+        paths=tuple(args.paths), threads=tuple(args.threads),
         runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch, data=args.data,
         split=args.split, limit=args.limit, baselines=args.baselines, peak=not args.no_peak, photos=args.photos,
     )
@@ -169,6 +183,17 @@ def _add_predict(sub: Any) -> None:
     pr.set_defaults(func=cmd_predict)
 
 
+def _add_models(sub: Any) -> None:
+    """`models` (runtime only)."""
+    mo = sub.add_parser("models", help="list the model files --model can name: the bundled reference and your exports",
+                        description="The reference int8 model bundled with the package (what predict uses without "
+                                    "--model), then every exported file under export/ and runs/export/ of this "
+                                    "folder and the folders named: format, size, input side, val MAE from its card.")
+    mo.add_argument("folders", nargs="*", help="more folders to search")
+    mo.add_argument("--json", type=Path, default=None, help="write the list as JSON")
+    mo.set_defaults(func=cmd_models)
+
+
 def _add_bench(sub: Any) -> None:
     """`bench`: options from edge_age.bench.config."""
     from edge_age.bench.config import add_bench_args  # torch-free
@@ -187,12 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edge-age {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let the converters and runtimes log (absl, LiteRT, torch warnings; off by default)")
     sub = parser.add_subparsers(dest="command", required=True)
     add_data_commands(sub)
     _add_train(sub)
     _add_eval(sub)
     _add_export(sub)
     _add_predict(sub)
+    _add_models(sub)
     _add_bench(sub)
     return parser
 
@@ -202,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     resolve_artifact(args, parser)
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"  # inherited by the bench's worker processes
+    quiet_libraries()
     args.command_line = "edge-age " + " ".join(shlex.quote(a) for a in argv)
     try:
         return int(args.func(args) or 0)
@@ -219,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edge-age: error: `edge-age {args.command}` needs the Python package {package!r}, "
               f"which is not installed ({hint})", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `edge-age models | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("edge-age: interrupted (completed epochs and files are kept; re-run with --resume)", file=sys.stderr)
         return 130

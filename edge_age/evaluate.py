@@ -136,5 +136,5 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     if cfg.json:
         fileio.write_json(cfg.json, result)
     fileio.write_json(out_dir / "metrics.json", result)
-    log(f"  plots and metrics.json in {out_dir}")
+    log(f"  plots and metrics.json in {out_dir}" if result["plots"] else f"  metrics.json in {out_dir}; {plots.MISSING}")
     return result

@@ -81,6 +81,12 @@ def families() -> list[str]:
     return sorted({f.family for f in FORMATS})
 
 
+def bundled_reference(fmt: str = "tflite_int8") -> Path:
+    """The reference model's file inside the installed package (edge_age/reference/; a test keeps it
+    byte-identical to the committed export/REFERENCE_MODEL/ file)."""
+    return Path(__file__).resolve().parent / "reference" / f"{REFERENCE_MODEL}{get_format(fmt).suffix}"
+
+
 def reference_file(root: str | Path = ".", fmt: str = "tflite_int8") -> Path:
     """export/REFERENCE_MODEL/REFERENCE_MODEL<suffix> under ``root``."""
     return Path(root) / "export" / REFERENCE_MODEL / f"{REFERENCE_MODEL}{get_format(fmt).suffix}"

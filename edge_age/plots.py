@@ -10,6 +10,13 @@ import numpy as np
 from edge_age import fileio
 
 
+MISSING = "no plots: they need matplotlib (pip install 'edge-age[plot]')"
+
+
+def available() -> bool:
+    return _plt() is not None
+
+
 def _plt():
     try:
         import matplotlib

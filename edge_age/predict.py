@@ -24,19 +24,14 @@ from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import PredictConfig
 from edge_age.runtime import load_predictor
 
-REFERENCE_GLOB = "export/*/*_int8.tflite"
-
-
 def default_model() -> Path:
-    """The reference int8 TFLite file (formats.REFERENCE_MODEL), else the first one under export/."""
-    from edge_age.formats import reference_file
+    """The reference int8 TFLite file bundled with the package (formats.REFERENCE_MODEL)."""
+    from edge_age.formats import bundled_reference
 
-    if reference_file().is_file():
-        return reference_file()
-    found = sorted(Path(".").glob(REFERENCE_GLOB))
-    if not found:
-        raise EdgeAgeError(f"no --model given and no reference model matches {REFERENCE_GLOB}")
-    return found[0]
+    if not bundled_reference().is_file():
+        raise EdgeAgeError(f"no --model given and the bundled reference model is missing ({bundled_reference()}); "
+                           "reinstall edge-age or name a model file with --model")
+    return bundled_reference()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_age.bench.harness import TABLE_COLUMNS, BenchConfig, add_relative_columns, run_bench, write_outputs
+from edge_age.bench.harness import BenchConfig, add_relative_columns, run_bench
+from edge_age.bench.report import TABLE_COLUMNS, write_outputs
 from edge_age.bench.stats import summarize, time_calls
 from edge_age.cli import main
 from edge_age.formats import card_path
@@ -102,3 +103,22 @@ def test_untrained_baselines_are_built_and_marked(tmp_path: Path) -> None:
     tfl = run_bench(BenchConfig(paths=(str(files[1]),), peak=False, **QUICK), log=lambda s: None)["rows"][0]
     assert tfl["size_mb"] > 40
     assert r["speedup_vs_resnet18"] == pytest.approx(1.0)
+
+
+def _matmul_model(int8: bool) -> bytes:
+    """The peak measurement's graph, as built with ``onnx``: square, any size (dims named n)."""
+    from onnx import TensorProto, helper
+
+    kinds = (TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32) if int8 else (TensorProto.FLOAT,) * 3
+    a, b, y = (helper.make_tensor_value_info(name, kind, ["n", "n"]) for name, kind in zip("aby", kinds))
+    node = helper.make_node("MatMulInteger" if int8 else "MatMul", ["a", "b"], ["y"])
+    graph = helper.make_graph([node], "peak", [a, b], [y])
+    # IR 9 (ONNX 1.14+) is read by every onnxruntime a device is likely to have.
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9).SerializeToString()
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_the_bundled_matmul_graphs_are_what_onnx_builds(int8: bool) -> None:
+    from edge_age.bench.peak import matmul_model_path
+
+    assert matmul_model_path(int8).read_bytes() == _matmul_model(int8)

@@ -13,7 +13,7 @@ from edge_age.data.split import SPLIT_CHOICES
 
 @dataclass(frozen=True)
 class BenchConfig:
-    paths: tuple[str, ...] = ("export",)
+    paths: tuple[str, ...] = ()  # model files or folders; none: export/ if here, else the bundled reference
     threads: tuple[int, ...] = (1,)
     runs: int = 50
     warmup: int = 10
@@ -32,7 +32,8 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     def d(name: str) -> Any:
         return default_of(BenchConfig, name)
 
-    p.add_argument("paths", nargs="*", help=f"model files or folders (default: {', '.join(d('paths'))})")
+    p.add_argument("paths", nargs="*",
+                   help="model files or folders (default: export/ of this folder, else the bundled reference model)")
     p.add_argument("--baselines", action="store_true",
                    help="add fp32 ResNet18/50 (freshly initialised unless trained ones are among the files; "
                         "needs torch)")

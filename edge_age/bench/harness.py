@@ -15,16 +15,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from edge_age import fileio
 from edge_age.bench.config import BenchConfig
 from edge_age.bench.peak import measure_peak
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, format_of
 from edge_age.runtime.card import ModelCard, read_card
 
-__all__ = ["BenchConfig", "run_bench", "to_markdown", "write_outputs"]
+__all__ = ["BenchConfig", "run_bench"]
 
 BASELINES = ("resnet18", "resnet50")
+
+
+def default_paths() -> tuple[str, ...]:
+    """export/ where this folder has one (a clone, a user's project), else the model bundled with the package."""
+    from edge_age.formats import bundled_reference
+
+    return ("export",) if Path("export").is_dir() else (str(bundled_reference().parent),)
 
 
 def discover(paths: tuple[str, ...]) -> list[Path]:
@@ -58,7 +64,7 @@ def machine_info(threads: tuple[int, ...]) -> dict[str, Any]:
             versions[mod] = __import__(mod).__version__
         except Exception:
             pass
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:  # imported by this run (baselines), not merely blocked
         versions["torch"] = sys.modules["torch"].__version__
     return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "system": platform.platform(),
             "python": platform.python_version(), "versions": versions, "threads": list(threads)}
@@ -143,7 +149,7 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
 
 
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    files = discover(cfg.paths)
+    files = discover(cfg.paths or default_paths())
     if cfg.baselines:
         from edge_age.export.baselines import ensure_baselines  # needs torch, only on request
 
@@ -151,7 +157,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
         missing = tuple(a for a in BASELINES if a not in have)  # trained exports win over untrained ones
         files += ensure_baselines(Path(cfg.baseline_dir), missing) if missing else []
     if not files:
-        raise EdgeAgeError(f"no model files found under {', '.join(cfg.paths)}")
+        raise EdgeAgeError(f"no model files found under {', '.join(cfg.paths or default_paths())}")
     acc = _accuracy([f for f in files if f.exists()], cfg, log) if cfg.data else {}
     peak = {t: measure_peak(t) for t in cfg.threads} if cfg.peak else {}
     rows = []
@@ -206,92 +212,3 @@ def add_relative_columns(rows: list[dict[str, Any]]) -> None:
             fp32 = [r for r in rows if r.get("model") == row.get("model") and not r.get("int8") and "mae" in r
                     and _family(r) == _family(row)]
             row["mae_delta_vs_fp32"] = row["mae"] - fp32[0]["mae"] if fp32 else None
-
-
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-TABLE_COLUMNS = [("model", "model", "s"), ("format", "format", "s"), ("threads", "thr", "d"), ("size_mb", "MB", ".2f"),
-                 ("mae", "MAE", ".3f"), ("p50_ms", "p50 ms", ".2f"), ("p90_ms", "p90 ms", ".2f"),
-                 ("throughput_ips", "img/s@32", ".0f"), ("peak_rss_mb", "RSS MB", ".0f"),
-                 ("speedup_vs_resnet18", "x R18", ".1f"), ("speedup_vs_resnet50", "x R50", ".1f"),
-                 ("speedup_vs_simplecnn_int8", "x SCNN8", ".1f"),
-                 ("peak_share", "peak %", ".1%"), ("u18_tpr", "<18 TPR", ".2f"), ("u18_fpr", "<18 FPR", ".2f")]
-
-
-def to_markdown(result: dict[str, Any]) -> str:
-    m = result["machine"]
-    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['machine']}; "
-             + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), ""]
-    if result["peak"]:
-        lines.append("Peak (ONNX Runtime 1024^3 matmul): " + "; ".join(
-            f"{t} thr: fp32 {p['fp32_gmacs']:.0f} GMAC/s, int8 {p['int8_gmacs']:.0f} GMAC/s"
-            for t, p in result["peak"].items()))
-        lines.append("")
-    for t, p in result.get("photo_path", {}).items():
-        lines.append(f"Photo path before the model (detect + frame + crop + resize, 640x480, {t} thr): "
-                     f"p50 {p['p50_ms']:.1f} ms, p90 {p['p90_ms']:.1f} ms with a face ({p['found']}/{p['photos']} "
-                     f"found); {p['no_face_p50_ms']:.1f} ms for a photo without one (every pass runs)")
-        lines.append("")
-    lines.append("| " + " | ".join(h for _, h, _ in TABLE_COLUMNS) + " |")
-    lines.append("|" + "|".join("---" if s == "s" else "---:" for _, _, s in TABLE_COLUMNS) + "|")
-    for r in result["rows"]:
-        if "error" in r:
-            lines.append(f"| {r.get('model', r['name'])} | {r.get('format', '?')} | {r['threads']} | "
-                         f"error: {r['error']} |")
-            continue
-        cells = []
-        for key, _, spec in TABLE_COLUMNS:
-            v = r.get(key)
-            if key == "mae" and v is None:
-                cells.append("not measured")
-            else:
-                cells.append(_fmt(v, spec) if spec != "s" else str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_outputs(result: dict[str, Any], json_path: Path | None, md_path: Path | None, csv_path: Path | None,
-                  plot_path: Path | None) -> None:
-    if json_path:
-        fileio.write_json(json_path, result)
-    if md_path:
-        fileio.write_text(md_path, to_markdown(result))
-    if csv_path:
-        keys: list[str] = []
-        for r in result["rows"]:
-            keys += [k for k in r if k not in keys]
-        fileio.write_csv(csv_path, [{k: r.get(k) for k in keys} for r in result["rows"]])
-    if plot_path:
-        pareto_plot(result, plot_path)
-
-
-def pareto_plot(result: dict[str, Any], path: Path) -> Path | None:
-    from edge_age.plots import _plt, _save
-
-    plt = _plt()
-    rows = [r for r in result["rows"] if "p50_ms" in r]
-    if plt is None or not rows:
-        return None
-    threads = min(r["threads"] for r in rows)
-    rows = [r for r in rows if r["threads"] == threads]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    seen: dict[str, int] = {}  # one model's files share an MAE: stack their labels instead of overprinting
-    for r in rows:
-        label = f"{r['model']} {r['format']}"
-        if r.get("mae") is None:  # untrained baseline: latency only, drawn as a line
-            ax.axvline(r["p50_ms"], linestyle="--", linewidth=1, color="gray")
-            ax.text(r["p50_ms"], 0.02, f" {label} (MAE not measured)", rotation=90, fontsize=7,
-                    transform=ax.get_xaxis_transform(), va="bottom")
-            continue
-        ax.scatter(r["p50_ms"], r["mae"], s=max(20, r["size_mb"] * 6), alpha=0.6)
-        k = seen[r["model"]] = seen.get(r["model"], -1) + 1
-        ax.annotate(label, (r["p50_ms"], r["mae"]), xytext=(6, 12 - 9 * k), textcoords="offset points", fontsize=7)
-    ax.set_xscale("log")
-    ax.margins(y=0.12)  # room for the stacked labels
-    ax.set_xlabel(f"latency p50, ms (batch 1, {threads} thread(s), log scale)")
-    ax.set_ylabel("test MAE (years)")
-    ax.set_title("Latency vs MAE (marker area ~ file size)")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)

@@ -6,27 +6,18 @@ model's achieved GMAC/s can be read as a share of what the hardware reaches on i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from edge_age.bench.stats import time_calls
 
 
-def _matmul_model(int8: bool, n: int):
-    from onnx import TensorProto, helper
-
-    if int8:
-        a = helper.make_tensor_value_info("a", TensorProto.UINT8, [n, n])
-        b = helper.make_tensor_value_info("b", TensorProto.INT8, [n, n])
-        y = helper.make_tensor_value_info("y", TensorProto.INT32, [n, n])
-        node = helper.make_node("MatMulInteger", ["a", "b"], ["y"])
-    else:
-        a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
-        b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])
-        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
-        node = helper.make_node("MatMul", ["a", "b"], ["y"])
-    graph = helper.make_graph([node], "peak", [a, b], [y])
-    # IR 9 (ONNX 1.14+) is read by every onnxruntime a device is likely to have.
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9).SerializeToString()
+def matmul_model_path(int8: bool) -> Path:
+    """A square MatMul (fp32) or MatMulInteger (u8 x s8 -> s32) graph of any size, shipped with the
+    package: the runtime install has onnxruntime but not the ``onnx`` package that builds graphs
+    (``tests/test_bench.py`` rebuilds them with ``onnx`` and compares the bytes)."""
+    return Path(__file__).resolve().parent / f"matmul_{'int8' if int8 else 'fp32'}.onnx"
 
 
 def measure_peak(threads: int, n: int = 1024, min_seconds: float = 1.0) -> dict[str, float]:
@@ -39,7 +30,7 @@ def measure_peak(threads: int, n: int = 1024, min_seconds: float = 1.0) -> dict[
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(_matmul_model(int8, n), so, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(matmul_model_path(int8)), so, providers=["CPUExecutionProvider"])
         if int8:
             feeds = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8), "b": rng.integers(-127, 127, (n, n), dtype=np.int8)}
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +10,7 @@ import numpy as np
 import torch
 
 from edge_age import fileio
+from edge_age.quiet import native_stderr_off
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.export.prepare import NHWCInput
 from edge_age.export.pt2e import PIXEL_INPUT_NOTE, fix_pixel_input, fix_relu6_ranges
@@ -21,11 +20,12 @@ if TYPE_CHECKING:
     from edge_age.export.qat import QATConfig
 
 
-def _quiet() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # litert-torch prints a [START]/[DONE] line per conversion stage; our own log says what is exported.
-    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
-    logging.getLogger("absl").setLevel(logging.ERROR)
+def _convert(model, sample, **kw):
+    """litert_torch.convert with the converter's C++ logging kept off the terminal."""
+    with native_stderr_off():
+        import litert_torch
+
+        return litert_torch.convert(model, sample, **kw)
 
 
 def _write(edge_model, path: Path) -> None:
@@ -34,16 +34,14 @@ def _write(edge_model, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
         out = Path(tmp) / "model.tflite"
-        edge_model.export(str(out))
+        with native_stderr_off():
+            edge_model.export(str(out))
         fileio.write_bytes(path, out.read_bytes())
 
 
 def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> None:
-    _quiet()
-    import litert_torch
-
     sample = (torch.zeros(1, spec.size, spec.size, 3),)
-    _write(litert_torch.convert(NHWCInput(model).eval(), sample), path)
+    _write(_convert(NHWCInput(model).eval(), sample), path)
 
 
 def write_fp32(job: "WriteJob", path: Path) -> None:
@@ -66,11 +64,10 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
     by face. With ``qat`` (and ``train_faces``) the weights are first fine-tuned with simulated
     int8 (:mod:`edge_age.export.qat`). Returns how the ranges were set (recorded in the model card).
     """
-    _quiet()
-    import litert_torch
-    from litert_torch.quantize import pt2e_quantizer
-    from litert_torch.quantize.quant_config import QuantConfig
-    from torchao.quantization.pt2e import quantize_pt2e
+    with native_stderr_off():  # importing the converter logs from C++
+        from litert_torch.quantize import pt2e_quantizer
+        from litert_torch.quantize.quant_config import QuantConfig
+        from torchao.quantization.pt2e import quantize_pt2e
 
     sample = (torch.zeros(1, spec.size, spec.size, 3),)
     if qat is not None:
@@ -79,7 +76,7 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
         if train_faces is None or len(train_faces) == 0:
             raise ValueError("quantization-aware fine-tuning needs training faces")
         graph, quantizer = qat_graph(NHWCInput(model).eval(), train_faces, spec, qat, progress=progress)
-        _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
+        _write(_convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
         return qat.describe(len(train_faces)) + (f"; {PIXEL_INPUT_NOTE}" if spec.input_pixels else "")
     graph = torch.export.export(NHWCInput(model).eval(), sample).module()
     quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
@@ -93,6 +90,6 @@ def export_int8(model: torch.nn.Module, path: Path, calib_faces: np.ndarray, spe
         for i in range(len(x)):
             graph(torch.from_numpy(x[i : i + 1]))
     graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
-    _write(litert_torch.convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
+    _write(_convert(graph, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)), path)
     note = "histogram (PT2E HistogramObserver); ReLU6 outputs fixed to 0..6"
     return note + (f"; {PIXEL_INPUT_NOTE}" if pixels else "")

@@ -13,6 +13,7 @@ import numpy as np
 
 from edge_age.data.preprocess import dequantize, normalize, quantize
 from edge_age.errors import EdgeAgeError
+from edge_age.quiet import native_stderr_off
 from edge_age.runtime.card import read_card
 
 
@@ -36,8 +37,9 @@ class TFLitePredictor:
         self.card = read_card(self.path)
         self.spec = self.card.preprocess
         try:
-            self.interp = interpreter_class()(model_path=str(self.path), num_threads=threads or None)
-            self.interp.allocate_tensors()
+            with native_stderr_off():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+                self.interp = interpreter_class()(model_path=str(self.path), num_threads=threads or None)
+                self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise EdgeAgeError(f"not a loadable TFLite model ({str(e)[:160]})", self.path) from e
         self.inp = self.interp.get_input_details()[0]

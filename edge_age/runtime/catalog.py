@@ -1,0 +1,61 @@
+"""``edge-age models``: the model files a user can name with ``--model``. Imports no torch.
+
+The bundled reference comes first (what ``predict`` uses by default), then the exports found under
+the usual output folders of this directory (``export/``, ``runs/export/``) and any folder named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edge_age.errors import EdgeAgeError
+from edge_age.formats import FORMATS, bundled_reference, format_of
+from edge_age.runtime.card import read_card
+
+SEARCHED = ("export", "runs/export")
+
+
+def _model_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix != ".json" and format_of(f))
+
+
+def _row(f: Path, where: str) -> dict[str, Any]:
+    fmt = format_of(f)
+    row: dict[str, Any] = {"file": str(f), "where": where, "format": fmt.name if fmt else "?",
+                           "mb": round(f.stat().st_size / 1e6, 2)}
+    try:
+        card = read_card(f, required=False)
+    except EdgeAgeError as e:
+        return {**row, "problem": e.reason}
+    if card is None:
+        return {**row, "problem": "no model card beside it"}
+    entry = card.files.get(row["format"], {})
+    return {**row, "name": card.name, "input": card.preprocess.size, "trained": card.trained,
+            "val_mae": entry.get("parity", {}).get("mae"), "golden": bool(entry.get("golden"))}
+
+
+def list_models(folders: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """One row per model file: the bundled reference files, then every export found."""
+    rows = [_row(bundled_reference(f.name), "bundled (default of predict)" if f.name == "tflite_int8" else "bundled")
+            for f in FORMATS if bundled_reference(f.name).is_file()]
+    seen = {Path(r["file"]).resolve() for r in rows}
+    for folder in (*SEARCHED, *folders):
+        if not Path(folder).is_dir():
+            if folder in folders:
+                raise EdgeAgeError("no such folder", folder)
+            continue
+        for f in _model_files(Path(folder)):
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                rows.append(_row(f, folder))
+    return rows
+
+
+def format_models(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'file':<58}{'format':<13}{'MB':>6}{'input':>7}{'val MAE':>9}  where"]
+    for r in rows:
+        mae = "-" if r.get("val_mae") is None else f"{r['val_mae']:.3f}"
+        tail = r["where"] + (f"  ({r['problem']})" if "problem" in r else "")
+        lines.append(f"{r['file']:<58}{r['format']:<13}{r['mb']:>6.2f}{r.get('input', '-'):>7}{mae:>9}  {tail}")
+    return "\n".join(lines)
