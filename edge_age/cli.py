@@ -117,6 +117,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge_age import fileio
+    from edge_age.check import check_files, format_checks
+
+    rows = check_files([str(m) for m in args.models], threads=args.threads)
+    print(format_checks(rows))
+    if args.json:
+        fileio.write_json(args.json, {"checks": rows})
+    return 0 if all(r.get("usable", True) for r in rows) else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from edge_age.bench.config import BenchConfig
     from edge_age.bench.harness import run_bench
@@ -194,6 +205,22 @@ def _add_models(sub: Any) -> None:
     mo.set_defaults(func=cmd_models)
 
 
+def _add_check(sub: Any) -> None:
+    """`check` (runtime only)."""
+    from edge_age.cli_types import THREADS
+
+    ch = sub.add_parser("check", help="does this machine's runtime reproduce a model file's golden outputs?",
+                        description="Run each file on the seeded synthetic inputs whose ages its card stores (from "
+                                    "the export machine) and compare: a device-specific kernel fault shows here, not "
+                                    "in users' ages. A failing default path is tried on the runtime's safe path "
+                                    "(LiteRT without XNNPACK; ONNX Runtime without graph optimisation). Every "
+                                    "command runs this check on a file's first use on a machine and caches it.")
+    ch.add_argument("models", nargs="*", type=Path, help="model files (default: the bundled reference model)")
+    ch.add_argument("--threads", type=THREADS, default=0, help="runtime threads (default: all cores)")
+    ch.add_argument("--json", type=Path, default=None, help="write the verdicts as JSON")
+    ch.set_defaults(func=cmd_check)
+
+
 def _add_bench(sub: Any) -> None:
     """`bench`: options from edge_age.bench.config."""
     from edge_age.bench.config import add_bench_args  # torch-free
@@ -221,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_predict(sub)
     _add_models(sub)
+    _add_check(sub)
     _add_bench(sub)
     return parser
 

@@ -14,7 +14,7 @@ from conftest import face_image, write_jpg
 from edge_age.cli import main
 from edge_age.errors import EdgeAgeError
 from edge_age.export.exporter import ExportConfig, export_checkpoint
-from edge_age.formats import FORMATS, card_path
+from edge_age.formats import FORMATS, card_path, get_format
 from edge_age.runtime import load_predictor
 
 # Tolerances in years, against the PyTorch fp32 model on the val faces.
@@ -176,3 +176,17 @@ def test_corrupt_or_foreign_model_files_give_clear_errors(exported: dict, tmp_pa
         (tmp_path / "simplecnn.json").write_text((exported["out"] / "simplecnn.json").read_text())
         with pytest.raises(EdgeAgeError, match=r"not a loadable"):
             load_predictor(dst)
+
+
+def test_every_exported_file_carries_golden_outputs_it_reproduces(exported: dict) -> None:
+    from edge_age.runtime.check import golden_of, run_check
+    from edge_age.runtime.golden import GOLDEN_COUNT
+
+    for name, entry in exported["card"].files.items():
+        golden = entry["golden"]
+        assert len(golden["ages"]) == len(golden["ages_safe"]) == GOLDEN_COUNT and golden["tolerance"] > 0, name
+        fmt = get_format(name)
+        p = load_predictor(exported["out"] / entry["file"], check=False)
+        assert golden_of(p) == golden
+        verdict = run_check(p, lambda: fmt.load_predictor()(exported["out"] / entry["file"], safe=True), golden)
+        assert verdict.ok and verdict.max_diff == 0.0, (name, verdict)  # same machine, same bytes out

@@ -24,8 +24,17 @@ RUNTIME_MODULES = [
     "edge_age.data.framing_fit",
     "edge_age.data.wild",
     "edge_age.bench.harness",
+    "edge_age.bench.report",
+    "edge_age.bench.config",
     "edge_age.export.config",
     "edge_age.train_config",
+    "edge_age.eval_config",
+    "edge_age.data.commands",
+    "edge_age.check",
+    "edge_age.quiet",
+    "edge_age.runtime.check",
+    "edge_age.runtime.golden",
+    "edge_age.runtime.catalog",
 ]
 
 

@@ -32,6 +32,7 @@ from edge_age.export.qat import QATConfig
 from edge_age.formats import FORMATS, ExportFormat, sibling
 from edge_age.runtime import load_predictor
 from edge_age.runtime.card import ModelCard
+from edge_age.runtime.golden import golden_entry
 
 __all__ = ["ExportConfig", "export_checkpoint", "format_card"]
 
@@ -108,14 +109,15 @@ def _verify(path: Path, fmt: ExportFormat, card: ModelCard, val_faces: np.ndarra
             ref: np.ndarray, progress: bool) -> tuple[dict[str, Any], str | None]:
     """Re-run a written file through the runtime users run; its card entry, and why it fails the
     collapse guard (None when it passes)."""
-    predictor = load_predictor(path)
+    predictor = load_predictor(path, check=False)
     pred = predict_all(predictor, val_faces, progress=progress)
     diff = np.abs(pred - ref)
     ref_mae = float(np.abs(ref - val_ages).mean())
     parity = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
               "mae": float(np.abs(pred - val_ages).mean()), "torch_mae": ref_mae, "pred_std": float(pred.std())}
     entry = {"file": path.name, "format": fmt.name, "runtime": fmt.runtime, "int8": fmt.int8,
-             "bytes": path.stat().st_size, "sha256": _sha256(path), **_io_details(predictor, fmt), "parity": parity}
+             "bytes": path.stat().st_size, "sha256": _sha256(path), **_io_details(predictor, fmt), "parity": parity,
+             "golden": golden_entry(predictor, fmt.load_predictor()(path, safe=True), fmt.family, fmt.precision)}
     if not fmt.int8:
         return entry, None
     fp32 = sibling(fmt, "fp32")

@@ -28,8 +28,9 @@ class Predictor(Protocol):
     def predict(self, faces: np.ndarray) -> np.ndarray: ...
 
 
-def load_predictor(path: str | Path, threads: int | None = None) -> Predictor:
-    """Open any supported model file by its suffix."""
+def load_predictor(path: str | Path, threads: int | None = None, check: bool = True) -> Predictor:
+    """Open any supported model file by its suffix. ``check``: an exported file whose card has golden
+    outputs is checked against them on its first use on this machine (:mod:`edge_age.runtime.check`)."""
     p = Path(path)
     if not p.exists():
         raise EdgeAgeError("no such model file", p)
@@ -45,8 +46,14 @@ def load_predictor(path: str | Path, threads: int | None = None) -> Predictor:
     fmt = format_of(p)
     if fmt is None:
         raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt, .onnx or .tflite)", p)
+    cls = fmt.load_predictor()
     try:
-        return fmt.load_predictor()(p, threads=threads)
+        predictor = cls(p, threads=threads)
+        if not check:
+            return predictor
+        from edge_age.runtime.check import checked
+
+        return checked(predictor, lambda: cls(p, threads=threads, safe=True))
     except EdgeAgeError as e:
         if e.path is None:  # e.g. a bad spec in the card or the metadata: name the file
             raise EdgeAgeError(e.reason, p) from e

@@ -17,7 +17,9 @@ from edge_age.runtime.card import read_card
 class OnnxPredictor:
     runtime = "onnxruntime"
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None, safe: bool = False) -> None:
+        """``safe``: no graph optimisation (no fused kernels), the fallback when this machine fails the
+        file's golden check (:mod:`edge_age.runtime.check`)."""
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -27,6 +29,9 @@ class OnnxPredictor:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        if safe:
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        self.safe = safe
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
         except Exception as e:

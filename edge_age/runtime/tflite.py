@@ -28,17 +28,29 @@ def interpreter_class() -> Any:
     return Interpreter
 
 
+def _without_delegates() -> dict[str, Any]:
+    try:
+        from ai_edge_litert.interpreter import OpResolverType
+    except ImportError:
+        from tflite_runtime.interpreter import OpResolverType
+    return {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+
+
 class TFLitePredictor:
     runtime = "litert"
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None, safe: bool = False) -> None:
+        """``safe``: LiteRT's reference kernels without the XNNPACK delegate, the fallback when this
+        machine fails the file's golden check (:mod:`edge_age.runtime.check`)."""
         self.path = Path(path)
+        self.safe = safe
         self.name = self.path.name
         self.card = read_card(self.path)
         self.spec = self.card.preprocess
         try:
             with native_stderr_off():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-                self.interp = interpreter_class()(model_path=str(self.path), num_threads=threads or None)
+                self.interp = interpreter_class()(model_path=str(self.path), num_threads=threads or None,
+                                                  **(_without_delegates() if safe else {}))
                 self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise EdgeAgeError(f"not a loadable TFLite model ({str(e)[:160]})", self.path) from e

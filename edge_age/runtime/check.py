@@ -1,0 +1,137 @@
+"""``edge-age check``: does this machine's runtime reproduce a file's golden outputs? Imports no torch.
+
+Run on a file's first use on a machine (the verdict is cached per file and machine), and on demand
+by ``edge-age check``. A file whose default path fails (a device-specific kernel fault) is run on
+the runtime's safe path instead, when that one passes, with one line saying so; a file that fails
+both is refused, rather than giving wrong ages without a word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edge_age import fileio
+from edge_age.errors import EdgeAgeError
+from edge_age.runtime.golden import golden_ages
+
+CACHE_FILE = "checks.json"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool  # the default path reproduces the golden ages
+    safe_ok: bool | None  # the safe path does (None: not tried, the default passed)
+    median_diff: float
+    max_diff: float
+    safe_median_diff: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.ok or bool(self.safe_ok)
+
+
+def golden_of(predictor: Any) -> dict[str, Any] | None:
+    """The card's golden entry of this very file (matched by file name), if it has one."""
+    card = getattr(predictor, "card", None)
+    if card is None:
+        return None
+    return next((e.get("golden") for e in card.files.values() if e.get("file") == Path(predictor.path).name), None)
+
+
+def _diffs(ages: list[float], want: list[float]) -> tuple[float, float]:
+    d = np.abs(np.asarray(ages) - np.asarray(want))
+    return float(np.median(d)), float(d.max())
+
+
+def run_check(predictor: Any, make_safe: Callable[[], Any], golden: dict[str, Any]) -> Verdict:
+    tol = float(golden["tolerance"])
+    median, worst = _diffs(golden_ages(predictor), golden["ages"])
+    if median <= tol:
+        return Verdict(True, None, median, worst)
+    safe_median, _ = _diffs(golden_ages(make_safe()), golden.get("ages_safe", golden["ages"]))
+    return Verdict(False, safe_median <= tol, median, worst, safe_median)
+
+
+def machine_key() -> str:
+    """This machine as the kernels see it: architecture, CPU feature flags, runtime versions."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("flags", "features")):
+                flags = line
+                break
+    except OSError:
+        pass
+    versions = []
+    for mod in ("onnxruntime", "ai_edge_litert", "tflite_runtime"):
+        m = sys.modules.get(mod)
+        versions.append(f"{mod}={getattr(m, '__version__', '-') if m else '-'}")
+    return hashlib.sha256("|".join([platform.machine(), flags, *versions]).encode()).hexdigest()[:16]
+
+
+def _cache_path() -> Path:
+    from edge_age.data.cache import default_cache_dir
+
+    return default_cache_dir() / CACHE_FILE
+
+
+def _key(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:24] + "@" + machine_key()
+
+
+def cached_verdict(path: Path) -> Verdict | None:
+    try:
+        entry = json.loads(_cache_path().read_text()).get(_key(path))
+        return Verdict(**entry) if entry else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def store_verdict(path: Path, verdict: Verdict) -> None:
+    cache = _cache_path()
+    try:
+        known = json.loads(cache.read_text()) if cache.exists() else {}
+    except (OSError, ValueError):
+        known = {}
+    known[_key(path)] = asdict(verdict)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fileio.write_json(cache, known)
+    except (OSError, EdgeAgeError):
+        pass  # a read-only home: the check simply runs again next time
+
+
+def checked(predictor: Any, make_safe: Callable[[], Any]) -> Any:
+    """``predictor`` when this machine reproduces its golden outputs (or the file has none), else its
+    safe path when that one does (said in one line on stderr); otherwise an EdgeAgeError."""
+    golden = golden_of(predictor)
+    if golden is None:
+        return predictor
+    path = Path(predictor.path)
+    verdict = cached_verdict(path)
+    if verdict is None:
+        verdict = run_check(predictor, make_safe, golden)
+        store_verdict(path, verdict)
+    if verdict.ok:
+        return predictor
+    if verdict.safe_ok:
+        print(f"edge-age: {path.name}: this machine's {predictor.runtime} gives ages {verdict.median_diff:.1f} years "
+              f"(median) off the file's golden outputs; using its safe path ({SAFE_PATH[predictor.runtime]}), "
+              "which reproduces them", file=sys.stderr)
+        return make_safe()
+    raise EdgeAgeError(f"this machine's {predictor.runtime} gives ages {verdict.median_diff:.1f} years (median) off "
+                       f"the file's golden outputs, and {verdict.safe_median_diff:.1f} on its safe path "
+                       f"({SAFE_PATH[predictor.runtime]}): its ages would be wrong; try another model file "
+                       "or runtime version", path)
+
+
+SAFE_PATH = {"litert": "LiteRT without the XNNPACK delegate", "onnxruntime": "ONNX Runtime without graph optimisation"}
+

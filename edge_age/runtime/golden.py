@@ -1,0 +1,59 @@
+"""Golden outputs: ages a model file gives on a few seeded synthetic faces, stored in its card at export.
+
+On another machine the same inputs must give the same ages within the file's bound (:mod:`check`):
+a device-specific kernel fault (an emulated CPU's SME path returned one age for every face) then
+shows before any user photo is scored. The inputs are synthetic -- dataset images may not ship --
+and made with integer arithmetic and numpy's PCG64 stream only, so they are the same bytes on every
+platform (no floating-point transcendental whose last bit could differ between CPUs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+GOLDEN_SEED = 0
+GOLDEN_COUNT = 8
+# How far the median of a file's ages may move between machines (years): fp32 kernels differ by rounding only;
+# LiteRT int8 is integer arithmetic (the same ages on x86-64 and emulated Cortex-A72/A76); ONNX
+# Runtime's int8 kernels differ between x86-64 and ARM by up to ~0.7 years on faces (more room here: the
+# synthetic inputs lie outside the training data). A collapsed kernel is off by tens of years.
+TOLERANCE = {("tflite", "int8"): 0.5, ("onnx", "int8"): 2.0, ("tflite", "fp32"): 0.1, ("onnx", "fp32"): 0.1}
+
+
+def golden_inputs(size: int, n: int = GOLDEN_COUNT, seed: int = GOLDEN_SEED) -> np.ndarray:
+    """``n`` uint8 RGB ``size`` x ``size`` synthetic faces: an oval of skin tone over a gradient, dark eyes
+    and mouth, with brightness, contrast, placement and noise drawn per face."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.int64)
+    out = np.empty((n, size, size, 3), np.uint8)
+    for k in range(n):
+        skin = rng.integers(60, 235, 3)
+        back = rng.integers(0, 255, 3)
+        cx, cy = size // 2 + rng.integers(-size // 10, size // 10 + 1), size // 2 + rng.integers(-size // 12, size // 12 + 1)
+        ax, ay = size * rng.integers(28, 40) // 100, size * rng.integers(36, 48) // 100
+        img = back[None, None, :] + (yy * rng.integers(-60, 61) // size)[..., None]
+        face = (xx - cx) ** 2 * ay * ay + (yy - cy) ** 2 * ax * ax <= (ax * ay) ** 2
+        img = np.where(face[..., None], skin[None, None, :] - (yy - cy)[..., None] * rng.integers(0, 40) // size, img)
+        eye_dx, eye_y, r = ax * 4 // 10, cy - ay // 5, max(1, size // 20)
+        for ex in (cx - eye_dx, cx + eye_dx):
+            img = np.where((((xx - ex) ** 2 + (yy - eye_y) ** 2) <= r * r)[..., None], skin // 4, img)
+        mouth = (abs(xx - cx) <= ax * 4 // 10) & (abs(yy - (cy + ay * 5 // 10)) <= max(1, size // 40))
+        img = np.where(mouth[..., None], skin // 2, img)
+        img = img + rng.integers(-rng.integers(1, 30), rng.integers(1, 30) + 1, img.shape)
+        out[k] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def golden_ages(predictor: Any) -> list[float]:
+    ages = np.asarray(predictor.predict(golden_inputs(predictor.spec.size)), dtype=np.float64).reshape(-1)
+    return [round(float(a), 4) for a in ages]
+
+
+def golden_entry(fast: Any, safe: Any, family: str, precision: str) -> dict[str, Any]:
+    """What the card stores for one file: the inputs' recipe, the ages of the runtime's default path
+    (``fast``) and of its fallback (``safe``: no XNNPACK / no graph optimisation; its int8 rounding
+    differs, so it has ages of its own), and the bound on the median difference."""
+    return {"seed": GOLDEN_SEED, "n": GOLDEN_COUNT, "ages": golden_ages(fast), "ages_safe": golden_ages(safe),
+            "tolerance": TOLERANCE[(family, precision)]}

@@ -1,0 +1,80 @@
+"""Golden outputs and ``edge-age check``: a runtime that gives wrong ages on this machine is caught.
+
+The kernel fault is simulated as the issue saw it under an emulated SME CPU: LiteRT's default
+(XNNPACK) path returns about the same age for every face, while its safe path is right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_age.cli import main
+from edge_age.errors import EdgeAgeError
+from edge_age.formats import bundled_reference
+from edge_age.runtime import load_predictor
+from edge_age.runtime.golden import golden_inputs
+from edge_age.runtime.tflite import TFLitePredictor
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_AGE_CACHE", str(tmp_path / "cache"))
+
+
+def _collapse(monkeypatch, safe_too: bool = False) -> list[int]:
+    calls = []
+    real = TFLitePredictor.predict
+
+    def predict(self, faces):
+        calls.append(len(faces))
+        if self.safe and not safe_too:
+            return real(self, faces)
+        return np.full(len(faces), 23.0, np.float32)
+
+    monkeypatch.setattr(TFLitePredictor, "predict", predict)
+    return calls
+
+
+def test_golden_inputs_are_fixed_bytes() -> None:
+    x = golden_inputs(64)
+    assert x.shape == (8, 64, 64, 3) and x.dtype == np.uint8
+    assert np.array_equal(x, golden_inputs(64)) and not np.array_equal(x[0], x[1])
+    # The recipe is integer arithmetic on PCG64 draws: a change to it must be deliberate (cards store its ages).
+    assert int(x.astype(np.int64).sum()) == 10_620_789
+
+
+def test_the_reference_files_pass_on_this_machine(capsys) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": ok,") == 2, out
+
+
+def test_a_collapsed_default_path_falls_back_to_the_safe_one_with_one_line(monkeypatch, capsys) -> None:
+    calls = _collapse(monkeypatch)
+    p = load_predictor(bundled_reference())
+    assert p.safe
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "safe path (LiteRT without the XNNPACK delegate)" in err, err
+    ages = p.predict(golden_inputs(64))
+    assert ages.std() > 10  # the right ages, not the collapsed constant
+    n = len(calls)
+    assert load_predictor(bundled_reference()).safe and len(calls) == n  # the verdict is cached: no re-run
+
+
+def test_check_reports_the_collapse(monkeypatch, capsys) -> None:
+    _collapse(monkeypatch)
+    assert main(["check", str(bundled_reference())]) == 0  # usable: the safe path reproduces the card
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "used instead" in out, out
+
+
+def test_a_file_wrong_on_both_paths_is_refused_in_one_line(monkeypatch, capsys) -> None:
+    _collapse(monkeypatch, safe_too=True)
+    with pytest.raises(EdgeAgeError, match="its ages would be wrong"):
+        load_predictor(bundled_reference())
+    assert main(["check", str(bundled_reference())]) == 1
+    assert "this file is refused" in capsys.readouterr().out
+    rc = main(["predict", str(bundled_reference()), "--model", str(bundled_reference())])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "ages would be wrong" in err, err
