@@ -1,6 +1,6 @@
 """Add golden outputs to the card of an export made before they existed (``edge-age export`` writes them).
 
-    python scripts/add_golden.py export/mobilenetv2_age edge_age/reference
+    python scripts/add_golden.py export/mobilenetv2_age && cp export/mobilenetv2_age/*.json edge_age/reference/
 
 For each file of the card that is present, the ages of its runtime's default and safe paths on the
 seeded synthetic inputs (edge_age.runtime.golden) are computed on this machine and stored; nothing

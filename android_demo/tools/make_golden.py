@@ -27,6 +27,7 @@ from edge_age.data.sources import load_labeled
 from edge_age.data.split import stable_hash
 from edge_age.formats import card_path
 from edge_age.data.wild import WildConfig, place
+from edge_age.runtime.golden import golden_inputs
 from edge_age.runtime.tflite import TFLitePredictor
 
 
@@ -94,7 +95,9 @@ def main() -> int:
             continue  # eyes alone need a card with an eye framing
         write_case(args.out, k, f"synthetic {w}x{h}", img, det, pred)
         k += 1
-    print(f"wrote {k} golden cases to {args.out}")
+    # The start-up check's synthetic inputs: the Kotlin core must make the same bytes.
+    (args.out / "golden_inputs.rgb").write_bytes(golden_inputs(pred.spec.size).tobytes())
+    print(f"wrote {k} golden cases and the golden inputs to {args.out}")
     return 0
 
 

@@ -3,7 +3,10 @@ package dev.edgeage.demo
 import android.content.Context
 import android.graphics.Bitmap
 import android.os.SystemClock
+import dev.edgeage.demo.core.Choice
 import dev.edgeage.demo.core.FaceDetection
+import dev.edgeage.demo.core.Golden
+import dev.edgeage.demo.core.GoldenCheck
 import dev.edgeage.demo.core.ModelCard
 import dev.edgeage.demo.core.Preprocessor
 import dev.edgeage.demo.core.RgbImage
@@ -24,6 +27,8 @@ data class AgeResult(val face: FaceDetection?, val age: Float, val inferenceMs: 
  */
 class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCloseable {
     val card: ModelCard
+    /** What the start-up check decided: the interpreter asked for, or the one without XNNPACK. */
+    val choice: Choice
     private val interpreter: Interpreter
     private val input: ByteBuffer
     private val output: ByteBuffer = ByteBuffer.allocateDirect(1).order(ByteOrder.nativeOrder())
@@ -31,10 +36,30 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
     init {
         val cardName = context.assets.list("")!!.first { it.endsWith(".json") }
         card = ModelCard.parse(context.assets.open(cardName).bufferedReader().readText())
-        val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(useXnnpack)
-        interpreter = Interpreter(mapAsset(context, card.modelFile), options)
         input = ByteBuffer.allocateDirect(card.spec.size * card.spec.size * 3).order(ByteOrder.nativeOrder())
+        val model = mapAsset(context, card.modelFile)
+        fun open(xnnpack: Boolean) = Interpreter(model, Interpreter.Options().setNumThreads(threads).setUseXNNPACK(xnnpack))
+        var chosen = open(useXnnpack)
+        val golden = card.golden
+        choice = if (golden == null) Choice.DEFAULT else GoldenCheck.choose(
+            golden, { goldenAges(chosen, golden) }, { chosen.close(); chosen = open(false); goldenAges(chosen, golden) })
+        check(choice != Choice.REFUSE) {
+            "this phone's interpreter does not reproduce the model's golden outputs, with or without XNNPACK: " +
+                "its ages would be wrong"
+        }
+        interpreter = chosen
     }
+
+    /** Ages of the card's golden faces (each already the model's input size: crop and resize are identity). */
+    private fun goldenAges(interp: Interpreter, golden: Golden): FloatArray =
+        GoldenCheck.inputs(card.spec.size, golden.n, golden.seed).map { img ->
+            input.rewind()
+            input.put(Preprocessor.inputTensor(img, null, card))
+            input.rewind()
+            output.rewind()
+            interp.run(input, output)
+            Preprocessor.dequantize(output.get(0), card.output)
+        }.toFloatArray()
 
     fun estimate(bitmap: Bitmap, face: FaceDetection?): AgeResult {
         val pixels = IntArray(bitmap.width * bitmap.height)

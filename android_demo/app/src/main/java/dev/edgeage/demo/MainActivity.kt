@@ -24,6 +24,7 @@ import androidx.camera.core.Preview
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
+import dev.edgeage.demo.core.Choice
 import java.util.concurrent.Executors
 
 /** Camera preview with live ages, or a photo from the gallery; shows age per face and inference ms. */
@@ -89,7 +90,12 @@ class MainActivity : AppCompatActivity() {
     @Synchronized
     private fun rebuild() {
         estimator?.close()
-        estimator = AgeEstimator(this, threads, xnnpack)
+        estimator = try {
+            AgeEstimator(this, threads, xnnpack)
+        } catch (e: IllegalStateException) {  // the start-up self-check refused the model on this phone
+            result.text = e.message
+            null
+        }
     }
 
     @Synchronized
@@ -101,7 +107,11 @@ class MainActivity : AppCompatActivity() {
     private fun show(bitmap: Bitmap) {
         val results = estimateAll(bitmap)
         result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
-            "age %.0f  (%.1f ms, %d thr%s)".format(it.age, it.inferenceMs, threads, if (xnnpack) ", XNNPACK" else "")
+            "age %.0f  (%.1f ms, %d thr%s)".format(it.age, it.inferenceMs, threads, when {
+                estimator?.choice == Choice.SAFE -> ", XNNPACK off: it failed the self-check"
+                xnnpack -> ", XNNPACK"
+                else -> ""
+            })
         }
     }
 

@@ -28,6 +28,8 @@ data class ModelCard(
     val spec: PreprocessSpec,
     val input: QuantParams,
     val output: QuantParams,
+    /** The file's golden outputs for the start-up check ([GoldenCheck]); null in cards made before them. */
+    val golden: Golden? = null,
 ) {
     companion object {
         /** Parse a card; [format] picks the file entry (the int8 TFLite by default). */
@@ -52,6 +54,10 @@ data class ModelCard(
                 spec = spec,
                 input = quant(entry.getAsJsonObject("input")),
                 output = quant(entry.getAsJsonObject("output")),
+                golden = entry.getAsJsonObject("golden")?.let { g ->
+                    Golden(g.get("n").asInt, g.get("seed").asLong, floatsOf(g, "ages"), floatsOf(g, "ages_safe"),
+                           g.get("tolerance").asFloat)
+                },
             )
         }
 
@@ -65,6 +71,9 @@ data class ModelCard(
 
         private fun floats(o: JsonObject, key: String): FloatArray =
             o.getAsJsonArray(key).map { it.asDouble.toFloat() }.toFloatArray()  // as numpy: decimal -> double -> float32
+
+        private fun floatsOf(o: JsonObject, key: String): FloatArray =
+            o.getAsJsonArray(key).map { it.asFloat }.toFloatArray()
 
         private fun quant(o: JsonObject): QuantParams =
             QuantParams(o.get("scale").asDouble.toFloat(), o.get("zero_point").asInt)
