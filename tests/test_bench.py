@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge_age.bench.harness import BenchConfig, add_relative_columns, run_bench
+from edge_age.bench.row import Accuracy, BenchRow, Timing
 from edge_age.bench.report import TABLE_COLUMNS, write_outputs
 from edge_age.bench.stats import summarize, time_calls
 from edge_age.cli import main
@@ -24,25 +25,30 @@ def test_percentiles_are_ordered() -> None:
     assert len(time_calls(lambda: None, warmup=2, runs=7, min_seconds=0.0)) == 7
 
 
+def _row(model: str, fmt: str, threads: int, p50: float, mae: float | None = None) -> BenchRow:
+    timing = Timing("litert", 0.1, 1.0, 5, p50, 0.1, p50, p50, p50, p50, 1.0, 4, 100.0, False)
+    accuracy = None if mae is None else Accuracy(mae, mae, 0.5, 10, {}, {})
+    return BenchRow(file=f"{model}{fmt}", name=f"{model}{fmt}", threads=threads, format=fmt, int8="int8" in fmt,
+                    model=model, timing=timing, accuracy=accuracy)
+
+
 def test_speedups_use_the_fp32_resnet_rows_of_same_runtime_and_threads() -> None:
     rows = [
-        {"model": "simplecnn", "format": "tflite_int8", "int8": True, "threads": 1, "p50_ms": 2.0, "mae": 6.1},
-        {"model": "simplecnn", "format": "tflite_fp32", "int8": False, "threads": 1, "p50_ms": 8.0, "mae": 6.0},
-        {"model": "resnet18", "format": "tflite_fp32", "int8": False, "threads": 1, "p50_ms": 20.0},
-        {"model": "resnet50", "format": "tflite_fp32", "int8": False, "threads": 1, "p50_ms": 50.0},
-        {"model": "resnet18", "format": "tflite_fp32", "int8": False, "threads": 2, "p50_ms": 11.0},
-        {"model": "resnet18", "format": "onnx_fp32", "int8": False, "threads": 1, "p50_ms": 9.0},
-        {"model": "simplecnn", "format": "onnx_int8", "int8": True, "threads": 1, "p50_ms": 3.0},
-        {"model": "mobilenetv2_age", "format": "tflite_int8", "int8": True, "threads": 1, "p50_ms": 0.4},
+        _row("simplecnn", "tflite_int8", 1, 2.0, mae=6.1), _row("simplecnn", "tflite_fp32", 1, 8.0, mae=6.0),
+        _row("resnet18", "tflite_fp32", 1, 20.0), _row("resnet50", "tflite_fp32", 1, 50.0),
+        _row("resnet18", "tflite_fp32", 2, 11.0), _row("resnet18", "onnx_fp32", 1, 9.0),
+        _row("simplecnn", "onnx_int8", 1, 3.0), _row("mobilenetv2_age", "tflite_int8", 1, 0.4),
     ]
     add_relative_columns(rows)
-    assert rows[7]["speedup_vs_simplecnn_int8"] == pytest.approx(5.0)  # vs the int8 SimpleCNN TFLite row
-    assert rows[1]["speedup_vs_simplecnn_int8"] == pytest.approx(0.25)
-    assert rows[0]["speedup_vs_resnet18"] == pytest.approx(10.0)
-    assert rows[0]["speedup_vs_resnet50"] == pytest.approx(25.0)
-    assert rows[0]["mae_delta_vs_fp32"] == pytest.approx(0.1)
-    assert rows[6]["speedup_vs_resnet18"] == pytest.approx(3.0)  # onnx row vs the onnx ResNet18
-    assert rows[6]["speedup_vs_resnet50"] is None  # no onnx ResNet50 in this run: no made-up ratio
+    out = [r.to_dict() for r in rows]
+    assert out[7]["speedup_vs_simplecnn_int8"] == pytest.approx(5.0)  # vs the int8 SimpleCNN TFLite row
+    assert out[1]["speedup_vs_simplecnn_int8"] == pytest.approx(0.25)
+    assert out[0]["speedup_vs_resnet18"] == pytest.approx(10.0)
+    assert out[0]["speedup_vs_resnet50"] == pytest.approx(25.0)
+    assert out[0]["mae_delta_vs_fp32"] == pytest.approx(0.1)
+    assert out[6]["speedup_vs_resnet18"] == pytest.approx(3.0)  # onnx row vs the onnx ResNet18
+    assert out[6]["speedup_vs_resnet50"] is None  # no onnx ResNet50 in this run: no made-up ratio
+    assert out[0]["p50_ms"] == 2.0 and out[0]["mae"] == 6.1 and "error" not in out[0]
 
 
 def test_bench_produces_every_column(exported: dict, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ RUNTIME_MODULES = [
     "edge_age.data.wild",
     "edge_age.bench.harness",
     "edge_age.bench.report",
+    "edge_age.bench.row",
     "edge_age.bench.config",
     "edge_age.export.config",
     "edge_age.train_config",

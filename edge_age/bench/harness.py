@@ -11,12 +11,13 @@ import os
 import platform
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from edge_age.bench.config import BenchConfig
 from edge_age.bench.peak import measure_peak
+from edge_age.bench.row import Accuracy, BenchRow, Timing
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, format_of
 from edge_age.runtime.card import ModelCard, read_card
@@ -85,40 +86,42 @@ def _model_name(f: Path) -> str:
     return card.name if card else f.stem
 
 
-def _static_info(f: Path) -> dict[str, Any]:
+def _static_row(f: Path) -> BenchRow:
+    """The row's facts that do not depend on the thread count (params/MACs via ONNX shape inference)."""
     from edge_age.bench.graph import count_params_macs
 
     fmt = format_of(f)
-    info: dict[str, Any] = {"file": str(f), "name": f.name, "size_mb": f.stat().st_size / 1e6 if f.exists() else None}
+    row = BenchRow(file=str(f), name=f.name, threads=0, size_mb=f.stat().st_size / 1e6 if f.exists() else None)
     if fmt is None:
-        info.update(model=f.stem, format="checkpoint" if f.suffix == ".pt" else "?", int8=False)
-        return info
-    info.update(format=fmt.name, int8=fmt.int8)
+        return replace(row, model=f.stem, format="checkpoint" if f.suffix == ".pt" else "?")
     card = _card(f)
-    info["model"] = card.name if card else f.stem
-    info["trained"] = bool(card and card.trained)
+    row = replace(row, format=fmt.name, int8=fmt.int8, model=card.name if card else f.stem,
+                  trained=bool(card and card.trained))
     stem = f.name[: -len(fmt.suffix)] if f.name.endswith(fmt.suffix) else f.stem
     onnx_src = f if f.suffix == ".onnx" else f.with_name(f"{stem}_fp32.onnx")
     if onnx_src.exists():
         try:
-            info["params"], info["macs"] = count_params_macs(onnx_src)
+            params, macs = count_params_macs(onnx_src)
+            row = replace(row, params=params, macs=macs)
         except Exception:
             pass
-    return info
+    return row
 
 
-def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> dict[str, Any]:
+def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> Timing | str:
+    """The worker's timing, or why there is none."""
     args = {"file": str(f), "threads": threads, "warmup": cfg.warmup, "runs": cfg.runs,
             "min_seconds": cfg.min_seconds, "batch": cfg.batch}
     r = subprocess.run([sys.executable, "-m", "edge_age.bench.worker", json.dumps(args)],
                        capture_output=True, text=True)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     if not lines:
-        return {"error": (r.stderr.strip().splitlines() or ["worker failed"])[-1][:300]}
-    return json.loads(lines[-1])
+        return (r.stderr.strip().splitlines() or ["worker failed"])[-1][:300]
+    out = json.loads(lines[-1])
+    return out["error"] if "error" in out else Timing(**out)
 
 
-def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, dict[str, float]]:
+def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Accuracy | str]:
     """MAE/RMSE of each file on the split, scored by the shared evaluate code."""
     from edge_age.data.dataset import config_for_model, load_dataset
     from edge_age.evaluate import age_metrics, predict_all
@@ -138,13 +141,11 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
             ds = datasets[key]
             idx = ds.indices(cfg.split)
             m = age_metrics(ds.faces.ages[idx], predict_all(p, ds.faces.faces[idx], progress=False))
-            out[str(f)] = {"mae": m["mae"], "rmse": m["rmse"], "cs5": m["cs5"], "n": m["n"],
-                           **{f"u{g['threshold']}_{r}": g[r] for g in m["gates"].values() for r in ("tpr", "fpr")},
-                           **{f"mae_{band}": v["mae"] for band, v in m["mae_per_band"].items()}}
+            out[str(f)] = Accuracy.from_metrics(m)
             log(f"  {f.name}: MAE {m['mae']:.3f} on {m['n']} {cfg.split} faces")
         except EdgeAgeError as e:  # said, and kept in the row: never a silent "not measured"
             log(f"  {f.name}: MAE not measured: {e}")
-            out[str(f)] = {"mae_error": str(e)}
+            out[str(f)] = str(e)
     return out
 
 
@@ -162,21 +163,18 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
     peak = {t: measure_peak(t) for t in cfg.threads} if cfg.peak else {}
     rows = []
     for f in files:
-        info = _static_info(f)  # params/MACs via ONNX shape inference: once per file, not per thread count
+        static = _static_row(f)  # once per file, not per thread count
         for t in cfg.threads:
             log(f"  timing {f.name} x {t} thread(s) ...")
-            if not f.exists():
-                r = {"error": f"{f}: no such model file"}
-            else:
-                r = _run_worker(f, t, cfg)
-            row = {**info, "threads": t, **r}
-            a = acc.get(str(f), {})
-            row.update({k: v for k, v in a.items() if k not in ("n", "error")})
-            if "p50_ms" in row and row.get("macs"):
-                achieved = row["macs"] / (row["p50_ms"] / 1e3) / 1e9
-                row["gmacs"] = achieved
-                pk = peak.get(t, {}).get("int8_gmacs" if row["int8"] else "fp32_gmacs")
-                row["peak_share"] = achieved / pk if pk else None
+            timing = _run_worker(f, t, cfg) if f.exists() else f"{f}: no such model file"
+            a = acc.get(str(f))
+            row = replace(static, threads=t, timing=timing if isinstance(timing, Timing) else None,
+                          error=timing if isinstance(timing, str) else None,
+                          accuracy=a if isinstance(a, Accuracy) else None, mae_error=a if isinstance(a, str) else None)
+            if row.timing and row.macs:
+                row.gmacs = row.macs / (row.timing.p50_ms / 1e3) / 1e9
+                pk = peak.get(t, {}).get("int8_gmacs" if row.int8 else "fp32_gmacs")
+                row.peak_share = row.gmacs / pk if pk else None
             rows.append(row)
     add_relative_columns(rows)
     photo = {}
@@ -186,29 +184,29 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
         for t in cfg.threads:
             log(f"  timing the photo path (detect, frame, crop) x {t} thread(s) ...")
             photo[t] = photo_path_cost(cfg.data, cfg.split, t, cfg.photos)
-    return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak, "rows": rows,
-            "photo_path": photo}
+    return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak,
+            "rows": [r.to_dict() for r in rows], "photo_path": photo}
 
 
-def _family(row: dict[str, Any]) -> str:
-    fmt = next((f for f in FORMATS if f.name == row.get("format")), None)
-    return fmt.family if fmt else str(row.get("format", ""))
+def _family(row: BenchRow) -> str:
+    fmt = next((f for f in FORMATS if f.name == row.format), None)
+    return fmt.family if fmt else row.format
 
 
-def add_relative_columns(rows: list[dict[str, Any]]) -> None:
+def add_relative_columns(rows: list[BenchRow]) -> None:
     """Speed-up vs fp32 ResNet18/50 rows (same runtime family and threads); MAE delta vs own fp32 file."""
+    def timed_like(row: BenchRow, model: str, int8: bool) -> BenchRow | None:
+        return next((r for r in rows if r.model == model and r.int8 == int8 and r.timing
+                     and r.threads == row.threads and _family(r) == _family(row)), None)
+
     for row in rows:
-        if "p50_ms" not in row:
+        if row.timing is None:
             continue
-        for base in BASELINES:
-            ref = [r for r in rows if r.get("model") == base and not r.get("int8") and "p50_ms" in r
-                   and r["threads"] == row["threads"] and _family(r) == _family(row)]
-            row[f"speedup_vs_{base}"] = ref[0]["p50_ms"] / row["p50_ms"] if ref else None
         # The seed's model in int8 is the bar a compact model has to clear (issue 6: >= 5x faster).
-        seed = [r for r in rows if r.get("model") == "simplecnn" and r.get("int8") and "p50_ms" in r
-                and r["threads"] == row["threads"] and _family(r) == _family(row)]
-        row["speedup_vs_simplecnn_int8"] = seed[0]["p50_ms"] / row["p50_ms"] if seed else None
-        if "mae" in row:
-            fp32 = [r for r in rows if r.get("model") == row.get("model") and not r.get("int8") and "mae" in r
-                    and _family(r) == _family(row)]
-            row["mae_delta_vs_fp32"] = row["mae"] - fp32[0]["mae"] if fp32 else None
+        for key, ref in [*((base, timed_like(row, base, False)) for base in BASELINES),
+                         ("simplecnn_int8", timed_like(row, "simplecnn", True))]:
+            row.speedups[key] = ref.timing.p50_ms / row.timing.p50_ms if ref else None
+        if row.accuracy is not None:
+            fp32 = next((r for r in rows if r.model == row.model and not r.int8 and r.accuracy
+                         and _family(r) == _family(row)), None)
+            row.mae_delta_vs_fp32 = row.accuracy.mae - fp32.accuracy.mae if fp32 else None
