@@ -12,14 +12,13 @@ from typing import Any, Callable
 import numpy as np
 
 from edge_age import fileio, plots
+from edge_age.assurance import GATE_THRESHOLDS, by_group, challenge_25, gate_point, utkface_groups
 from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import EvalConfig
 
 DECADES = [f"{10 * i}-{10 * i + 9}" for i in range(10)] + ["100+"]
 # Age bands as age-assurance buyers read them (children, the 13-17 gate, young adults, ...).
 AGE_BANDS = [(0, 12), (13, 17), (18, 24), (25, 34), (35, 44), (45, 59), (60, 200)]
-# Age gates: "is this person under T?" decided by predicted age < T.
-GATES = (18, 25)
 
 
 def band_name(lo: int, hi: int) -> str:
@@ -66,7 +65,8 @@ def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "pred_std": float(p.std()),
         "mae_per_decade": per_decade,
         "mae_per_band": per_band,
-        "gates": {f"under_{t}": gate_rates(y, p, t) for t in GATES},
+        "gates": {f"under_{t}": gate_point(y, p, t) for t in GATE_THRESHOLDS},
+        "challenge_25": challenge_25(y, p),
     }
 
 
@@ -97,10 +97,23 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
     for label, key in (("decade", "mae_per_decade"), ("band", "mae_per_band")):
         lines.append(f"  {label:<7}  n      MAE")
         lines += [f"  {group:<7}{v['n']:>5}  {v['mae']:7.2f}" for group, v in m[key].items()]
+    rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
+    ci = lambda c: "" if not c else f" [{c[0]:.3f}, {c[1]:.3f}]"  # noqa: E731
     for g in m["gates"].values():
-        rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
-        lines.append(f"  under {g['threshold']}: TPR {rate(g['tpr'])} ({g['positives']} minors)  "
-                     f"FPR {rate(g['fpr'])} ({g['negatives']} others)")
+        lines.append(f"  under {g['threshold']}: TPR {rate(g['tpr'])}{ci(g['tpr_ci95'])} ({g['positives']} under)  "
+                     f"FPR {rate(g['fpr'])}{ci(g['fpr_ci95'])} ({g['negatives']} others)")
+        if g.get("buffer_threshold") is not None:
+            lines.append(f"    buffer: estimated >= {g['buffer_threshold']:.1f} for 99% of those under "
+                         f"{g['threshold']}; it challenges {rate(g['buffer_fpr'])}{ci(g['buffer_fpr_ci95'])} of others")
+    c25 = m.get("challenge_25") or {}
+    if c25.get("n"):
+        lines.append(f"  Challenge 25: {rate(c25['tpr'])}{ci(c25['tpr_ci95'])} of {c25['n']} 13-17-year-olds "
+                     "estimated under 25")
+    bg = m.get("by_group")
+    if bg and bg.get("worst"):
+        worst = next(r for r in bg["groups"] if r["group"] == bg["worst"])
+        lines.append(f"  worst group {bg['worst']}: MAE {worst['mae']:.2f}{ci(worst['mae_ci95'])} (n {worst['n']}); "
+                     f"best {bg['best']}; gap {bg['gap']:.2f}{ci(bg['gap_ci95'])}")
     return "\n".join(lines)
 
 
@@ -123,6 +136,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     y = ds.faces.ages[idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     m = age_metrics(y, p)
+    groups = utkface_groups([ds.faces.names[i] for i in idx])
+    if groups:
+        m["by_group"] = by_group(y, p, groups)
     title = f"{predictor.name} on {data.path} [{cfg.split}]"
     log(format_metrics(m, title))
     if ds.problems:

@@ -1,0 +1,91 @@
+"""Gate operating points, Challenge 25 and error by group, on data whose answers are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_age.assurance import by_group, challenge_25, gate_point, utkface_groups
+
+
+def test_a_perfect_estimator_flags_exactly_the_people_under_the_gate() -> None:
+    y = np.arange(1, 81, dtype=float).repeat(10)
+    g = gate_point(y, y.copy(), 18)
+    assert (g["tpr"], g["fpr"], g["positives"]) == (1.0, 0.0, 170)
+    assert g["tpr_ci95"] == [1.0, 1.0] and g["fpr_ci95"] == [0.0, 0.0]
+    assert g["buffer_threshold"] == 17.0  # 99% of those under 18 are estimated under 17-and-a-bit
+    assert g["buffer_fpr"] == 0.0
+
+
+def test_the_buffer_keeps_99_percent_of_minors_below_it() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.uniform(1, 80, 5000)
+    p = y + rng.normal(0, 6, y.size)
+    g = gate_point(y, p, 25)
+    minors = y < 25
+    assert abs(float((p[minors] < g["buffer_threshold"]).mean()) - 0.99) < 0.005
+    assert g["buffer_fpr"] == round(float((p[~minors] < g["buffer_threshold"]).mean()), 4)
+    lo, hi = g["buffer_fpr_ci95"]
+    assert lo <= g["buffer_fpr"] <= hi and hi - lo < 0.1
+
+
+def test_too_few_people_under_the_gate_give_no_buffer() -> None:
+    y = np.array([5.0] * 20 + [40.0] * 200)
+    assert gate_point(y, y, 18)["buffer_threshold"] is None
+
+
+def test_challenge_25_counts_teenagers_estimated_under_25() -> None:
+    y = np.array([14, 15, 16, 17, 30, 12], dtype=float)
+    p = np.array([20, 26, 22, 24, 30, 30], dtype=float)
+    c = challenge_25(y, p)
+    assert c["n"] == 4 and c["tpr"] == 0.75 and c["tpr_ci95"][0] <= 0.75 <= c["tpr_ci95"][1]
+
+
+def test_by_group_names_the_worst_group_and_the_gap_with_its_interval() -> None:
+    rng = np.random.default_rng(1)
+    n = 400
+    gender = ["male", "female"] * (n // 2)
+    eth = ["asian"] * (n // 2) + ["white"] * (n // 2)
+    y = rng.uniform(10, 70, n)
+    err = np.where(np.asarray(eth) == "white", 5.0, 1.0) * np.where(np.asarray(gender) == "male", 1.2, 1.0)
+    p = y + err * rng.choice([-1, 1], n)
+    out = by_group(y, p, {"gender": gender, "ethnicity": eth})
+    assert out["worst"] == "gender=male,ethnicity=white" and out["best"] == "gender=female,ethnicity=asian"
+    assert out["gap"] == 5.0
+    rows = {r["group"]: r for r in out["groups"]}
+    assert rows["gender=male"]["n"] == 200 and rows["ethnicity=white"]["mae"] == 5.5
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 90), st.integers(-20, 20)), min_size=5, max_size=200))
+def test_rates_lie_in_their_intervals_and_in_0_1(pairs) -> None:
+    y = np.array([a for a, _ in pairs], dtype=float)
+    p = np.clip(y + np.array([d for _, d in pairs]), 0, None)
+    for t in (13, 18, 21, 25):
+        g = gate_point(y, p, t)
+        for key in ("tpr", "fpr"):
+            if g[key] is not None:
+                lo, hi = g[f"{key}_ci95"]
+                assert 0 <= lo <= g[key] <= hi <= 1
+
+
+def test_utkface_names_carry_gender_and_ethnicity() -> None:
+    g = utkface_groups(["30_1_2_2017.jpg.chip.jpg", "UTKFace/8_0_4_2017.jpg.chip.jpg", "photo.jpg"])
+    assert g == {"gender": ["female", "male", None], "ethnicity": ["asian", "other", None]}
+    assert utkface_groups(["a.jpg", "b.jpg"]) is None
+
+
+def test_eval_reports_groups_and_operating_points(exported: dict, tmp_path: Path) -> None:
+    from edge_age.cli import main
+
+    js = tmp_path / "m.json"
+    rc = main(["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(exported["data"]), "--split", "all",
+               "--json", str(js), "--out", str(tmp_path / "ev"), "--no-progress"])
+    m = json.loads(js.read_text())["metrics"]
+    assert rc == 0 and set(m["gates"]) == {"under_13", "under_18", "under_21", "under_25"}
+    assert {"tpr_ci95", "fpr_ci95", "buffer_threshold"} <= set(m["gates"]["under_18"])
+    assert any(r["group"] == "gender=male,ethnicity=white" for r in m["by_group"]["groups"])
