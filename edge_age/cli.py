@@ -101,7 +101,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     cfg = PredictConfig(images=tuple(map(str, args.images)), model=_opt_str(args.model),
                         detect_faces=args.detect_faces, json=_opt_str(args.json), annotate=_opt_str(args.annotate),
-                        threads=args.threads)
+                        threads=args.threads, max_uncertainty=args.max_uncertainty, min_face=args.min_face)
     result = predict(cfg)
     return 0 if result["failed"] < len(cfg.images) else 2  # non-zero only when no image could be scored
 

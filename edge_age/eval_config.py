@@ -45,6 +45,8 @@ class PredictConfig:
     json: str | None = None
     annotate: str | None = None  # folder for annotated copies
     threads: int = 0  # 0: all cores (the runtime's default)
+    max_uncertainty: float | None = None  # abstain when the 80% interval is wider (years)
+    min_face: int | None = None  # abstain when the detected face is smaller (pixels, box side)
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
@@ -76,4 +78,8 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=d("json"), help="write results as JSON")
     p.add_argument("--annotate", type=Path, default=d("annotate"),
                    help="write copies with the crop fed to the model and the age into this folder")
+    p.add_argument("--max-uncertainty", type=number(float, 0, 200, lo_open=True), default=d("max_uncertainty"),
+                   metavar="YEARS", help="abstain (no age) for a face whose 80%% interval is wider than this")
+    p.add_argument("--min-face", type=number(int, 1, 100_000), default=d("min_face"), metavar="PX",
+                   help="with --detect-faces: abstain for a face whose box is smaller than this")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")

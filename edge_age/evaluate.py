@@ -11,10 +11,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge_age import fileio, plots
+from edge_age import fileio, intervals, plots
 from edge_age.assurance import GATE_THRESHOLDS, by_group, challenge_25, gate_point, utkface_groups
 from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import EvalConfig
+from edge_age.runtime.card import file_entry
 
 DECADES = [f"{10 * i}-{10 * i + 9}" for i in range(10)] + ["100+"]
 # Age bands as age-assurance buyers read them (children, the 13-17 gate, young adults, ...).
@@ -105,6 +106,11 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
         if g.get("buffer_threshold") is not None:
             lines.append(f"    buffer: estimated >= {g['buffer_threshold']:.1f} for 99% of those under "
                          f"{g['threshold']}; it challenges {rate(g['buffer_fpr'])}{ci(g['buffer_fpr_ci95'])} of others")
+    iv = m.get("interval")
+    if iv:
+        lines.append(f"  {iv['level']:.0%} interval: {iv['coverage']:.3f} of true ages inside (mean width "
+                     f"{iv['mean_width']:.1f} years); per band " + ", ".join(
+                         f"{b} {v['coverage']:.2f}" for b, v in iv["per_band"].items()))
     c25 = m.get("challenge_25") or {}
     if c25.get("n"):
         lines.append(f"  Challenge 25: {rate(c25['tpr'])}{ci(c25['tpr_ci95'])} of {c25['n']} 13-17-year-olds "
@@ -136,6 +142,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     y = ds.faces.ages[idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     m = age_metrics(y, p)
+    fitted = (file_entry(predictor) or {}).get("interval")
+    if fitted:
+        m["interval"] = {"level": fitted["level"], **intervals.coverage(y, *intervals.interval(p, fitted), AGE_BANDS)}
     groups = utkface_groups([ds.faces.names[i] for i in idx])
     if groups:
         m["by_group"] = by_group(y, p, groups)

@@ -16,13 +16,14 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from edge_age import fileio
+from edge_age import fileio, intervals
 from edge_age.data.faces import detect_faces
 from edge_age.data.framing import Detection, Square, crop_detection
 from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import PredictConfig
 from edge_age.runtime import load_predictor
+from edge_age.runtime.card import file_entry
 
 def default_model() -> Path:
     """The reference int8 TFLite file bundled with the package (formats.REFERENCE_MODEL)."""
@@ -58,15 +59,15 @@ def faces_in(img: np.ndarray, detect: bool, spec: PreprocessSpec) -> list[Face]:
     return [Face(d, *reversed(crop_detection(img, d, spec.framing, spec.size))) for d in detect_faces(img)]
 
 
-def annotate(img: np.ndarray, faces: list[Face], ages: list[float]) -> np.ndarray:
-    """The photo with, per face, the (turned) square that was fed to the model and the age."""
+def annotate(img: np.ndarray, faces: list[Face], labels: list[str]) -> np.ndarray:
+    """The photo with, per face, the (turned) square that was fed to the model and its label (the age)."""
     out = img.copy()
     thick = max(1, round(max(img.shape[:2]) / 300))
-    for f, a in zip(faces, ages):
+    for f, label in zip(faces, labels):
         corners = np.round(f.square.corners()).astype(np.int32)
         cv2.polylines(out, [corners], True, (0, 200, 0), thick)
         x, y = corners[:, 0].min(), corners[:, 1].min()
-        cv2.putText(out, f"{a:.0f}", (int(x), max(12, int(y) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick,
+        cv2.putText(out, label, (int(x), max(12, int(y) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick,
                     (0, 200, 0), thick)
     return out
 
@@ -108,6 +109,28 @@ def _score_image(path: Path, predictor: Any, detect: bool) -> tuple[np.ndarray, 
     return img, faces, ages
 
 
+def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | None,
+                 cfg: PredictConfig) -> tuple[str, dict[str, Any]]:
+    """The printed line and the JSON entry of one face: age, 80% interval and std (where the card has
+    intervals), or why it abstained (interval wider than --max-uncertainty, face under --min-face)."""
+    d = face.as_dict()
+    s = face.square
+    box = d["box"] or [s.cx - s.side / 2, s.cy - s.side / 2, s.side, s.side]
+    r: dict[str, Any] = {"file": str(path), **d, "age": round(age, 2), "interval": None, "std": None, "abstained": None}
+    if fitted:
+        lo, hi = (float(v[0]) for v in intervals.interval(np.array([age]), fitted))
+        r.update(interval=[round(lo, 1), round(hi, 1)], std=round((hi - lo) / (2 * intervals.Z80), 2))
+        if cfg.max_uncertainty is not None and hi - lo > cfg.max_uncertainty:
+            r["abstained"] = f"{fitted['level']:.0%} interval {hi - lo:.0f} years wide > --max-uncertainty"
+    if cfg.min_face is not None and d["box"] and min(d["box"][2:]) < cfg.min_face:
+        r["abstained"] = f"face {min(d['box'][2:]):.0f} px < --min-face"
+    where = f"{path}\t{','.join(str(round(v)) for v in box)}"
+    if r["abstained"]:
+        r["age"] = None
+        return f"{where}\tabstained: {r['abstained']}", r
+    return f"{where}\t{age:.1f}" + (f"\t{r['interval'][0]:.0f}-{r['interval'][1]:.0f}" if fitted else ""), r
+
+
 def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Ages of every face in ``cfg.images``: one line per face to ``log``, problems per file to stderr.
     Returns ``{"model", "runtime", "results", "failed"}`` (also written to ``cfg.json``)."""
@@ -117,6 +140,7 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
         fileio.check_target(Path(cfg.json))  # before any work: a bad output path is a one-line error now
     annotated = annotation_paths(images, Path(cfg.annotate)) if cfg.annotate else []
     predictor = load_predictor(model, threads=cfg.threads or None)
+    fitted = (file_entry(predictor) or {}).get("interval")  # the card's 80% intervals, where it has them
     results: list[dict[str, Any]] = []
     failed = 0
     for i, path in enumerate(images):
@@ -127,19 +151,20 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
             print(f"edge-age: skipped {e}", file=sys.stderr)
             results.append({"file": str(path), "error": e.reason})
             continue
+        labels = []
         for f, a in zip(faces, ages):
-            d = f.as_dict()
-            box = d["box"] or [f.square.cx - f.square.side / 2, f.square.cy - f.square.side / 2,
-                               f.square.side, f.square.side]
-            log(f"{path}\t{','.join(str(round(v)) for v in box)}\t{a:.1f}")
-            results.append({"file": str(path), **d, "age": round(a, 2)})
+            line, r = _face_result(path, f, a, fitted, cfg)
+            log(line)
+            results.append(r)
+            labels.append("?" if r["abstained"] else f"{a:.0f}")
         if cfg.annotate:
-            ok, buf = cv2.imencode(".jpg", annotate(img, faces, ages))
+            ok, buf = cv2.imencode(".jpg", annotate(img, faces, labels))
             if ok:
                 fileio.write_bytes(annotated[i], buf.tobytes())
-    n_faces = sum(1 for r in results if "age" in r)
-    print(f"{len(images)} image(s), {n_faces} face(s), {failed} skipped  [{predictor.name}, {predictor.runtime}]",
-          file=sys.stderr)
+    n_faces = sum(1 for r in results if "error" not in r)
+    abstained = sum(1 for r in results if r.get("abstained"))
+    print(f"{len(images)} image(s), {n_faces} face(s), " + (f"{abstained} abstained, " if abstained else "")
+          + f"{failed} skipped  [{predictor.name}, {predictor.runtime}]", file=sys.stderr)
     out = {"model": str(model), "runtime": predictor.runtime, "results": results}
     if cfg.json:
         fileio.write_json(cfg.json, out)

@@ -89,3 +89,36 @@ def test_eval_reports_groups_and_operating_points(exported: dict, tmp_path: Path
     assert rc == 0 and set(m["gates"]) == {"under_13", "under_18", "under_21", "under_25"}
     assert {"tpr_ci95", "fpr_ci95", "buffer_threshold"} <= set(m["gates"]["under_18"])
     assert any(r["group"] == "gender=male,ethnicity=white" for r in m["by_group"]["groups"])
+    assert m["interval"]["level"] == 0.8 and 0 <= m["interval"]["coverage"] <= 1  # the export fitted intervals
+
+
+def test_conformal_intervals_hold_their_level_on_held_out_faces() -> None:
+    from edge_age import intervals
+
+    rng = np.random.default_rng(0)
+    y = rng.uniform(1, 90, 8000)
+    p = y + rng.normal(0, 1 + y / 10, y.size)  # errors grow with age, as real models' do
+    fitted = intervals.fit(p[:4000], y[:4000])
+    lo, hi = intervals.interval(p[4000:], fitted)
+    cov = intervals.coverage(y[4000:], lo, hi, [(0, 12), (13, 17), (18, 24), (25, 34), (35, 44), (45, 59), (60, 200)])
+    assert abs(cov["coverage"] - 0.8) < 0.02
+    assert all(0.7 <= b["coverage"] <= 0.9 for b in cov["per_band"].values()), cov
+    young, old = intervals.interval(np.array([5.0, 70.0]), fitted)
+    assert (old - young)[1] > (old - young)[0]  # wider where the model errs more
+    assert (lo >= 0).all()
+
+
+def test_predict_gives_intervals_and_abstains_when_asked(exported: dict, tmp_path: Path, capsys) -> None:
+    from edge_age.cli import main
+
+    face = next(exported["data"].glob("*.jpg"))
+    model = str(exported["out"] / "simplecnn_int8.tflite")
+    assert main(["predict", str(face), "--model", model, "--json", str(tmp_path / "a.json")]) == 0
+    r = json.loads((tmp_path / "a.json").read_text())["results"][0]
+    lo, hi = r["interval"]
+    assert lo <= r["age"] <= hi and r["std"] > 0 and r["abstained"] is None
+    capsys.readouterr()
+    assert main(["predict", str(face), "--model", model, "--max-uncertainty", "0.01", "--json", str(tmp_path / "b.json")]) == 0
+    r = json.loads((tmp_path / "b.json").read_text())["results"][0]
+    assert r["age"] is None and "max-uncertainty" in r["abstained"]
+    assert "1 abstained" in capsys.readouterr().err

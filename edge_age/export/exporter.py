@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge_age import __version__, fileio
+from edge_age import __version__, fileio, intervals
 from edge_age.checkpoint import build_model, load_checkpoint
 from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
@@ -117,7 +117,8 @@ def _verify(path: Path, fmt: ExportFormat, card: ModelCard, val_faces: np.ndarra
               "mae": float(np.abs(pred - val_ages).mean()), "torch_mae": ref_mae, "pred_std": float(pred.std())}
     entry = {"file": path.name, "format": fmt.name, "runtime": fmt.runtime, "int8": fmt.int8,
              "bytes": path.stat().st_size, "sha256": _sha256(path), **_io_details(predictor, fmt), "parity": parity,
-             "golden": golden_entry(predictor, fmt.load_predictor()(path, safe=True), fmt.family, fmt.precision)}
+             "golden": golden_entry(predictor, fmt.load_predictor()(path, safe=True), fmt.family, fmt.precision),
+             "interval": intervals.fit(pred, val_ages)}  # this file's own val errors
     if not fmt.int8:
         return entry, None
     fp32 = sibling(fmt, "fp32")

@@ -68,6 +68,14 @@ class ModelCard:
         fileio.write_json(path, self.to_dict())
 
 
+def file_entry(predictor: Any) -> dict[str, Any] | None:
+    """The card's entry of this very file (matched by file name); None without a card or an entry."""
+    card = getattr(predictor, "card", None)
+    if card is None:
+        return None
+    return next((e for e in card.files.values() if e.get("file") == Path(predictor.path).name), None)
+
+
 def read_card(model_file: str | Path, required: bool = True) -> ModelCard | None:
     """The card beside ``model_file``; None when it has none and ``required`` is off."""
     path = card_path(model_file)

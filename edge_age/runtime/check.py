@@ -20,6 +20,7 @@ import numpy as np
 
 from edge_age import fileio
 from edge_age.errors import EdgeAgeError
+from edge_age.runtime.card import file_entry
 from edge_age.runtime.golden import golden_ages
 
 CACHE_FILE = "checks.json"
@@ -39,11 +40,9 @@ class Verdict:
 
 
 def golden_of(predictor: Any) -> dict[str, Any] | None:
-    """The card's golden entry of this very file (matched by file name), if it has one."""
-    card = getattr(predictor, "card", None)
-    if card is None:
-        return None
-    return next((e.get("golden") for e in card.files.values() if e.get("file") == Path(predictor.path).name), None)
+    """The card's golden entry of this very file, if it has one."""
+    entry = file_entry(predictor)
+    return entry.get("golden") if entry else None
 
 
 def _diffs(ages: list[float], want: list[float]) -> tuple[float, float]:
@@ -57,7 +56,7 @@ def run_check(predictor: Any, make_safe: Callable[[], Any], golden: dict[str, An
     if median <= tol:
         return Verdict(True, None, median, worst)
     safe_median, _ = _diffs(golden_ages(make_safe()), golden.get("ages_safe", golden["ages"]))
-    return Verdict(False, safe_median <= tol, median, worst, safe_median)
+    return Verdict(False, safe_median <= float(golden.get("tolerance_safe", tol)), median, worst, safe_median)
 
 
 def machine_key() -> str:

@@ -21,6 +21,10 @@ GOLDEN_COUNT = 8
 # Runtime's int8 kernels differ between x86-64 and ARM by up to ~0.7 years on faces (more room here: the
 # synthetic inputs lie outside the training data). A collapsed kernel is off by tens of years.
 TOLERANCE = {("tflite", "int8"): 0.5, ("onnx", "int8"): 2.0, ("tflite", "fp32"): 0.1, ("onnx", "fp32"): 0.1}
+# The safe paths' reference kernels round differently on each architecture: LiteRT int8 without XNNPACK
+# was 2.0 years (median) off its x86-64 golden ages under emulated aarch64 (benchmarks/arm64.md), and up
+# to 1.5 on real faces. The fallback only has to be right, not bit-equal: a collapse is off by tens of years.
+SAFE_TOLERANCE = {("tflite", "int8"): 4.0, ("onnx", "int8"): 4.0, ("tflite", "fp32"): 0.5, ("onnx", "fp32"): 0.5}
 
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
@@ -89,4 +93,4 @@ def golden_entry(fast: Any, safe: Any, family: str, precision: str) -> dict[str,
     (``fast``) and of its fallback (``safe``: no XNNPACK / no graph optimisation; its int8 rounding
     differs, so it has ages of its own), and the bound on the median difference."""
     return {"seed": GOLDEN_SEED, "n": GOLDEN_COUNT, "ages": golden_ages(fast), "ages_safe": golden_ages(safe),
-            "tolerance": TOLERANCE[(family, precision)]}
+            "tolerance": TOLERANCE[(family, precision)], "tolerance_safe": SAFE_TOLERANCE[(family, precision)]}

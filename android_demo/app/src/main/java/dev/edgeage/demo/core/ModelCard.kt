@@ -55,8 +55,9 @@ data class ModelCard(
                 input = quant(entry.getAsJsonObject("input")),
                 output = quant(entry.getAsJsonObject("output")),
                 golden = entry.getAsJsonObject("golden")?.let { g ->
-                    Golden(g.get("n").asInt, g.get("seed").asLong, floatsOf(g, "ages"), floatsOf(g, "ages_safe"),
-                           g.get("tolerance").asFloat)
+                    val tol = g.get("tolerance").asFloat
+                    Golden(g.get("n").asInt, g.get("seed").asLong, floatsOf(g, "ages"), floatsOf(g, "ages_safe"), tol,
+                           g.get("tolerance_safe")?.asFloat ?: tol)
                 },
             )
         }
