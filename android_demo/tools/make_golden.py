@@ -27,6 +27,8 @@ from edge_age.data.sources import load_labeled
 from edge_age.data.split import stable_hash
 from edge_age.formats import card_path
 from edge_age.data.wild import WildConfig, place
+from edge_age import intervals
+from edge_age.runtime.card import file_entry
 from edge_age.runtime.golden import golden_inputs
 from edge_age.runtime.tflite import TFLitePredictor
 
@@ -95,6 +97,13 @@ def main() -> int:
             continue  # eyes alone need a card with an eye framing
         write_case(args.out, k, f"synthetic {w}x{h}", img, det, pred)
         k += 1
+    # Per-face intervals as Python computes them, for the app's IntervalBands.
+    fitted = file_entry(pred) and file_entry(pred).get("interval")
+    if fitted:
+        ages = np.array([0.5, 5.0, 12.99, 13.0, 17.5, 24.9, 30.0, 44.0, 45.0, 59.99, 60.0, 95.0])
+        lo, hi = intervals.interval(ages, fitted)
+        (args.out / "intervals.json").write_text(json.dumps({"ages": ages.tolist(), "low": lo.tolist(),
+                                                             "high": hi.tolist()}))
     # The start-up check's synthetic inputs: the Kotlin core must make the same bytes.
     (args.out / "golden_inputs.rgb").write_bytes(golden_inputs(pred.spec.size).tobytes())
     print(f"wrote {k} golden cases and the golden inputs to {args.out}")

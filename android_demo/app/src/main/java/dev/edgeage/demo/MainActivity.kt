@@ -107,7 +107,8 @@ class MainActivity : AppCompatActivity() {
     private fun show(bitmap: Bitmap) {
         val results = estimateAll(bitmap)
         result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
-            "age %.0f  (%.1f ms, %d thr%s)".format(it.age, it.inferenceMs, threads, when {
+            val range = estimator?.card?.interval?.of(it.age)?.let { iv -> "  [%.0f-%.0f]".format(iv[0], iv[1]) } ?: ""
+            "age %.0f%s  (%.1f ms, %d thr%s)".format(it.age, range, it.inferenceMs, threads, when {
                 estimator?.choice == Choice.SAFE -> ", XNNPACK off: it failed the self-check"
                 xnnpack -> ", XNNPACK"
                 else -> ""

@@ -30,6 +30,8 @@ data class ModelCard(
     val output: QuantParams,
     /** The file's golden outputs for the start-up check ([GoldenCheck]); null in cards made before them. */
     val golden: Golden? = null,
+    /** Per-face 80% intervals ([IntervalBands]); null in cards made before them. */
+    val interval: IntervalBands? = null,
 ) {
     companion object {
         /** Parse a card; [format] picks the file entry (the int8 TFLite by default). */
@@ -58,6 +60,12 @@ data class ModelCard(
                     val tol = g.get("tolerance").asFloat
                     Golden(g.get("n").asInt, g.get("seed").asLong, floatsOf(g, "ages"), floatsOf(g, "ages_safe"), tol,
                            g.get("tolerance_safe")?.asFloat ?: tol)
+                },
+                interval = entry.getAsJsonObject("interval")?.let { iv ->
+                    val bands = iv.getAsJsonArray("bands").map { it.asJsonObject }
+                    IntervalBands(iv.get("level").asFloat, bands.map { it.get("from").asInt }.toIntArray(),
+                                  bands.map { it.getAsJsonArray("err")[0].asFloat }.toFloatArray(),
+                                  bands.map { it.getAsJsonArray("err")[1].asFloat }.toFloatArray())
                 },
             )
         }

@@ -1,0 +1,14 @@
+package dev.edgeage.demo.core
+
+/**
+ * The card's per-face 80% interval (`edge_age.intervals`): per band of the predicted age, the 10th and
+ * 90th percentiles of the file's own val errors; a face's interval is its age minus those, never below 0.
+ */
+data class IntervalBands(val level: Float, val from: IntArray, val errLow: FloatArray, val errHigh: FloatArray) {
+    /** [low, high] for an estimated [age]. */
+    fun of(age: Float): FloatArray {
+        var b = 0
+        while (b + 1 < from.size && age >= from[b + 1]) b++
+        return floatArrayOf(maxOf(0f, age - errHigh[b]), maxOf(0f, age - errLow[b]))
+    }
+}
