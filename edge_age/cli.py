@@ -142,6 +142,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result["command"] = args.command_line
     print(to_markdown(result))
     write_outputs(result, args.json, args.md, args.csv, args.plot)
+    written = [str(p) for p in (args.json, args.md, args.csv, args.plot) if p is not None and p.exists()]
+    if written:
+        print("wrote " + ", ".join(written))
     return 0 if all("error" not in r for r in result["rows"]) else 1
 
 
