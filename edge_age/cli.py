@@ -68,7 +68,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     cfg = EvalConfig(model=str(args.model), data=args.data, scheme=args.scheme, detect_faces=args.detect_faces,
                      split=args.split, seed=args.seed, limit=args.limit, json=_opt_str(args.json),
-                     out=_opt_str(args.out), batch_size=args.batch_size, threads=args.threads,
+                     out=_opt_str(args.out), report=_opt_str(args.report), batch_size=args.batch_size,
+                     threads=args.threads,
                      cache_dir=_opt_str(args.cache_dir))
     evaluate(cfg, progress=not args.no_progress, command=args.command_line)
     return 0

@@ -27,6 +27,7 @@ class EvalConfig:
     limit: int | None = None
     json: str | None = None
     out: str | None = None  # plots and metrics.json (default: runs/eval/MODELDIR_MODEL_SPLIT)
+    report: str | None = None  # folder for the assurance report (report.md + pictures)
     batch_size: int = 64
     threads: int = 0  # 0: all cores (the runtime's default)
     cache_dir: str | None = None
@@ -61,6 +62,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=d("json"), help="write metrics as JSON here")
     p.add_argument("--out", type=Path, default=d("out"),
                    help="folder for plots and metrics.json (default: runs/eval/MODELDIR_MODEL_SPLIT)")
+    p.add_argument("--report", type=Path, default=d("report"), metavar="DIR",
+                   help="also write an assurance report here: report.md with gates, intervals and groups, and plots")
     p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
 

@@ -161,5 +161,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     if cfg.json:
         fileio.write_json(cfg.json, result)
     fileio.write_json(out_dir / "metrics.json", result)
+    if cfg.report:
+        from edge_age.assurance_report import write_report
+
+        log(f"  report: {write_report(Path(cfg.report), result, y, p)}")
     log(f"  plots and metrics.json in {out_dir}" if result["plots"] else f"  metrics.json in {out_dir}; {plots.MISSING}")
     return result
