@@ -84,12 +84,16 @@ def test_eval_reports_groups_and_operating_points(exported: dict, tmp_path: Path
 
     js = tmp_path / "m.json"
     rc = main(["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(exported["data"]), "--split", "all",
-               "--json", str(js), "--out", str(tmp_path / "ev"), "--no-progress"])
+               "--json", str(js), "--out", str(tmp_path / "ev"), "--report", str(tmp_path / "rep"), "--no-progress"])
     m = json.loads(js.read_text())["metrics"]
     assert rc == 0 and set(m["gates"]) == {"under_13", "under_18", "under_21", "under_25"}
     assert {"tpr_ci95", "fpr_ci95", "buffer_threshold"} <= set(m["gates"]["under_18"])
     assert any(r["group"] == "gender=male,ethnicity=white" for r in m["by_group"]["groups"])
     assert m["interval"]["level"] == 0.8 and 0 <= m["interval"]["coverage"] <= 1  # the export fitted intervals
+    page = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Gates" in page and "## Per-face 80% intervals" in page and "## MAE by group" in page
+    for png in ("mae_by_band.png", "gates.png", "mae_by_group.png", "interval_coverage.png"):
+        assert (tmp_path / "rep" / png).stat().st_size > 1000 and f"]({png})" in page
 
 
 def test_conformal_intervals_hold_their_level_on_held_out_faces() -> None:
