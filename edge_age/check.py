@@ -22,7 +22,7 @@ def check_files(files: list[str], threads: int = 0) -> list[dict[str, Any]]:
             continue
         cls = format_of(f).load_predictor()
         verdict = run_check(predictor, lambda: cls(f, threads=threads or None, safe=True), golden)
-        store_verdict(f, verdict)
+        store_verdict(f, golden, verdict)
         rows.append({"file": str(f), "runtime": predictor.runtime, "golden": True, "n": golden["n"],
                      "tolerance": golden["tolerance"], **asdict(verdict), "usable": verdict.usable})
     return rows

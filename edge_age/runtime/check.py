@@ -82,25 +82,27 @@ def _cache_path() -> Path:
     return default_cache_dir() / CACHE_FILE
 
 
-def _key(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:24] + "@" + machine_key()
+def _key(path: Path, golden: dict[str, Any]) -> str:
+    """The file's bytes, the card's golden entry (re-exported or re-checked cards get a new verdict), the machine."""
+    card_part = hashlib.sha256(json.dumps(golden, sort_keys=True).encode()).hexdigest()[:8]
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:24] + "@" + card_part + "@" + machine_key()
 
 
-def cached_verdict(path: Path) -> Verdict | None:
+def cached_verdict(path: Path, golden: dict[str, Any]) -> Verdict | None:
     try:
-        entry = json.loads(_cache_path().read_text()).get(_key(path))
+        entry = json.loads(_cache_path().read_text()).get(_key(path, golden))
         return Verdict(**entry) if entry else None
     except (OSError, ValueError, TypeError):
         return None
 
 
-def store_verdict(path: Path, verdict: Verdict) -> None:
+def store_verdict(path: Path, golden: dict[str, Any], verdict: Verdict) -> None:
     cache = _cache_path()
     try:
         known = json.loads(cache.read_text()) if cache.exists() else {}
     except (OSError, ValueError):
         known = {}
-    known[_key(path)] = asdict(verdict)
+    known[_key(path, golden)] = asdict(verdict)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fileio.write_json(cache, known)
@@ -115,10 +117,10 @@ def checked(predictor: Any, make_safe: Callable[[], Any]) -> Any:
     if golden is None:
         return predictor
     path = Path(predictor.path)
-    verdict = cached_verdict(path)
+    verdict = cached_verdict(path, golden)
     if verdict is None:
         verdict = run_check(predictor, make_safe, golden)
-        store_verdict(path, verdict)
+        store_verdict(path, golden, verdict)
     if verdict.ok:
         return predictor
     if verdict.safe_ok:
