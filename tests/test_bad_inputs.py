@@ -138,10 +138,10 @@ def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_foreign_and_broken_model_files(exported: dict, tmp_path: Path) -> None:
-    from edge_age.bench.peak import _matmul_model
+    from edge_age.bench.peak import matmul_model_path
 
     foreign = tmp_path / "matmul_fp32.onnx"
-    foreign.write_bytes(_matmul_model(False, 8))  # a valid ONNX file of another model
+    foreign.write_bytes(matmul_model_path(False).read_bytes())  # a valid ONNX file of another model
     r = _cli("predict", str(exported["data"] / "1_0_0_20170110000000.jpg.chip.jpg"), "--model", str(foreign),
              cwd=tmp_path)
     assert r.returncode == 2 and "matmul_fp32.onnx" in r.stderr and "4-D image input" in r.stderr

@@ -85,8 +85,8 @@ def test_compact_model_trains_at_64px_with_dldl_and_exports(tmp_path: Path) -> N
     qat = export_checkpoint(ExportConfig(str(out / "best.pt"), out=str(tmp_path / "qat"), formats=("tflite",),
                                          int8=True, calib_size=40, qat_epochs=1.0, allow_degraded=True),
                             command="pytest", progress=False, cache_dir=tmp_path / "c", log=lambda s: None)
-    entry = qat["files"]["tflite_int8"]
-    assert qat["calibration"]["ranges"]["tflite_int8"].startswith("QAT: ")
+    entry = qat.files["tflite_int8"]
+    assert qat.calibration["ranges"]["tflite_int8"].startswith("QAT: ")
     assert entry["input"]["dtype"] == "int8" and entry["parity"]["pred_std"] > 0
     it = Interpreter(str(tmp_path / "qat" / "mobilenetv2_age_int8.tflite"))
     ops = {d["op_name"] for d in it._get_ops_details()}
