@@ -36,6 +36,14 @@ def utkface_groups(names: list[str]) -> dict[str, list[str | None]] | None:
             "ethnicity": [ETHNICITIES[m.group(2)] if m else None for m in found]}
 
 
+def label_groups(groups_by_name: dict[str, dict[str, str]], names: list[str]) -> dict[str, list[str | None]] | None:
+    """Group attributes from the labels (e.g. a CSV's gender/ethnicity columns) per face; None without any."""
+    attrs = sorted({a for g in groups_by_name.values() for a in g}, key=lambda a: (a != "gender", a))
+    if not attrs:
+        return None
+    return {a: [groups_by_name.get(n, {}).get(a) for n in names] for a in attrs}
+
+
 def _ci(samples: np.ndarray) -> list[float] | None:
     samples = samples[np.isfinite(samples)]
     if samples.size == 0:
@@ -106,7 +114,8 @@ def by_group(y: np.ndarray, p: np.ndarray, groups: dict[str, list[str | None]], 
         boots[name] = e[_resample(e.size, seed + k)].mean(1)
         rows.append({"group": name, "n": int(e.size), "mae": _round(e.mean()), "mae_ci95": _ci(boots[name]),
                      "bias": _round(err[mask].mean())})
-    combined = [r for r in rows if "," in r["group"] and r["n"] >= MIN_GROUP]
+    # The finest groups: combinations, or the values of the one attribute there is.
+    combined = [r for r in rows if ("," in r["group"] or len(attrs) == 1) and r["n"] >= MIN_GROUP]
     out: dict[str, Any] = {"groups": rows}
     if len(combined) >= 2:
         worst = max(combined, key=lambda r: r["mae"])

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edge_age import fileio, intervals, plots
-from edge_age.assurance import GATE_THRESHOLDS, by_group, challenge_25, gate_point, utkface_groups
+from edge_age.assurance import GATE_THRESHOLDS, by_group, challenge_25, gate_point, label_groups, utkface_groups
 from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import EvalConfig
 from edge_age.runtime.card import file_entry
@@ -145,7 +145,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     fitted = (file_entry(predictor) or {}).get("interval")
     if fitted:
         m["interval"] = {"level": fitted["level"], **intervals.coverage(y, *intervals.interval(p, fitted), AGE_BANDS)}
-    groups = utkface_groups([ds.faces.names[i] for i in idx])
+    names = [ds.faces.names[i] for i in idx]
+    groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)
     if groups:
         m["by_group"] = by_group(y, p, groups)
     title = f"{predictor.name} on {data.path} [{cfg.split}]"

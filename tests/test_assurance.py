@@ -126,3 +126,23 @@ def test_predict_gives_intervals_and_abstains_when_asked(exported: dict, tmp_pat
     r = json.loads((tmp_path / "b.json").read_text())["results"][0]
     assert r["age"] is None and "max-uncertainty" in r["abstained"]
     assert "1 abstained" in capsys.readouterr().err
+
+
+def test_a_csv_with_group_columns_gets_a_fairness_report(exported: dict, tmp_path: Path) -> None:
+    from conftest import face_image, write_jpg
+    from edge_age.cli import main
+
+    rows = ["file_name,age,Sex,race"]
+    for k in range(80):
+        age = 5 + k
+        write_jpg(tmp_path / "img" / f"p{k:03d}.jpg", face_image(age, k))
+        rows.append(f"img/p{k:03d}.jpg,{age},{'F' if k % 2 else 'M'},{['a', 'b'][k % 4 // 2] if k % 5 else ''}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    js = tmp_path / "m.json"
+    rc = main(["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(tmp_path / "labels.csv"),
+               "--split", "all", "--json", str(js), "--out", str(tmp_path / "ev"), "--no-progress"])
+    bg = json.loads(js.read_text())["metrics"]["by_group"]
+    groups = {r["group"]: r["n"] for r in bg["groups"]}
+    assert rc == 0 and groups["gender=f"] == 40 and groups["gender=m"] == 40
+    assert groups["ethnicity=a"] + groups["ethnicity=b"] == 64  # rows without a value are in no ethnicity group
+    assert "gender=f,ethnicity=a" in groups

@@ -29,6 +29,8 @@ SCHEMES = ("auto", "utkface", "folders", "csv")
 MAX_AGE = 120.0
 CSV_PATH_COLUMNS = ("file_name", "path", "image", "filename", "file")
 CSV_AGE_COLUMNS = ("age", "real_age")
+# Optional CSV columns naming a face's group, read for eval's fairness report (values kept as written, lower-cased).
+CSV_GROUP_COLUMNS = {"gender": ("gender", "sex"), "ethnicity": ("ethnicity", "race")}
 
 _UTK_DETECT = re.compile(r"^\d+_\d+_\d+")
 _UTK_AGE = re.compile(r"^([^_]*)_")
@@ -59,6 +61,8 @@ class LabeledSet:
     scheme: str
     samples: list[Sample]
     problems: list[Problem] = field(default_factory=list)
+    # Optional group attributes per sample name (CSV columns such as gender, ethnicity), for fairness reports.
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def display(self, name: str) -> str:
         return self.container.display(name)
@@ -196,7 +200,9 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
         )
     base = posixpath.dirname(csv_name)
     available = set(container.names())
-    samples, problems, seen = [], [], set()
+    group_cols = {attr: next(cols.index(c) for c in names if c in cols)
+                  for attr, names in CSV_GROUP_COLUMNS.items() if any(c in cols for c in names)}
+    samples, problems, seen, groups = [], [], set(), {}
     for row_no, row in _csv_rows(reader, where, problems):
         if not row or all(not c.strip() for c in row):
             continue
@@ -218,8 +224,11 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
         try:
             samples.append(Sample(name, parse_age(row[age_col])))
             seen.add(name)
+            attrs = {a: row[c].strip().lower() for a, c in group_cols.items() if c < len(row) and row[c].strip()}
+            if attrs:
+                groups[name] = attrs
         except ValueError as e:
             problems.append(Problem(loc, str(e)))
     if not samples:
         raise EdgeAgeError(f"no row with an existing image and a valid age ({len(problems)} skipped)", where)
-    return LabeledSet(container, "csv", samples, problems)
+    return LabeledSet(container, "csv", samples, problems, groups)
