@@ -123,6 +123,14 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
     return "\n".join(lines)
 
 
+def interval_metrics(predictor: Any, y: np.ndarray, p: np.ndarray) -> dict[str, Any] | None:
+    """Coverage of the card's per-face intervals (None when the file's card has none)."""
+    fitted = (file_entry(predictor) or {}).get("interval")
+    if not fitted:
+        return None
+    return {"level": fitted["level"], **intervals.coverage(y, *intervals.interval(p, fitted), AGE_BANDS)}
+
+
 def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots and metrics.json
@@ -142,9 +150,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     y = ds.faces.ages[idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     m = age_metrics(y, p)
-    fitted = (file_entry(predictor) or {}).get("interval")
-    if fitted:
-        m["interval"] = {"level": fitted["level"], **intervals.coverage(y, *intervals.interval(p, fitted), AGE_BANDS)}
+    interval = interval_metrics(predictor, y, p)
+    if interval:
+        m["interval"] = interval
     names = [ds.faces.names[i] for i in idx]
     groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)
     if groups:

@@ -124,7 +124,7 @@ def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> Timing | str:
 def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Accuracy | str]:
     """MAE/RMSE of each file on the split, scored by the shared evaluate code."""
     from edge_age.data.dataset import config_for_model, load_dataset
-    from edge_age.evaluate import age_metrics, predict_all
+    from edge_age.evaluate import age_metrics, interval_metrics, predict_all
     from edge_age.runtime import load_predictor
 
     out, datasets = {}, {}
@@ -140,9 +140,9 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
                 datasets[key] = load_dataset(dc, p.spec, progress=False, splits=(cfg.split,))
             ds = datasets[key]
             idx = ds.indices(cfg.split)
-            m = age_metrics(ds.faces.ages[idx], predict_all(p, ds.faces.faces[idx], progress=False))
-            out[str(f)] = Accuracy.from_metrics(m)
-            log(f"  {f.name}: MAE {m['mae']:.3f} on {m['n']} {cfg.split} faces")
+            y, pred = ds.faces.ages[idx], predict_all(p, ds.faces.faces[idx], progress=False)
+            a = out[str(f)] = Accuracy.from_metrics({**age_metrics(y, pred), "interval": interval_metrics(p, y, pred)})
+            log(f"  {f.name}: MAE {a.mae:.3f} on {a.n} {cfg.split} faces")
         except EdgeAgeError as e:  # said, and kept in the row: never a silent "not measured"
             log(f"  {f.name}: MAE not measured: {e}")
             out[str(f)] = str(e)

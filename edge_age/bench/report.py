@@ -18,7 +18,8 @@ TABLE_COLUMNS = [("model", "model", "s"), ("format", "format", "s"), ("threads",
                  ("throughput_ips", "img/s@32", ".0f"), ("peak_rss_mb", "RSS MB", ".0f"),
                  ("speedup_vs_resnet18", "x R18", ".1f"), ("speedup_vs_resnet50", "x R50", ".1f"),
                  ("speedup_vs_simplecnn_int8", "x SCNN8", ".1f"),
-                 ("peak_share", "peak %", ".1%"), ("u18_tpr", "<18 TPR", ".2f"), ("u18_fpr", "<18 FPR", ".2f")]
+                 ("peak_share", "peak %", ".1%"), ("u18_tpr", "<18 TPR", ".2f"), ("u18_fpr", "<18 FPR", ".2f"),
+                 ("interval_coverage", "cov80", ".2f")]
 
 
 def to_markdown(result: dict[str, Any]) -> str:

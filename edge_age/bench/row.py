@@ -40,12 +40,14 @@ class Accuracy:
     n: int
     gates: dict[str, float | None]  # u18_tpr, u18_fpr, u25_tpr, u25_fpr
     bands: dict[str, float]  # MAE per age band: "0-12" -> years
+    interval_coverage: float | None = None  # share of true ages inside the card's 80% intervals
 
     @classmethod
     def from_metrics(cls, m: dict[str, Any]) -> "Accuracy":
         return cls(m["mae"], m["rmse"], m["cs5"], m["n"],
                    {f"u{g['threshold']}_{r}": g[r] for g in m["gates"].values() for r in ("tpr", "fpr")},
-                   {band: v["mae"] for band, v in m["mae_per_band"].items()})
+                   {band: v["mae"] for band, v in m["mae_per_band"].items()},
+                   (m.get("interval") or {}).get("coverage"))
 
 
 @dataclass
@@ -85,7 +87,8 @@ class BenchRow:
             if f.name == "timing" and value is not None:
                 out.update(vars(value))
             elif f.name == "accuracy" and value is not None:
-                out.update(mae=value.mae, rmse=value.rmse, cs5=value.cs5, **value.gates,
+                out.update(mae=value.mae, rmse=value.rmse, cs5=value.cs5, interval_coverage=value.interval_coverage,
+                           **value.gates,
                            **{f"mae_{band}": mae for band, mae in value.bands.items()})
             elif f.name == "speedups":
                 out.update({f"speedup_vs_{base}": ratio for base, ratio in value.items()})
