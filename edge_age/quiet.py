@@ -10,6 +10,7 @@ The setting is an environment variable so that the bench's worker processes inhe
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -59,3 +60,21 @@ def native_stderr_off() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def library_chatter_off() -> Iterator[None]:
+    """Inside the block, a library's own prints to stdout and warnings on the root logger are dropped
+    (onnxruntime's quantizer: "Collecting tensor data and making histogram ...", "Axis 1 is out-of-range
+    ..."), unless --verbose. Wrap library calls only: our own prints inside are lost too."""
+    if verbose():
+        yield
+        return
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)

@@ -15,6 +15,7 @@ import torch
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.formats import META_CARD, META_SPEC
+from edge_age.quiet import library_chatter_off
 
 if TYPE_CHECKING:
     from edge_age.export.job import WriteJob
@@ -92,7 +93,7 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp, library_chatter_off():
         pre = Path(tmp) / "pre.onnx"
         out = Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
