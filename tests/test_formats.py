@@ -63,15 +63,18 @@ def test_an_option_no_chosen_row_takes_is_a_one_line_error(argv, culprit, tmp_pa
     assert rc == 2 and culprit in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_one_row_can_be_asked_for(exported: dict, tmp_path: Path) -> None:
+def test_one_row_can_be_asked_for(exported: dict, tmp_path: Path, capfd) -> None:
     from edge_age.export.exporter import export_checkpoint
 
     out = tmp_path / "one"
+    capfd.readouterr()
     card = export_checkpoint(ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(out),
-                                          formats=("onnx_int8",), calib_size=40, val_limit=40),
+                                          formats=("onnx_int8", "tflite_int8"), calib_size=40, val_limit=40),
                              progress=False, cache_dir=exported["cache"], log=lambda s: None)
-    assert list(card.files) == ["onnx_int8"]
-    assert sorted(p.name for p in out.iterdir()) == ["simplecnn.json", "simplecnn_int8.onnx"]
+    said = capfd.readouterr()
+    assert said.out == "" and said.err == "", said  # the converters' and quantizers' own output stays off
+    assert list(card.files) == ["onnx_int8", "tflite_int8"]
+    assert sorted(p.name for p in out.iterdir()) == ["simplecnn.json", "simplecnn_int8.onnx", "simplecnn_int8.tflite"]
     assert not list(tmp_path.glob(".one*")), "staging left behind"
 
 
