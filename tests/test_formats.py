@@ -181,7 +181,12 @@ def test_a_card_with_a_bad_spec_is_a_one_line_error_naming_the_file(exported: di
     (lambda c: c.update(name=7), "name is a int"),
     (lambda c: c.update(data="UTKFace"), "data is a str"),
     (lambda c: c.update(trained="yes"), "trained is a str"),
-], ids=["no model", "files list", "name number", "data string", "trained string"])
+    (lambda c: c["files"]["tflite_int8"]["golden"].update(ages="old"), "files.tflite_int8.golden needs"),
+    (lambda c: c["files"]["tflite_int8"]["golden"].update(ages_safe=[1.0]), "files.tflite_int8.golden needs"),
+    (lambda c: c["files"]["onnx_fp32"]["interval"]["bands"][0].update(err=[1]), "files.onnx_fp32.interval needs"),
+    (lambda c: c["files"]["tflite_int8"].update(interval={"level": 0.8, "bands": []}), "interval needs"),
+], ids=["no model", "files list", "name number", "data string", "trained string", "golden ages text",
+        "golden safe short", "interval err short", "interval no bands"])
 def test_a_card_with_a_missing_or_mistyped_field_is_a_one_line_error(exported: dict, tmp_path: Path, edit, says,
                                                                      capsys) -> None:
     out = tmp_path / "m"

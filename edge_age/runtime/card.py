@@ -53,6 +53,8 @@ class ModelCard:
         for key, kinds in _TYPES.items():
             if key in d and not isinstance(d[key], kinds):
                 raise TypeError(f"{key} is a {type(d[key]).__name__}")
+        for fmt, entry in d.get("files", {}).items():
+            _check_entry(fmt, entry)
         known = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in d.items() if k in known},
                       "preprocess": PreprocessSpec.from_dict(d["preprocess"])})
@@ -66,6 +68,30 @@ class ModelCard:
 
     def write(self, path: str | Path) -> None:
         fileio.write_json(path, self.to_dict())
+
+
+def _numbers(value: Any, n: int | None = None) -> bool:
+    ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    return ok and (n is None or len(value) == n)
+
+
+def _check_entry(fmt: str, entry: Any) -> None:
+    """A file entry's parts that the runtime computes with: golden outputs and per-face intervals."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("file", ""), str):
+        raise TypeError(f"files.{fmt} is not a file entry")
+    g = entry.get("golden")
+    if g is not None:
+        n = g.get("n") if isinstance(g, dict) else None
+        if not (isinstance(n, int) and n > 0 and _numbers(g.get("ages"), n) and _numbers(g.get("ages_safe"), n)
+                and _numbers([g.get("tolerance"), g.get("tolerance_safe", g.get("tolerance"))])
+                and isinstance(g.get("seed"), int)):
+            raise ValueError(f"files.{fmt}.golden needs seed, n and n ages, n ages_safe and a tolerance")
+    iv = entry.get("interval")
+    if iv is not None:
+        bands = iv.get("bands") if isinstance(iv, dict) else None
+        if not (isinstance(bands, list) and bands and _numbers([iv.get("level")])
+                and all(isinstance(b, dict) and _numbers([b.get("from")]) and _numbers(b.get("err"), 2) for b in bands)):
+            raise ValueError(f"files.{fmt}.interval needs a level and bands of from and err [low, high]")
 
 
 def file_entry(predictor: Any) -> dict[str, Any] | None:
