@@ -10,7 +10,6 @@ people it then challenges; and MAE and bias per group. Every rate has a 95% boot
 from __future__ import annotations
 
 import re
-import warnings
 from itertools import product
 from typing import Any
 
@@ -60,6 +59,15 @@ def _rate(hit: np.ndarray, mask: np.ndarray) -> float:
     return float(hit[mask].mean()) if mask.any() else float("nan")
 
 
+def buffer_threshold(under: np.ndarray) -> float:
+    """The lowest estimate, in steps of 0.01 years, at or above which at most BUFFER_MISS of these people
+    (all under the gate) fall: one step above the estimate of the last person who must be challenged.
+    No interpolation between two people, which would let more than 1% through at small n."""
+    s = np.sort(np.asarray(under, np.float64))
+    allowed = int(np.floor(BUFFER_MISS * s.size + 1e-9))  # people who may stay at or above it
+    return float(np.floor(s[s.size - allowed - 1] * 100 + 1) / 100)
+
+
 def gate_point(y: np.ndarray, p: np.ndarray, t: int, seed: int = 0) -> dict[str, Any]:
     """``estimated under t``: TPR (people under t), FPR (people t or older), and the buffer threshold."""
     pos = y < t
@@ -72,15 +80,15 @@ def gate_point(y: np.ndarray, p: np.ndarray, t: int, seed: int = 0) -> dict[str,
         fpr_b = ((pb < t) & ~posb).sum(1) / (~posb).sum(1)
     out.update(tpr=_round(_rate(p < t, pos)), tpr_ci95=_ci(tpr_b), fpr=_round(_rate(p < t, ~pos)), fpr_ci95=_ci(fpr_b))
     if pos.sum() >= 1 / BUFFER_MISS:  # the 99th percentile of fewer than 100 people is not an estimate
-        buffer = float(np.quantile(p[pos], 1 - BUFFER_MISS))
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a resample without anyone under t: NaN
-            buf_b = np.nanquantile(np.where(posb, pb, np.nan), 1 - BUFFER_MISS, axis=1)
+        buffer = buffer_threshold(p[pos])
+        buf_b = np.asarray([buffer_threshold(pb[b][posb[b]]) if posb[b].sum() else np.nan for b in range(len(pb))])
+        with np.errstate(invalid="ignore", divide="ignore"):
             cost_b = ((pb < buf_b[:, None]) & ~posb).sum(1) / (~posb).sum(1)
-        out.update(buffer_threshold=round(buffer, 2), buffer_threshold_ci95=_ci(buf_b),
+        out.update(buffer_threshold=buffer, buffer_threshold_ci95=_ci(buf_b), buffer_miss=_round(_rate(p >= buffer, pos)),
                    buffer_fpr=_round(_rate(p < buffer, ~pos)), buffer_fpr_ci95=_ci(cost_b))
     else:
-        out.update(buffer_threshold=None, buffer_threshold_ci95=None, buffer_fpr=None, buffer_fpr_ci95=None)
+        out.update(buffer_threshold=None, buffer_threshold_ci95=None, buffer_miss=None, buffer_fpr=None,
+                   buffer_fpr_ci95=None)
     return out
 
 

@@ -230,7 +230,7 @@ def _add_bench(sub: Any) -> None:
     from edge_age.bench.config import add_bench_args  # torch-free
 
     be = sub.add_parser("bench", help="latency, size, memory and MAE of model files vs float ResNets",
-                        description="Benchmark every model file (default: everything under export/) on each runtime "
+                        description="Benchmark every model file (default: export/ of this folder, else the bundled reference) on each runtime "
                                     "and thread count; speed-ups are against fp32 ResNet18/50 rows of the same run.")
     add_bench_args(be)
     be.set_defaults(func=cmd_bench)

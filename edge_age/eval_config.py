@@ -41,7 +41,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class PredictConfig:
     images: tuple[str, ...]
-    model: str | None = None  # default: the reference int8 TFLite file under export/
+    model: str | None = None  # default: the reference int8 TFLite file bundled with the package
     detect_faces: bool = False
     json: str | None = None
     annotate: str | None = None  # folder for annotated copies
@@ -76,7 +76,7 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     # The images are the positional arguments here, so the model file is an option (as in bench's
     # positional files and eval/export's positional model, it is a path).
     p.add_argument("--model", type=Path, default=d("model"),
-                   help="model file (.tflite, .onnx or .pt; default: the reference int8 model under export/)")
+                   help="model file (.tflite, .onnx or .pt; default: the reference int8 model bundled with the package)")
     p.add_argument("--detect-faces", action="store_true", help="find every face (else: the image is one face crop)")
     p.add_argument("--json", type=Path, default=d("json"), help="write results as JSON")
     p.add_argument("--annotate", type=Path, default=d("annotate"),

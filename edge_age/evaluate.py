@@ -26,23 +26,6 @@ def band_name(lo: int, hi: int) -> str:
     return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
 
 
-def gate_rates(y: np.ndarray, p: np.ndarray, threshold: int) -> dict[str, Any]:
-    """Under-``threshold`` detection: TPR (minors flagged), FPR (adults flagged as minors).
-
-    A face counts as positive when its true age is below the threshold and is flagged when its
-    predicted age is. Rates are ``None`` when the split holds no face on that side.
-    """
-    pos, flag = y < threshold, p < threshold
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    return {
-        "threshold": threshold,
-        "positives": n_pos,
-        "negatives": n_neg,
-        "tpr": float((flag & pos).sum() / n_pos) if n_pos else None,
-        "fpr": float((flag & ~pos).sum() / n_neg) if n_neg else None,
-    }
-
-
 def decade_of(ages: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.asarray(ages) / 10).astype(int), 0, len(DECADES) - 1)
 
@@ -140,6 +123,11 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
 
     if cfg.json:
         fileio.check_target(Path(cfg.json))  # a bad output path is a one-line error before any work
+    if cfg.report:
+        report = Path(cfg.report)
+        if report.exists() and not report.is_dir():
+            raise EdgeAgeError("--report names a folder; this is a file", report)
+        fileio.check_target(report / "report.md")
     predictor = load_predictor(cfg.model, threads=cfg.threads or None)
     data = config_for_model(predictor.data_config, cfg.data, cfg.scheme, cfg.detect_faces, cfg.seed, cfg.limit)
     splits = None if cfg.split == "all" else (cfg.split,)

@@ -20,17 +20,22 @@ MIN_BAND = 50
 Z80 = 1.2816  # the normal quantile whose two-sided interval holds 80%: std = half-width / Z80
 
 
-def _band(ages: np.ndarray) -> np.ndarray:
-    return np.searchsorted(np.asarray(BAND_EDGES[1:]), np.asarray(ages), side="right")
+def _band(ages: np.ndarray, edges: Any = BAND_EDGES) -> np.ndarray:
+    return np.searchsorted(np.asarray(edges[1:]), np.asarray(ages), side="right")
 
 
 def _quantiles(err: np.ndarray, level: float) -> list[float]:
-    """Err percentiles for a two-sided interval with the finite-sample (n + 1) correction of split conformal."""
-    n = err.size
+    """Err order statistics for a two-sided split-conformal interval: the floor(t(n+1))-th smallest and the
+    ceil((1-t)(n+1))-th smallest (t the tail share), never an interpolation between two errors, which
+    would narrow the interval and under-cover at small n. Rounded outwards to the stored precision."""
+    s = np.sort(np.asarray(err, np.float64))
+    n = s.size
     tail = (1 - level) / 2
-    lo_q = max(0.0, np.floor(tail * (n + 1)) / n)
-    hi_q = min(1.0, np.ceil((1 - tail) * (n + 1)) / n)
-    return [round(float(np.quantile(err, lo_q)), 3), round(float(np.quantile(err, hi_q)), 3)]
+    k_lo = int(np.floor(tail * (n + 1)))  # 1-based; 0: below every error
+    k_hi = int(np.ceil((1 - tail) * (n + 1)))  # n + 1: above every error
+    lo = s[k_lo - 1] if k_lo >= 1 else s[0]
+    hi = s[k_hi - 1] if k_hi <= n else s[-1]
+    return [float(np.floor(lo * 1000) / 1000), float(np.ceil(hi * 1000) / 1000)]
 
 
 def fit(pred: np.ndarray, true: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
@@ -49,7 +54,8 @@ def fit(pred: np.ndarray, true: np.ndarray, level: float = LEVEL) -> dict[str, A
 def interval(ages: np.ndarray, fitted: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper ends of each age's interval (never below 0)."""
     ages = np.asarray(ages, np.float64)
-    err = np.asarray([b["err"] for b in fitted["bands"]])[_band(ages)]
+    bands = fitted["bands"]  # the card's own edges: a card fitted with other bands stays right
+    err = np.asarray([b["err"] for b in bands])[_band(ages, [b["from"] for b in bands])]
     return np.maximum(ages - err[:, 1], 0.0), np.maximum(ages - err[:, 0], 0.0)
 
 

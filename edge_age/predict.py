@@ -138,9 +138,14 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
     images = [Path(p) for p in cfg.images]
     if cfg.json:
         fileio.check_target(Path(cfg.json))  # before any work: a bad output path is a one-line error now
+    if cfg.min_face is not None and not cfg.detect_faces:
+        raise EdgeAgeError("--min-face needs --detect-faces (without it each image is one face, of unknown size)")
     annotated = annotation_paths(images, Path(cfg.annotate)) if cfg.annotate else []
     predictor = load_predictor(model, threads=cfg.threads or None)
     fitted = (file_entry(predictor) or {}).get("interval")  # the card's 80% intervals, where it has them
+    if cfg.max_uncertainty is not None and not fitted:
+        raise EdgeAgeError("--max-uncertainty needs per-face intervals, and this file's model card has none "
+                           "(re-export it, or add them with scripts/add_interval.py)", model)
     results: list[dict[str, Any]] = []
     failed = 0
     for i, path in enumerate(images):

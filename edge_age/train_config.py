@@ -22,7 +22,9 @@ class RegistryNames:
     def _names(self) -> list[str]:
         try:
             from edge_age.models import list_models
-        except ModuleNotFoundError:  # no torch: `train` itself then says which extra to install
+        except ModuleNotFoundError as e:  # no torch: `train` itself then says which extra to install
+            if e.name not in ("torch", "torchvision"):
+                raise
             return []
         return list_models()
 

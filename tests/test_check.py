@@ -78,3 +78,28 @@ def test_a_file_wrong_on_both_paths_is_refused_in_one_line(monkeypatch, capsys) 
     rc = main(["predict", str(bundled_reference()), "--model", str(bundled_reference())])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "ages would be wrong" in err, err
+
+
+def test_a_card_golden_recipe_other_than_the_default_is_checked_as_stored(tmp_path, capsys) -> None:
+    """A card may store any n and seed: the check makes those inputs, not the default eight."""
+    import json
+    import shutil
+
+    from edge_age.runtime.golden import golden_ages
+
+    folder = tmp_path / "ref"
+    shutil.copytree(bundled_reference().parent, folder)
+    card_file = next(folder.glob("*.json"))
+    card = json.loads(card_file.read_text())
+    entry = card["files"]["tflite_int8"]
+    model = folder / entry["file"]
+    predictor = load_predictor(model, check=False)
+    safe = TFLitePredictor(model, safe=True)
+    entry["golden"].update(n=5, seed=7, ages=golden_ages(predictor, 5, 7), ages_safe=golden_ages(safe, 5, 7))
+    card_file.write_text(json.dumps(card))
+    assert main(["check", str(model)]) == 0
+    assert ": ok, litert reproduces its 5 golden ages" in capsys.readouterr().out
+    entry["golden"]["ages"] = [a + 30 for a in entry["golden"]["ages"]]  # and a wrong one is still caught
+    entry["golden"]["ages_safe"] = [a + 30 for a in entry["golden"]["ages_safe"]]
+    card_file.write_text(json.dumps(card))
+    assert main(["check", str(model)]) == 1

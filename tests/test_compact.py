@@ -12,22 +12,12 @@ from edge_age.checkpoint import load_checkpoint
 from edge_age.data.dataset import DataConfig
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
-from edge_age.evaluate import age_metrics, gate_rates
+from edge_age.evaluate import age_metrics
 from edge_age.models import create_model, default_input_size, list_models
 from edge_age.losses import DLDLLoss
 from edge_age.train import TrainConfig, train
 
 from conftest import make_utk
-
-
-def test_gate_rates_count_minors_and_adults() -> None:
-    y = np.array([10, 16, 17, 18, 30, 40])
-    p = np.array([12, 19, 15, 17, 30, 16])
-    g = gate_rates(y, p, 18)
-    # minors 10, 16, 17: flagged 10 (12) and 17 (15) -> TPR 2/3; adults 18, 30, 40: flagged 18 (17), 40 (16) -> 2/3
-    assert (g["positives"], g["negatives"]) == (3, 3)
-    assert g["tpr"] == pytest.approx(2 / 3) and g["fpr"] == pytest.approx(2 / 3)
-    assert gate_rates(np.array([30.0]), np.array([10.0]), 18)["tpr"] is None
 
 
 def test_metrics_carry_bands_and_gates() -> None:

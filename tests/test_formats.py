@@ -185,8 +185,13 @@ def test_a_card_with_a_bad_spec_is_a_one_line_error_naming_the_file(exported: di
     (lambda c: c["files"]["tflite_int8"]["golden"].update(ages_safe=[1.0]), "files.tflite_int8.golden needs"),
     (lambda c: c["files"]["onnx_fp32"]["interval"]["bands"][0].update(err=[1]), "files.onnx_fp32.interval needs"),
     (lambda c: c["files"]["tflite_int8"].update(interval={"level": 0.8, "bands": []}), "interval needs"),
+    (lambda c: c["files"]["tflite_int8"]["golden"].update(n=10 ** 6), "files.tflite_int8.golden needs"),
+    (lambda c: c["files"]["tflite_int8"]["golden"].update(seed=-1), "files.tflite_int8.golden needs"),
+    (lambda c: c["files"]["onnx_fp32"]["interval"]["bands"].reverse(), "bands must start from 0 and rise"),
+    (lambda c: c["files"]["onnx_fp32"]["interval"]["bands"][0].update({"from": 5}), "bands must start from 0"),
 ], ids=["no model", "files list", "name number", "data string", "trained string", "golden ages text",
-        "golden safe short", "interval err short", "interval no bands"])
+        "golden safe short", "interval err short", "interval no bands", "golden n huge", "golden seed negative",
+        "interval bands reversed", "interval bands from 5"])
 def test_a_card_with_a_missing_or_mistyped_field_is_a_one_line_error(exported: dict, tmp_path: Path, edit, says,
                                                                      capsys) -> None:
     out = tmp_path / "m"

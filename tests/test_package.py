@@ -8,6 +8,7 @@ missing extras are one line naming the install, and stderr carries no third-part
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ def _runtime_only(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     code = (f"import sys\nfor m in {MISSING!r}: sys.modules[m] = None\n"
             "from edge_age.cli import main\n"
             f"raise SystemExit(main({args!r}))\n")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
+    env = {**os.environ, "EDGE_AGE_CACHE": str(cwd / ".edge-age-cache")}  # verdicts and faces stay in the test's folder
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 def test_the_bundled_reference_is_the_committed_one() -> None:

@@ -48,6 +48,8 @@ def to_markdown(result: dict[str, Any]) -> str:
             v = r.get(key)
             if key == "mae" and v is None:
                 cells.append("not measured")
+            elif key == "format" and r.get("kernels") == "safe":
+                cells.append(f"{v} (safe path: failed its golden check here)")
             else:
                 cells.append(_fmt(v, spec) if spec != "s" else str(v))
         lines.append("| " + " | ".join(cells) + " |")

@@ -28,6 +28,7 @@ class Timing:
     batch: int
     peak_rss_mb: float
     torch_loaded: bool
+    kernels: str = "default"  # "safe": this machine failed the file's golden check, its fallback path was timed
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def measure(file: str, threads: int, warmup: int, runs: int, min_seconds: float,
         "throughput_ips": float(batch / (np.median(tb) / 1e3)), "batch": batch,
         "peak_rss_mb": peak_rss_mb(),
         "torch_loaded": "torch" in sys.modules,
+        "kernels": "safe" if getattr(predictor, "safe", False) else "default",
     }
 
 

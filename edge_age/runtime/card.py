@@ -16,6 +16,7 @@ from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import card_path
+from edge_age.runtime.golden import MAX_GOLDEN
 
 # Fields whose JSON type is checked when a card is read (beyond the preprocessing spec).
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -82,16 +83,20 @@ def _check_entry(fmt: str, entry: Any) -> None:
     g = entry.get("golden")
     if g is not None:
         n = g.get("n") if isinstance(g, dict) else None
-        if not (isinstance(n, int) and n > 0 and _numbers(g.get("ages"), n) and _numbers(g.get("ages_safe"), n)
+        if not (isinstance(n, int) and not isinstance(n, bool) and 0 < n <= MAX_GOLDEN and _numbers(g.get("ages"), n) and _numbers(g.get("ages_safe"), n)
                 and _numbers([g.get("tolerance"), g.get("tolerance_safe", g.get("tolerance"))])
-                and isinstance(g.get("seed"), int)):
-            raise ValueError(f"files.{fmt}.golden needs seed, n and n ages, n ages_safe and a tolerance")
+                and isinstance(g.get("seed"), int) and 0 <= g["seed"] < 2 ** 64):
+            raise ValueError(f"files.{fmt}.golden needs a seed (0 .. 2^64-1), n (1 .. {MAX_GOLDEN}) and n ages, "
+                             "n ages_safe and a tolerance")
     iv = entry.get("interval")
     if iv is not None:
         bands = iv.get("bands") if isinstance(iv, dict) else None
         if not (isinstance(bands, list) and bands and _numbers([iv.get("level")])
                 and all(isinstance(b, dict) and _numbers([b.get("from")]) and _numbers(b.get("err"), 2) for b in bands)):
             raise ValueError(f"files.{fmt}.interval needs a level and bands of from and err [low, high]")
+        edges = [b["from"] for b in bands]
+        if edges[0] != 0 or any(a >= b for a, b in zip(edges, edges[1:])):
+            raise ValueError(f"files.{fmt}.interval bands must start from 0 and rise: {edges}")
 
 
 def file_entry(predictor: Any) -> dict[str, Any] | None:

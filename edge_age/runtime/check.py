@@ -8,7 +8,9 @@ both is refused, rather than giving wrong ages without a word.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from importlib import metadata
 import json
 import platform
 import sys
@@ -24,6 +26,7 @@ from edge_age.runtime.card import file_entry
 from edge_age.runtime.golden import golden_ages
 
 CACHE_FILE = "checks.json"
+SAFE_PATH = {"litert": "LiteRT without the XNNPACK delegate", "onnxruntime": "ONNX Runtime without graph optimisation"}
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,11 @@ def _diffs(ages: list[float], want: list[float]) -> tuple[float, float]:
 
 def run_check(predictor: Any, make_safe: Callable[[], Any], golden: dict[str, Any]) -> Verdict:
     tol = float(golden["tolerance"])
-    median, worst = _diffs(golden_ages(predictor), golden["ages"])
+    n, seed = int(golden["n"]), int(golden["seed"])
+    median, worst = _diffs(golden_ages(predictor, n, seed), golden["ages"])
     if median <= tol:
         return Verdict(True, None, median, worst)
-    safe_median, _ = _diffs(golden_ages(make_safe()), golden.get("ages_safe", golden["ages"]))
+    safe_median, _ = _diffs(golden_ages(make_safe(), n, seed), golden.get("ages_safe", golden["ages"]))
     return Verdict(False, safe_median <= float(golden.get("tolerance_safe", tol)), median, worst, safe_median)
 
 
@@ -69,10 +73,12 @@ def machine_key() -> str:
                 break
     except OSError:
         pass
-    versions = []
-    for mod in ("onnxruntime", "ai_edge_litert", "tflite_runtime"):
-        m = sys.modules.get(mod)
-        versions.append(f"{mod}={getattr(m, '__version__', '-') if m else '-'}")
+    versions = []  # from the installed distributions, whichever runtime this process happens to have imported
+    for dist in ("onnxruntime", "ai-edge-litert", "tflite-runtime"):
+        try:
+            versions.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist}=-")
     return hashlib.sha256("|".join([platform.machine(), flags, *versions]).encode()).hexdigest()[:16]
 
 
@@ -88,20 +94,26 @@ def _key(path: Path, golden: dict[str, Any]) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:24] + "@" + card_part + "@" + machine_key()
 
 
-def cached_verdict(path: Path, golden: dict[str, Any]) -> Verdict | None:
+def _load_cache() -> dict[str, Any]:
+    """The verdicts so far; a missing, unreadable or foreign cache file is an empty one (it is rewritten)."""
     try:
-        entry = json.loads(_cache_path().read_text()).get(_key(path, golden))
-        return Verdict(**entry) if entry else None
-    except (OSError, ValueError, TypeError):
+        known = json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def cached_verdict(path: Path, golden: dict[str, Any]) -> Verdict | None:
+    entry = _load_cache().get(_key(path, golden))
+    try:
+        return Verdict(**entry) if isinstance(entry, dict) else None
+    except TypeError:  # written by another version: check again
         return None
 
 
 def store_verdict(path: Path, golden: dict[str, Any], verdict: Verdict) -> None:
     cache = _cache_path()
-    try:
-        known = json.loads(cache.read_text()) if cache.exists() else {}
-    except (OSError, ValueError):
-        known = {}
+    known = _load_cache()
     known[_key(path, golden)] = asdict(verdict)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +128,7 @@ def checked(predictor: Any, make_safe: Callable[[], Any]) -> Any:
     golden = golden_of(predictor)
     if golden is None:
         return predictor
+    make_safe = functools.cache(make_safe)  # built once whether the check or the caller needs it first
     path = Path(predictor.path)
     verdict = cached_verdict(path, golden)
     if verdict is None:
@@ -133,6 +146,4 @@ def checked(predictor: Any, make_safe: Callable[[], Any]) -> Any:
                        f"({SAFE_PATH[predictor.runtime]}): its ages would be wrong; try another model file "
                        "or runtime version", path)
 
-
-SAFE_PATH = {"litert": "LiteRT without the XNNPACK delegate", "onnxruntime": "ONNX Runtime without graph optimisation"}
 

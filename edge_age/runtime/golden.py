@@ -16,10 +16,12 @@ import numpy as np
 
 GOLDEN_SEED = 0
 GOLDEN_COUNT = 8
+MAX_GOLDEN = 64  # a card asking for more inputs than this is refused (each is a full model input)
 # How far the median of a file's ages may move between machines (years): fp32 kernels differ by rounding only;
 # LiteRT int8 is integer arithmetic (the same ages on x86-64 and emulated Cortex-A72/A76); ONNX
-# Runtime's int8 kernels differ between x86-64 and ARM by up to ~0.7 years on faces (more room here: the
-# synthetic inputs lie outside the training data). A collapsed kernel is off by tens of years.
+# Runtime's int8 kernels may round differently on other CPUs (they gave the same ages on emulated aarch64,
+# benchmarks/arm64.md; more room here since the synthetic inputs lie outside the training data). A
+# collapsed kernel is off by tens of years.
 TOLERANCE = {("tflite", "int8"): 0.5, ("onnx", "int8"): 2.0, ("tflite", "fp32"): 0.1, ("onnx", "fp32"): 0.1}
 # The safe paths' reference kernels round differently on each architecture: LiteRT int8 without XNNPACK
 # was 2.0 years (median) off its x86-64 golden ages under emulated aarch64 (benchmarks/arm64.md), and up
@@ -83,8 +85,9 @@ def golden_inputs(size: int, n: int = GOLDEN_COUNT, seed: int = GOLDEN_SEED) -> 
     return out
 
 
-def golden_ages(predictor: Any) -> list[float]:
-    ages = np.asarray(predictor.predict(golden_inputs(predictor.spec.size)), dtype=np.float64).reshape(-1)
+def golden_ages(predictor: Any, n: int = GOLDEN_COUNT, seed: int = GOLDEN_SEED) -> list[float]:
+    """The file's ages of the golden inputs made with the card's ``n`` and ``seed``."""
+    ages = np.asarray(predictor.predict(golden_inputs(predictor.spec.size, n, seed)), dtype=np.float64).reshape(-1)
     return [round(float(a), 4) for a in ages]
 
 

@@ -42,7 +42,8 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
         var chosen = open(useXnnpack)
         val golden = card.golden
         choice = if (golden == null) Choice.DEFAULT else GoldenCheck.choose(
-            golden, { goldenAges(chosen, golden) }, { chosen.close(); chosen = open(false); goldenAges(chosen, golden) })
+            golden, { goldenAges(chosen, golden) }, { chosen.close(); chosen = open(false); goldenAges(chosen, golden) },
+            defaultIsSafe = !useXnnpack)
         check(choice != Choice.REFUSE) {
             "this phone's interpreter does not reproduce the model's golden outputs, with or without XNNPACK: " +
                 "its ages would be wrong"

@@ -27,8 +27,15 @@ object GoldenCheck {
         return median <= tolerance
     }
 
-    /** Which interpreter to use: [runDefault] / [runSafe] give the ages of the golden inputs. */
-    fun choose(golden: Golden, runDefault: () -> FloatArray, runSafe: () -> FloatArray): Choice = when {
+    /**
+     * Which interpreter to use: [runDefault] / [runSafe] give the ages of the golden inputs. When the
+     * user turned XNNPACK off ([defaultIsSafe]), the interpreter asked for already is the safe path: its
+     * ages are compared with the card's `ages_safe` (XNNPACK's would differ by its own rounding), and
+     * there is nothing further to fall back to.
+     */
+    fun choose(golden: Golden, runDefault: () -> FloatArray, runSafe: () -> FloatArray,
+               defaultIsSafe: Boolean = false): Choice = when {
+        defaultIsSafe -> if (reproduces(runDefault(), golden.agesSafe, golden.toleranceSafe)) Choice.DEFAULT else Choice.REFUSE
         reproduces(runDefault(), golden.ages, golden.tolerance) -> Choice.DEFAULT
         reproduces(runSafe(), golden.agesSafe, golden.toleranceSafe) -> Choice.SAFE
         else -> Choice.REFUSE

@@ -4,6 +4,8 @@ import com.google.gson.JsonParser
 import java.io.File
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
 import org.junit.Assume.assumeTrue
 import org.junit.Test
 
@@ -12,6 +14,9 @@ class AgeIntervalTest {
     @Test
     fun intervalsMatchPython() {
         val dir = System.getenv("EDGE_AGE_GOLDEN_DIR")?.let(::File)
+        if (System.getProperty("edge_age.require_golden") == "true") {
+            assertTrue("intervals.json missing in EDGE_AGE_GOLDEN_DIR", dir != null && File(dir, "intervals.json").isFile)
+        }
         assumeTrue(dir != null && File(dir, "intervals.json").isFile)
         val card = ModelCard.parse(File(dir, "card.json").readText())
         val bands = card.interval
@@ -25,5 +30,15 @@ class AgeIntervalTest {
             assertEquals("low of ${ages[i]}", low[i], got[0], 1e-3f)
             assertEquals("high of ${ages[i]}", high[i], got[1], 1e-3f)
         }
+    }
+
+    @Test
+    fun bandsThatDoNotStartAtZeroOrDoNotRiseAreRefused() {
+        val err = floatArrayOf(-1f, -2f)
+        assertThrows(IllegalArgumentException::class.java) { IntervalBands(0.8f, intArrayOf(5, 20), err, err) }
+        assertThrows(IllegalArgumentException::class.java) { IntervalBands(0.8f, intArrayOf(0, 0), err, err) }
+        val ok = IntervalBands(0.8f, intArrayOf(0, 30), floatArrayOf(-1f, -10f), floatArrayOf(1f, 10f))
+        assertEquals(2f, ok.of(10f)[1] - ok.of(10f)[0], 1e-6f)
+        assertEquals(20f, ok.of(40f)[1] - ok.of(40f)[0], 1e-6f)
     }
 }

@@ -63,6 +63,16 @@ class GoldenCheckTest {
     }
 
     @Test
+    fun withXnnpackOffTheInterpreterIsJudgedByTheSafeAges() {
+        // the safe ages differ from XNNPACK's by rounding: judged against `ages`, a faithful phone would fail
+        val safeGolden = golden.copy(agesSafe = floatArrayOf(25f, 30f, 65f, 75f))
+        assertEquals(Choice.DEFAULT, GoldenCheck.choose(safeGolden, { safeGolden.agesSafe.copyOf() },
+                                                        { error("no further fallback") }, defaultIsSafe = true))
+        assertEquals(Choice.REFUSE, GoldenCheck.choose(safeGolden, collapsed, { error("no further fallback") },
+                                                       defaultIsSafe = true))
+    }
+
+    @Test
     fun inputsAreDeterministicAndDiffer() {
         val a = GoldenCheck.inputs(32)
         val b = GoldenCheck.inputs(32)
