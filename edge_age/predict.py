@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_age import fileio, intervals
-from edge_age.data.faces import detect_faces
+from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import Detection, Square, crop_detection
 from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.errors import EdgeAgeError
@@ -56,7 +56,7 @@ def faces_in(img: np.ndarray, detect: bool, spec: PreprocessSpec) -> list[Face]:
         h, w = img.shape[:2]
         side = min(h, w)
         return [Face(None, Square(w / 2, h / 2, side), img)]
-    return [Face(d, *reversed(crop_detection(img, d, spec.framing, spec.size))) for d in detect_faces(img)]
+    return [Face(d, *reversed(crop_detection(img, d, spec.framing, spec.size))) for d in detect_faces(img, DetectConfig.for_framing(spec.framing))]
 
 
 def annotate(img: np.ndarray, faces: list[Face], labels: list[str]) -> np.ndarray:

@@ -1,55 +1,61 @@
-"""Give an exported model folder a new face framing, without re-exporting (the model bytes are kept).
+"""Give an exported model folder a new face framing (contract 1) without retraining or re-quantising:
+the card's preprocess.framing and the spec inside each ONNX file are replaced, the card's byte counts and
+hashes follow, nothing else changes (weights, golden outputs and intervals do not depend on the framing).
 
-    python scripts/set_framing.py export/mobilenetv2_age benchmarks/framing_fit.json
+Used when the project's detector changed (Haar -> MTCNN): the framing maps a detector's boxes and eyes to
+the training chips' square, so a new detector needs its own fit (`edge-age data framing --detector`),
+while the model, trained on the chips, stays the same.
 
-The framing is geometry between a detector and the training chips, not a property of the weights, so a
-model whose checkpoint is gone can still get a fitted one. Rewrites the card's ``preprocess.framing``
-and the spec in each ONNX file's metadata (the graph is untouched); says which files it changed.
-Committed reference files change only when this is run on purpose.
+    python scripts/set_framing.py export/mobilenetv2_age --framing benchmarks/framing_fit_mtcnn.json
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import onnx
 
 from edge_age import fileio
 from edge_age.data.framing_fit import load_fit
-from edge_age.data.preprocess import PreprocessSpec
 from edge_age.formats import META_CARD, META_SPEC
+from edge_age.runtime.card import ModelCard
 
 
-def main(folder: Path, fit: Path) -> int:
-    framing, _ = load_fit(fit)
-    cards = sorted(p for p in folder.glob("*.json"))
-    if len(cards) != 1:
-        print(f"{folder}: expected one model card, found {len(cards)}", file=sys.stderr)
-        return 2
-    card = json.loads(cards[0].read_text())
-    spec = PreprocessSpec.from_dict(card["preprocess"])
-    spec = PreprocessSpec.from_dict({**spec.to_dict(), "framing": framing.to_dict()})
-    card["preprocess"] = spec.to_dict()
-    fileio.write_json(cards[0], card)
-    print(f"{cards[0]}: framing from {fit}")
-    for path in sorted(folder.glob("*.onnx")):
+def set_framing(folder: Path, framing_file: Path) -> None:
+    framing, _ = load_fit(framing_file)
+    card_file = next(p for p in folder.glob("*.json"))
+    card = ModelCard.from_dict(json.loads(card_file.read_text()))
+    card.preprocess = replace(card.preprocess, framing=framing)
+    for entry in card.files.values():
+        path = folder / entry["file"]
+        if path.suffix != ".onnx" or not path.is_file():
+            continue  # TFLite files carry no spec: the card is theirs
         model = onnx.load(str(path))
-        for entry in model.metadata_props:
-            if entry.key == META_SPEC:
-                entry.value = json.dumps(spec.to_dict())
-            elif entry.key == META_CARD:
-                meta_card = json.loads(entry.value)
-                meta_card["preprocess"] = spec.to_dict()
-                entry.value = json.dumps(meta_card)
-        fileio.write_bytes(path, model.SerializeToString())
-        print(f"{path}: metadata spec updated")
-    return 0
+        for prop in model.metadata_props:
+            if prop.key == META_SPEC:
+                prop.value = json.dumps(card.preprocess.to_dict())
+            elif prop.key == META_CARD:
+                meta = json.loads(prop.value)
+                if "preprocess" in meta:
+                    meta["preprocess"] = card.preprocess.to_dict()
+                prop.value = json.dumps(meta)
+        onnx.checker.check_model(model)
+        data = model.SerializeToString()
+        fileio.write_bytes(path, data)
+        entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        print(f"{path}: framing set ({framing.detector})")
+    card.write(card_file)
+    print(f"{card_file}: framing set ({framing.detector}, {framing.fitted_on})")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        raise SystemExit(2)
-    raise SystemExit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("--framing", type=Path, required=True, help="a file written by `edge-age data framing`")
+    args = ap.parse_args()
+    for f in args.folders:
+        set_framing(f, args.framing)

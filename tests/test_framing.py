@@ -249,3 +249,50 @@ def test_framing_fit_on_real_chips_matches_the_defaults(real_data: Path, tmp_pat
     assert fit["summary"]["found_rate"] > 0.85
     assert abs(f.box_scale - d.box_scale) < 0.08 and abs(f.box_dy - d.box_dy) < 0.05
     assert abs(f.eye_scale - d.eye_scale) < 0.25 and abs(f.eye_dy - d.eye_dy) < 0.08
+
+
+def test_a_framing_names_its_detector_and_old_ones_stay_haar() -> None:
+    """The framing's rule is only right for the detector it was fitted on: cards written before MTCNN
+    (no detector field, or a face_margin) keep detecting with Haar; new fits and defaults use MTCNN."""
+    from edge_age.data.faces import DetectConfig
+    from edge_age.errors import EdgeAgeError
+
+    assert Framing().detector == "mtcnn" and DetectConfig.for_framing(Framing()).detector == "mtcnn"
+    old = {k: v for k, v in Framing().to_dict().items() if k != "detector"}
+    assert Framing.from_dict(old).detector == "haar"
+    assert Framing.from_margin(0.4).detector == "haar"
+    assert Framing.from_dict(Framing().to_dict()) == Framing()
+    with pytest.raises(EdgeAgeError, match="framing detector 'yolo'"):
+        Framing.from_dict({**Framing().to_dict(), "detector": "yolo"})
+
+
+def test_mtcnn_nms_keeps_the_best_of_overlapping_boxes() -> None:
+    from edge_age.data.mtcnn import nms
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [2, 2, 8, 8]], float)
+    scores = np.array([0.9, 0.95, 0.5, 0.99])
+    assert list(nms(boxes, scores, 0.5)) == [3, 1, 2]  # IoU: the small inner box overlaps neither by half
+    assert list(nms(boxes, scores, 0.5, by_min=True)) == [3, 2]  # by the smaller box: it covers the others
+
+
+@pytest.mark.realdata
+def test_mtcnn_finds_a_real_face_with_its_eyes_where_the_chip_has_them(real_data: Path) -> None:
+    """On aligned UTKFace chips in a plain canvas, MTCNN's box holds the face and its eye points lie
+    level, left before right, about a third of the chip apart (the chips' own alignment)."""
+    from edge_age.data.faces import detect_faces
+    from edge_age.data.preprocess import decode_image
+    from edge_age.data.sources import load_labeled
+
+    ls = load_labeled(real_data)
+    good = 0
+    for _, data in ls.container.read_many(s.name for s in ls.samples[:8]):
+        chip = decode_image(data)
+        canvas = np.full((400, 400, 3), 128, np.uint8)
+        canvas[100:300, 100:300] = chip
+        dets = detect_faces(canvas)
+        if not dets or dets[0].eyes is None:
+            continue
+        (lx, ly), (rx, ry) = dets[0].eyes
+        d = math.hypot(rx - lx, ry - ly)
+        good += lx < rx and abs(ry - ly) < 0.2 * d and 40 < d < 110 and 100 < dets[0].center[0] < 300
+    assert good >= 7, good

@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_age.data.faces import detect_faces
+from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import crop_detection
 from edge_age.data.preprocess import PreprocessSpec, prepare_face
 
@@ -40,7 +40,7 @@ def photo_path_cost(data: str, split: str, threads: int, n: int, spec: Preproces
     empty = [cv2.GaussianBlur(img, (0, 0), 25) for img in faces[: max(3, n // 3)]]  # no face survives
 
     def one(img: np.ndarray) -> int:
-        found = detect_faces(img)
+        found = detect_faces(img, DetectConfig.for_framing(spec.framing))
         for d in found:
             prepare_face(crop_detection(img, d, spec.framing, spec.size)[0], spec)
         return len(found)

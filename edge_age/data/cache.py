@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from edge_age import fileio
-from edge_age.data.faces import detect_faces
+from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import crop_detection
 from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.data.sources import LabeledSet, Problem, Sample
@@ -64,7 +64,7 @@ def _process(name: str, data: bytes | Exception, display: str, spec: PreprocessS
         img = decode_image(data, display)
         n = 1
         if detect:
-            boxes = detect_faces(img)
+            boxes = detect_faces(img, DetectConfig.for_framing(spec.framing))
             n = len(boxes)
             if not boxes:
                 return _Item(name, None, sha, 0, Problem(display, "no face found"))

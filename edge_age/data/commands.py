@@ -11,6 +11,7 @@ from typing import Any
 
 from edge_age.cli_types import POSITIVE_INT, SEED
 from edge_age.data.sources import SCHEMES
+from edge_age.data.framing import DETECTORS
 from edge_age.data.split import SPLIT_CHOICES
 
 DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
@@ -59,7 +60,8 @@ def cmd_data_wild(args: argparse.Namespace) -> int:
 def cmd_data_framing(args: argparse.Namespace) -> int:
     from edge_age.data.framing_fit import fit_command
 
-    r = fit_command(data_config(args, 0, args.limit), args.split, args.out, _wild_config(args), not args.no_progress)
+    r = fit_command(data_config(args, 0, args.limit), args.split, args.out, _wild_config(args), not args.no_progress,
+                    args.detector)
     s = r["summary"]
     print(f"faces found in {s['found']}/{s['scenes']} scenes, eye pairs in {s['eyes_rate']:.0%} of them")
     print("framing: " + ", ".join(f"{k} {v}" for k, v in r["framing"].items() if k != "fitted_on"))
@@ -102,5 +104,8 @@ def add_data_commands(sub: Any) -> None:
         p.add_argument("--out", type=Path, default=out, help="(default: %(default)s)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
         p.set_defaults(detect_faces=False)
+    fr.add_argument("--detector", default=DETECTORS[0], choices=DETECTORS,
+                    help="the face detector to fit for (stored in the framing; every runtime then detects with "
+                         "it): mtcnn (eyes on every face) or haar (OpenCV cascades); default: %(default)s")
     wi.set_defaults(func=cmd_data_wild)
     fr.set_defaults(func=cmd_data_framing)

@@ -1,13 +1,21 @@
 """Face detection for raw photos (``--detect-faces``): boxes and eye points, ready for the framing.
 
-OpenCV's Haar cascades ship inside opencv-python(-headless) 4.x, so this needs no download and no
-torch. The frontal-face cascade finds upright faces whose whole head is in view; two fallbacks cover
-what it misses on its own, each tried only when the previous pass found nothing:
+Two detectors, both without download or torch; a framing names the one it was fitted with
+(``Framing.detector``), and every caller detects with that one, so a crop is always framed by the
+rule fitted on that detector's own boxes and eyes:
+
+- ``mtcnn`` (new fits): MTCNN's three networks on ONNX Runtime (:mod:`edge_age.data.mtcnn`); it
+  gives the eye centres of every face it finds (benchmarks/photo_path.md has both detectors' rates).
+- ``haar`` (cards fitted before MTCNN): OpenCV's Haar cascades from opencv-python(-headless) 4.x,
+  with a separate eye cascade that finds an eye pair in about three faces of four.
+
+The first pass finds upright faces whose whole head is in view; fallbacks cover what it misses on its
+own, each tried only when the previous pass found nothing:
 
 - a tight chip (the face fills the image): the canvas is extended with replicated edges;
 - a face turned in the image plane beyond ~15 degrees: the image is turned by +-``angle`` first.
 
-Inside each face box the eye cascade looks for one eye in each upper quarter; a pair that is
+With Haar, the eye cascade looks for one eye in each upper quarter of a face box; a pair that is
 plausible (distance, level) becomes the face's eye points, which the framing uses to level the eyes.
 """
 
@@ -20,7 +28,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_age.data.framing import Detection
+from edge_age.data import mtcnn
+from edge_age.data.framing import DETECTORS, Detection, Framing
+from edge_age.errors import EdgeAgeError
 
 _per_thread = threading.local()
 
@@ -46,13 +56,33 @@ DEFAULT_PASSES = (
 )
 
 
+# MTCNN finds faces leaning up to ~15 degrees and always has eyes; its fallbacks: a tight chip on an
+# extended canvas, then the photo turned by +-12 and +-25 degrees.
+MTCNN_PASSES = (Pass(), Pass(pad=True), *(Pass(angle=a) for a in (-12.0, 12.0, -25.0, 25.0)))
+
+
 @dataclass(frozen=True)
 class DetectConfig:
+    detector: str = DETECTORS[0]  # one of framing.DETECTORS
     min_size: int = 24  # smallest face side in pixels of the (downscaled) working image
-    max_side: int = 1024  # photos are downscaled to this longest side first: the cascade gains nothing from 12 MP
+    max_side: int = 1024  # photos are downscaled to this longest side first: no detector gains from 12 MP
     pad: float = 0.5  # tight-chip pass: extend each side by this fraction of the longest side
-    passes: tuple[Pass, ...] = DEFAULT_PASSES
-    eyes: bool = True
+    passes: tuple[Pass, ...] | None = None  # None: the detector's own (DEFAULT_PASSES, MTCNN_PASSES)
+    eyes: bool = True  # Haar: look for eye pairs (MTCNN always has them)
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise EdgeAgeError(f"unknown face detector {self.detector!r}; known: {', '.join(DETECTORS)}")
+
+    @classmethod
+    def for_framing(cls, framing: Framing) -> "DetectConfig":
+        """The detector the framing was fitted with: its rule is only right for that detector's boxes."""
+        return cls(detector=framing.detector)
+
+    def pass_list(self) -> tuple[Pass, ...]:
+        if self.passes is not None:
+            return self.passes
+        return MTCNN_PASSES if self.detector == "mtcnn" else DEFAULT_PASSES
 
 
 def _cascade(name: str) -> "cv2.CascadeClassifier":
@@ -87,17 +117,18 @@ class _View:
 
 
 def _view(small: np.ndarray, inv: float, ps: Pass, pad: float) -> _View:
-    """The working image of one pass; ``small`` is the photo downscaled by 1 / ``inv``."""
+    """The working image of one pass (grey for Haar, RGB for MTCNN); ``small`` is the photo downscaled
+    by 1 / ``inv``."""
     back = np.array([[inv, 0.0, 0.0], [0.0, inv, 0.0], [0.0, 0.0, 1.0]])
-    img = cv2.equalizeHist(small) if ps.equalize else small
-    p = int(round(pad * max(small.shape))) if ps.pad else 0
+    img = cv2.equalizeHist(small) if ps.equalize and small.ndim == 2 else small
+    p = int(round(pad * max(small.shape[:2]))) if ps.pad else 0
     if p:
         img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_REPLICATE)
         back = back @ np.array([[1.0, 0, -p], [0, 1.0, -p], [0, 0, 1.0]])
     if ps.angle:
         # Turn the canvas counter-clockwise by the angle (OpenCV's sign), so a face leaning that
         # much clockwise stands upright; grow the canvas so no corner is cut.
-        h, w = img.shape
+        h, w = img.shape[:2]
         m = cv2.getRotationMatrix2D((w / 2, h / 2), ps.angle, 1.0)
         c, s = abs(m[0, 0]), abs(m[0, 1])
         nw, nh = int(h * s + w * c), int(h * c + w * s)
@@ -146,13 +177,30 @@ def _detect_in(view: _View, neighbors: int, cfg: DetectConfig) -> list[Detection
     return out
 
 
+def _mtcnn_in(view: _View, cfg: DetectConfig) -> list[Detection]:
+    """MTCNN's faces in one view, mapped back to the photo: a box turned with the view, and the eyes."""
+    boxes, points = mtcnn.detect(view.gray, mtcnn.MtcnnConfig(min_face=cfg.min_size))
+    sx = math.hypot(view.back[0, 0], view.back[1, 0])
+    out = []
+    for (x1, y1, x2, y2, _), pts in zip(boxes, points):
+        cx, cy = view.to_photo((x1 + x2) / 2, (y1 + y2) / 2)
+        pw, ph = (x2 - x1) * sx, (y2 - y1) * sx
+        eyes = (view.to_photo(*pts[0]), view.to_photo(*pts[1]))
+        out.append(Detection(cx - pw / 2, cy - ph / 2, pw, ph, view.angle, eyes))
+    return out
+
+
 def detect_faces(img_bgr: np.ndarray, cfg: DetectConfig = DetectConfig()) -> list[Detection]:
     """All faces found by the first pass that finds any, largest first."""
-    gray = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY)
-    scale = min(1.0, cfg.max_side / max(gray.shape))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    for ps in cfg.passes:
-        found = _detect_in(_view(small, 1.0 / scale, ps, cfg.pad), ps.neighbors, cfg)
+    work = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB if cfg.detector == "mtcnn" else cv2.COLOR_BGR2GRAY)
+    scale = min(1.0, cfg.max_side / max(work.shape[:2]))
+    small = cv2.resize(work, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else work
+    for ps in cfg.pass_list():
+        view = _view(small, 1.0 / scale, ps, cfg.pad)
+        if cfg.detector == "mtcnn":
+            found = _mtcnn_in(view, cfg)
+        else:
+            found = _detect_in(view, ps.neighbors, cfg)
         if ps.need_eyes:
             found = [d for d in found if d.eyes is not None]
         if found:

@@ -27,6 +27,7 @@ from edge_age.errors import EdgeAgeError
 # input with the spec's interpolation (as the training chips were). Capped so that a face that fills
 # a 12 MP photo costs no more than a (4 x size)^2 sample.
 MAX_SAMPLE_FACTOR = 4
+DETECTORS = ("mtcnn", "haar")  # edge_age.data.faces; the first is what new framings are fitted for
 
 
 @dataclass(frozen=True)
@@ -39,23 +40,26 @@ class Framing:
     side = eye_scale x d, rotated by the eye line's angle plus ``eye_angle`` degrees.
 
     The defaults are the values ``edge-age data framing`` fitted on the UTKFace train split with the
-    Haar detector (benchmarks/framing.md); a model trained on other chips gets its own fit.
+    MTCNN detector (benchmarks/framing_fit_mtcnn.json); a model trained on other chips gets its own fit.
     """
 
-    box_dx: float = 0.0077
-    box_dy: float = 0.082
-    box_scale: float = 0.9972
-    eye_dx: float = 0.0455
-    eye_dy: float = 0.5295
-    eye_scale: float = 2.5449  # 0: the eye rule is off, the box rule frames every face
-    eye_angle: float = -0.0739
-    fitted_on: str = "UTKFace train split, 1753 faces in scenes (edge-age defaults)"
+    box_dx: float = 0.0215
+    box_dy: float = 0.0766
+    box_scale: float = 1.0256
+    eye_dx: float = 0.0124
+    eye_dy: float = 0.5358
+    eye_scale: float = 2.5293  # 0: the eye rule is off, the box rule frames every face
+    eye_angle: float = -0.0073
+    fitted_on: str = "UTKFace train split, 1753 faces in scenes, mtcnn detector (edge-age defaults)"
+    detector: str = DETECTORS[0]  # whose boxes and eyes these rules were fitted on; runtimes detect with it
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name != "fitted_on" and not (isinstance(v, (int, float)) and math.isfinite(v)):
+            if f.name not in ("fitted_on", "detector") and not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise EdgeAgeError(f"framing field {f.name} must be a finite number, got {v!r}")
+        if self.detector not in DETECTORS:
+            raise EdgeAgeError(f"framing detector {self.detector!r} is not one of {', '.join(DETECTORS)}")
         if not 0.2 <= self.box_scale <= 10:
             raise EdgeAgeError(f"framing box_scale {self.box_scale} is outside 0.2-10")
         if self.eye_scale and not 0.5 <= self.eye_scale <= 20:
@@ -71,12 +75,12 @@ class Framing:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise EdgeAgeError(f"unknown framing fields {sorted(unknown)}")
-        return cls(**d)
+        return cls(**{"detector": "haar", **d})  # framings written before MTCNN were fitted on Haar boxes
 
     @classmethod
     def from_margin(cls, margin: float) -> "Framing":
         """A card written before framings existed: a centred box grown by ``margin`` x side per side."""
-        return cls(box_scale=1 + 2 * float(margin), fitted_on=f"face_margin {margin} (older card)")
+        return cls(box_scale=1 + 2 * float(margin), fitted_on=f"face_margin {margin} (older card)", detector="haar")
 
 
 @dataclass(frozen=True)

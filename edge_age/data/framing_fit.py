@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from edge_age.data.faces import DetectConfig, detect_faces
-from edge_age.data.framing import Detection, Framing, Square, box_square, eye_square, frame
+from edge_age.data.framing import DETECTORS, Detection, Framing, Square, box_square, eye_square, frame
 
 if TYPE_CHECKING:
     from edge_age.data.dataset import DataConfig
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # Offsets 0 and scale 1: the raw geometry of a detection, against which the fit measures each chip.
 _NEUTRAL = Framing(0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)
 # The framing's numeric parameters, in the dataclass's order: one column of the fit each.
-FRAMING_FIELDS = tuple(f.name for f in fields(Framing) if f.name != "fitted_on")
+FRAMING_FIELDS = tuple(f.name for f in fields(Framing) if f.name not in ("fitted_on", "detector"))  # the numbers
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def rule_samples(matches: list[Match]) -> dict[str, np.ndarray]:
     return {k: arr[:, i] for i, k in enumerate(FRAMING_FIELDS)}
 
 
-def fit_framing(matches: list[Match], use_eyes: bool = True, fitted_on: str = "") -> Framing:
+def fit_framing(matches: list[Match], use_eyes: bool = True, fitted_on: str = "", detector: str = DETECTORS[0]) -> Framing:
     """Medians of :func:`rule_samples`; the eye rule only where enough eye pairs were found."""
     s = rule_samples(matches)
     if len(s["box_scale"]) == 0:
@@ -112,7 +112,7 @@ def fit_framing(matches: list[Match], use_eyes: bool = True, fitted_on: str = ""
     if not use_eyes or n_eyes < max(20, 0.1 * len(s["box_scale"])):
         for k in ("eye_dx", "eye_dy", "eye_scale", "eye_angle"):
             med[k] = 0.0
-    return Framing(**{k: round(v, 4) for k, v in med.items()}, fitted_on=fitted_on)
+    return Framing(**{k: round(v, 4) for k, v in med.items()}, fitted_on=fitted_on, detector=detector)
 
 
 def residuals(matches: list[Match], framing: Framing) -> dict[str, np.ndarray]:
@@ -147,7 +147,8 @@ def summarize(matches: list[Match], framing: Framing) -> dict[str, Any]:
     }
 
 
-def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", progress: bool) -> dict[str, Any]:
+def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", progress: bool,
+                detector: str = DETECTORS[0]) -> dict[str, Any]:
     """``edge-age data framing``: fit on scenes of one split, write the framing and what it leaves."""
     from tqdm import tqdm
 
@@ -158,9 +159,9 @@ def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", pr
     ls, samples = split_samples(cfg, split)
     scenes = ((sc.image, sc.truth) for _, sc in tqdm(iter_scenes(ls, samples, wild), total=len(samples),
                                                      disable=not progress, desc="detect", unit="scene"))
-    matches = detect_matches(scenes)
-    what = f"{len(samples)} {split} faces of {cfg.path} in scenes (seed {wild.seed})"
-    eyes, box = fit_framing(matches, True, what), fit_framing(matches, False, what)
+    matches = detect_matches(scenes, DetectConfig(detector=detector))
+    what = f"{len(samples)} {split} faces of {cfg.path} in scenes (seed {wild.seed}), {detector} detector"
+    eyes, box = fit_framing(matches, True, what, detector), fit_framing(matches, False, what, detector)
     result = {"framing": eyes.to_dict(), "summary": summarize(matches, eyes),
               "box_only": {"framing": box.to_dict(), "summary": summarize(matches, box)}}
     fileio.write_json(out, result)
