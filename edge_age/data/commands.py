@@ -22,8 +22,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
                    help="how ages are labelled (default: detected)")
     p.add_argument("--detect-faces", action="store_true",
-                   help="raw photos: find the largest face (OpenCV Haar cascades) and crop it as the model's "
-                        "framing says (box, eyes levelled) first")
+                   help="raw photos: find the largest face (with the detector the model's framing was fitted "
+                        "on: MTCNN, or OpenCV's Haar cascades for older cards) and crop it as that framing says "
+                        "(box, eyes levelled) first")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
