@@ -21,13 +21,16 @@ import onnx
 
 from edge_age import fileio
 from edge_age.data.framing_fit import load_fit
-from edge_age.formats import META_CARD, META_SPEC
+from edge_age.formats import META_SPEC
 from edge_age.runtime.card import ModelCard
 
 
 def set_framing(folder: Path, framing_file: Path) -> None:
     framing, _ = load_fit(framing_file)
-    card_file = next(p for p in folder.glob("*.json"))
+    cards = sorted(folder.glob("*.json"))
+    if len(cards) != 1:
+        raise SystemExit(f"{folder}: expected one model card, found {len(cards)}")
+    card_file = cards[0]
     card = ModelCard.from_dict(json.loads(card_file.read_text()))
     card.preprocess = replace(card.preprocess, framing=framing)
     for entry in card.files.values():
@@ -36,13 +39,8 @@ def set_framing(folder: Path, framing_file: Path) -> None:
             continue  # TFLite files carry no spec: the card is theirs
         model = onnx.load(str(path))
         for prop in model.metadata_props:
-            if prop.key == META_SPEC:
+            if prop.key == META_SPEC:  # the card part (META_CARD) holds no preprocessing
                 prop.value = json.dumps(card.preprocess.to_dict())
-            elif prop.key == META_CARD:
-                meta = json.loads(prop.value)
-                if "preprocess" in meta:
-                    meta["preprocess"] = card.preprocess.to_dict()
-                prop.value = json.dumps(meta)
         onnx.checker.check_model(model)
         data = model.SerializeToString()
         fileio.write_bytes(path, data)

@@ -105,15 +105,26 @@ def _cascade(name: str) -> "cv2.CascadeClassifier":
 
 @dataclass(frozen=True)
 class _View:
-    """A working grey image and the affine map from its pixel coordinates back to the photo's."""
+    """A working image (grey for Haar, RGB for MTCNN) and the affine map from its pixel coordinates back
+    to the photo's."""
 
-    gray: np.ndarray
+    image: np.ndarray
     back: np.ndarray  # 2 x 3
     angle: float = 0.0  # the photo turned by this (clockwise on screen) gives the view
 
     def to_photo(self, x: float, y: float) -> tuple[float, float]:
         p = self.back @ np.array([x, y, 1.0])
         return float(p[0]), float(p[1])
+
+    def detection(self, x: float, y: float, w: float, h: float,
+                  eyes: tuple[tuple[float, float], tuple[float, float]] | None) -> Detection:
+        """A box (and eye points) found in this view, in the photo: a box turned with the view."""
+        sx = math.hypot(self.back[0, 0], self.back[1, 0])  # view pixels -> photo pixels
+        cx, cy = self.to_photo(x + w / 2, y + h / 2)
+        pw, ph = w * sx, h * sx
+        if eyes is not None:
+            eyes = (self.to_photo(*eyes[0]), self.to_photo(*eyes[1]))
+        return Detection(cx - pw / 2, cy - ph / 2, pw, ph, self.angle, eyes)
 
 
 def _view(small: np.ndarray, inv: float, ps: Pass, pad: float) -> _View:
@@ -164,30 +175,16 @@ def _eyes(gray: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[tuple[float
 
 def _detect_in(view: _View, neighbors: int, cfg: DetectConfig) -> list[Detection]:
     found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
-        view.gray, scaleFactor=1.1, minNeighbors=neighbors, minSize=(cfg.min_size, cfg.min_size))
-    out = []
-    sx = math.hypot(view.back[0, 0], view.back[1, 0])  # view pixels -> photo pixels
-    for x, y, w, h in found:
-        cx, cy = view.to_photo(x + w / 2, y + h / 2)
-        eyes = _eyes(view.gray, int(x), int(y), int(w), int(h)) if cfg.eyes else None
-        if eyes is not None:
-            eyes = (view.to_photo(*eyes[0]), view.to_photo(*eyes[1]))
-        pw, ph = w * sx, h * sx
-        out.append(Detection(cx - pw / 2, cy - ph / 2, pw, ph, view.angle, eyes))
-    return out
+        view.image, scaleFactor=1.1, minNeighbors=neighbors, minSize=(cfg.min_size, cfg.min_size))
+    return [view.detection(x, y, w, h, _eyes(view.image, int(x), int(y), int(w), int(h)) if cfg.eyes else None)
+            for x, y, w, h in found]
 
 
 def _mtcnn_in(view: _View, cfg: DetectConfig) -> list[Detection]:
     """MTCNN's faces in one view, mapped back to the photo: a box turned with the view, and the eyes."""
-    boxes, points = mtcnn.detect(view.gray, mtcnn.MtcnnConfig(min_face=cfg.min_size))
-    sx = math.hypot(view.back[0, 0], view.back[1, 0])
-    out = []
-    for (x1, y1, x2, y2, _), pts in zip(boxes, points):
-        cx, cy = view.to_photo((x1 + x2) / 2, (y1 + y2) / 2)
-        pw, ph = (x2 - x1) * sx, (y2 - y1) * sx
-        eyes = (view.to_photo(*pts[0]), view.to_photo(*pts[1]))
-        out.append(Detection(cx - pw / 2, cy - ph / 2, pw, ph, view.angle, eyes))
-    return out
+    boxes, points = mtcnn.detect(view.image, mtcnn.MtcnnConfig(min_face=cfg.min_size))
+    return [view.detection(x1, y1, x2 - x1, y2 - y1, (tuple(pts[0]), tuple(pts[1])))
+            for (x1, y1, x2, y2, _), pts in zip(boxes, points)]
 
 
 def detect_faces(img_bgr: np.ndarray, cfg: DetectConfig = DetectConfig()) -> list[Detection]:

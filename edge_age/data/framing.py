@@ -28,6 +28,7 @@ from edge_age.errors import EdgeAgeError
 # a 12 MP photo costs no more than a (4 x size)^2 sample.
 MAX_SAMPLE_FACTOR = 4
 DETECTORS = ("mtcnn", "haar")  # edge_age.data.faces; the first is what new framings are fitted for
+_LABELS = ("fitted_on", "detector")  # the framing's fields that are not numbers of its rules
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Framing:
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name not in ("fitted_on", "detector") and not (isinstance(v, (int, float)) and math.isfinite(v)):
+            if f.name not in _LABELS and not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise EdgeAgeError(f"framing field {f.name} must be a finite number, got {v!r}")
         if self.detector not in DETECTORS:
             raise EdgeAgeError(f"framing detector {self.detector!r} is not one of {', '.join(DETECTORS)}")
@@ -81,6 +82,9 @@ class Framing:
     def from_margin(cls, margin: float) -> "Framing":
         """A card written before framings existed: a centred box grown by ``margin`` x side per side."""
         return cls(box_scale=1 + 2 * float(margin), fitted_on=f"face_margin {margin} (older card)", detector="haar")
+
+
+RULE_FIELDS = tuple(f.name for f in fields(Framing) if f.name not in _LABELS)  # what a fit estimates
 
 
 @dataclass(frozen=True)

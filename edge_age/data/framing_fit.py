@@ -12,14 +12,14 @@ from __future__ import annotations
 import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from edge_age.data.faces import DetectConfig, detect_faces
-from edge_age.data.framing import DETECTORS, Detection, Framing, Square, box_square, eye_square, frame
+from edge_age.data.framing import DETECTORS, RULE_FIELDS, Detection, Framing, Square, box_square, eye_square, frame
 
 if TYPE_CHECKING:
     from edge_age.data.dataset import DataConfig
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 # Offsets 0 and scale 1: the raw geometry of a detection, against which the fit measures each chip.
 _NEUTRAL = Framing(0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)
 # The framing's numeric parameters, in the dataclass's order: one column of the fit each.
-FRAMING_FIELDS = tuple(f.name for f in fields(Framing) if f.name not in ("fitted_on", "detector"))  # the numbers
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,8 @@ def rule_samples(matches: list[Match]) -> dict[str, np.ndarray]:
             ex, ey = _local(t.cx - mx, t.cy - my, e.cos, e.sin)
             row[3:] = [ex / dist, ey / dist, t.side / dist, _angle_diff(t.angle, e.angle)]
         rows.append(row)
-    arr = np.asarray(rows, dtype=np.float64).reshape(-1, len(FRAMING_FIELDS))
-    return {k: arr[:, i] for i, k in enumerate(FRAMING_FIELDS)}
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, len(RULE_FIELDS))
+    return {k: arr[:, i] for i, k in enumerate(RULE_FIELDS)}
 
 
 def fit_framing(matches: list[Match], use_eyes: bool = True, fitted_on: str = "", detector: str = DETECTORS[0]) -> Framing:

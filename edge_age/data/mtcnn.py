@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_age.errors import EdgeAgeError
+
 MODEL_DIR = Path(__file__).resolve().parent.parent / "detector"
 
 
@@ -35,8 +37,6 @@ def _session(name: str) -> "object":
 
     path = MODEL_DIR / f"mtcnn_{name}.onnx"
     if not path.is_file():
-        from edge_age.errors import EdgeAgeError
-
         raise EdgeAgeError("MTCNN face detector file missing; reinstall edge-age", path)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
