@@ -58,6 +58,9 @@ for MODEL in $MODELS; do
   # Under runs/: the committed references in export/ are replaced only on purpose (copy the folder there).
   # shellcheck disable=SC2086
   edge-age export "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA" --out "runs/export/$MODEL"
+  # As the committed references: trained through the Haar fit's framing error, then framed for the MTCNN
+  # detector (benchmarks/photo_path.md: 99.7% of faces in scenes found vs 93.7%); the weights are unchanged.
+  python scripts/set_framing.py "runs/export/$MODEL" --framing benchmarks/framing_fit_mtcnn.json
 done
 echo "exported to runs/export/ (the committed references under export/ are unchanged)"
 edge-age bench runs/export/ --baselines --data "$DATA" --split test --threads 1 \
