@@ -32,6 +32,19 @@ def _spec(args: argparse.Namespace, size: int = 128, **kw):
                           **kw)
 
 
+def _pairs(args: argparse.Namespace) -> dict[str, Any]:
+    """--teacher/--teacher-weight and --progressive/--progressive-epochs: the second of each pair means
+    nothing alone, so it is refused there rather than ignored; unset, TrainConfig's default holds."""
+    from edge_age.errors import EdgeAgeError
+
+    kw: dict[str, Any] = {}
+    for main, extra in (("teacher", "teacher_weight"), ("progressive", "progressive_epochs")):
+        if getattr(args, extra) is not None and getattr(args, main) is None:
+            raise EdgeAgeError(f"--{extra.replace('_', '-')} needs --{main}")
+        kw.update({name: getattr(args, name) for name in (main, extra) if getattr(args, name) is not None})
+    return kw
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from edge_age.models import default_input_size
     from edge_age.train import TrainConfig, train
@@ -53,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed, precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
-        bn_recalib=args.bn_recalib, jitter=jitter,
+        bn_recalib=args.bn_recalib, jitter=jitter, **_pairs(args),
     )
     summary = train(cfg, data_config(args, args.seed, args.limit), _spec(args, size, **framing), resume=args.resume,
                     progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line,

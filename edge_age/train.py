@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from edge_age import distributed, fileio, plots
 from edge_age.checkpoint import load_checkpoint, save_checkpoint
@@ -80,6 +81,12 @@ def _setup_torch(cfg: TrainConfig, ctx: distributed.Context) -> str:
     """Threads, allocator, precision and seed; returns the precision used."""
     if cfg.loss not in LOSSES and cfg.loss not in DISTRIBUTION_LOSSES:
         raise EdgeAgeError(f"unknown loss {cfg.loss!r}; choose from {', '.join([*LOSSES, *DISTRIBUTION_LOSSES])}")
+    if cfg.teacher and cfg.loss != "dldl":
+        raise EdgeAgeError(f"--teacher distils the teacher's age distribution: it needs --loss dldl (and --head "
+                           f"distribution), not --loss {cfg.loss}")
+    if cfg.progressive and cfg.progressive_epochs >= cfg.epochs:
+        raise EdgeAgeError(f"--progressive-epochs {cfg.progressive_epochs} leaves no epoch at the input size "
+                           f"(--epochs {cfg.epochs})")
     # Processes on one machine share its cores.
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // ctx.local_world))
     tune_malloc()
@@ -114,8 +121,25 @@ def _build_model(cfg: TrainConfig, train_ages: np.ndarray, state: dict[str, Any]
         model_kwargs = state["model_kwargs"]
     model = create_model(cfg.model, **model_kwargs).to(device, memory_format=torch.channels_last)
     if model_kwargs.get("head", "regression") != "regression" and distribution_head(model) is None:
-        raise EdgeAgeError(f"model {cfg.model!r} has no distribution head; --head distribution needs mobilenetv2_age")
+        raise EdgeAgeError(f"model {cfg.model!r} has no distribution head; choose another --model for "
+                           f"--head distribution")
     return model, model_kwargs
+
+
+def _check_sides(cfg: TrainConfig, model: torch.nn.Module, full: int, device: torch.device) -> None:
+    """--progressive needs a model that takes any input side (global pooling); SimpleCNN's FC does not."""
+    if not cfg.progressive:
+        return
+    if cfg.progressive >= full:
+        raise EdgeAgeError(f"--progressive {cfg.progressive} must be below the input size, {full} px")
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(2, 3, cfg.progressive, cfg.progressive, device=device))
+    except RuntimeError as e:
+        raise EdgeAgeError(f"--progressive {cfg.progressive}: {cfg.model} takes only {full} px inputs "
+                           f"({str(e).splitlines()[0][:80]})") from e
+    finally:
+        model.train()
 
 
 def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sched: Any
@@ -180,24 +204,31 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     tr, va = ds.indices("train"), ds.indices("val")
     faces, ages = np.asarray(ds.faces.faces), ds.faces.ages  # into RAM: 23.7k faces are 1.2 GB
     model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
+    _check_sides(cfg, model, faces.shape[1], ctx.device)
     opt, sched, steps_per_epoch = make_optimizer(cfg, model, len(tr))
-    loss_fn = DLDLLoss(model) if cfg.loss == "dldl" else LOSSES[cfg.loss]
+    loss_fn = DLDLLoss(model, teacher_weight=cfg.teacher_weight) if cfg.loss == "dldl" else LOSSES[cfg.loss]
     history, start, best_mae, best_epoch = _restore(state, model, opt, sched)
     net = _wrap(model, ctx)
     payload = {"model": cfg.model, "model_kwargs": model_kwargs, "preprocess": spec.to_dict(),
                "data": data_cfg.to_dict(), "train_config": asdict(cfg), "split_counts": ds.counts(),
                "precision": precision}
+    soft = None
+    if cfg.teacher:
+        soft, payload["teacher"] = _teacher(cfg, ds, tr, model, state, cache_dir, progress, ctx.device, log)
     baseline = float(np.abs(ages[va] - ages[tr].mean()).mean())
     bn_faces = np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib])
     log(f"{cfg.model}: {sum(p.numel() for p in model.parameters()):,} params | train {len(tr)} val {len(va)} "
         f"| {precision} | {ctx.device.type} x {ctx.world} process(es), {torch.get_num_threads()} threads each "
         f"| val MAE of predicting the mean: {baseline:.2f}")
     for epoch in range(start, cfg.epochs):
-        if epoch - best_epoch > cfg.patience and best_epoch >= 0:
+        # Epochs on downscaled batches do not count against patience: the model has not yet trained at
+        # the size it is validated and deployed at.
+        if epoch - max(best_epoch, cfg.progressive_epochs - 1 if cfg.progressive else -1) > cfg.patience \
+                and best_epoch >= 0:
             log(f"early stop: val MAE has not improved for {cfg.patience} epochs")
             break
         row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
-                         progress, ctx)
+                         progress, ctx, soft)
         if cfg.bn_recalib:
             recalibrate_bn(model, faces[bn_faces], spec)
         row.update(val_mae=_validate(model, faces, ages, va, spec, ctx), lr=sched.get_last_lr()[0])
@@ -208,7 +239,8 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
         if ctx.is_main:  # one writer; the weights are identical in every process
             _save_epoch(out, payload, model, opt, sched, epoch, history, (best_mae, best_epoch), improved)
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.3f}  train MAE {row['train_mae']:.2f}  "
-            f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s  "
+            f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s"
+            f"{' at %d px' % row['train_side'] if 'train_side' in row else ''}  "
             f"{row['seconds']:.0f}s")
     if best_epoch < 0:
         raise EdgeAgeError(f"no epoch completed (--epochs {cfg.epochs}, {start} done before): no best.pt written", out)
@@ -219,9 +251,33 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     return summary
 
 
-def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision: str, weight: float = 1.0):
+def _teacher(cfg: TrainConfig, ds: Dataset, tr: np.ndarray, model: torch.nn.Module, state: dict[str, Any] | None,
+             cache_dir: Path | None, progress: bool, device: torch.device, log: Callable[[str], None]
+             ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The teacher's targets; a resumed run must find the very teacher it started with, or its
+    later epochs would learn other targets than its first ones."""
+    from edge_age.distill import sha256_file, teacher_targets
+
+    before = (state or {}).get("teacher")
+    if before and (not Path(cfg.teacher).is_file() or sha256_file(Path(cfg.teacher)) != before["sha256"]):
+        raise EdgeAgeError(f"--resume: the run was distilled from a teacher with sha256 {before['sha256'][:12]}..., "
+                           f"and {cfg.teacher} is missing or another file now", cfg.out)
+    head = distribution_head(model)
+    assert head is not None  # --loss dldl has checked it
+    t0 = time.perf_counter()
+    soft, info = teacher_targets(cfg.teacher, ds.config, ds.faces.names, ds.counts(), tr, head.num_bins, cache_dir,
+                                 progress, device)
+    mae = "?" if info["val_mae"] is None else f"{info['val_mae']:.3f}"
+    log(f"teacher {info['model']} ({info['input_size']} px, val MAE {mae}): distributions for {len(tr)} train "
+        f"faces in {time.perf_counter() - t0:.0f}s, weight {cfg.teacher_weight}")
+    return soft, info
+
+
+def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision: str, weight: float = 1.0,
+               soft: torch.Tensor | None = None):
     """One optimiser step; the loop and the throughput benchmark both time exactly this.
 
+    ``soft``: the teacher's distributions for these rows (distillation), passed to the loss.
     ``weight`` scales the loss that is backpropagated (not the one returned): with the global batch
     split across processes, ``local rows * processes / global rows`` makes DDP's gradient average
     equal the one-process gradient of the whole batch even when the shares differ by a row.
@@ -229,7 +285,7 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         pred = model(x)
     pred = pred.float().reshape(-1)
-    loss = loss_fn(pred, y)
+    loss = loss_fn(pred, y) if soft is None else loss_fn(pred, y, soft)
     opt.zero_grad(set_to_none=True)
     if torch.isfinite(loss):
         (loss * weight if weight != 1.0 else loss).backward()
@@ -238,7 +294,7 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
 
 
 def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress,
-               ctx: distributed.Context = distributed.Context()):
+               ctx: distributed.Context = distributed.Context(), soft: np.ndarray | None = None):
     """One epoch. Every process draws the same order and augments the whole global batch with the same
     generator, then trains on its own rows: the inputs are exactly those of a one-process run."""
     from tqdm import tqdm
@@ -248,6 +304,7 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     torch.manual_seed(cfg.seed * 100_019 + epoch)  # dropout
     order = rng.permutation(tr)
+    side = trained_side = cfg.input_side(epoch, faces.shape[1])
     total_loss = total_abs = seen = 0.0
     t0 = time.perf_counter()
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, dynamic_ncols=True)
@@ -259,7 +316,11 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
         y = torch.from_numpy(ages[idx]).float()
         rows = ctx.rows(len(idx))
         x, y = x[rows].to(ctx.device), y[rows].to(ctx.device)
-        loss, pred = train_step(model, opt, loss_fn, x, y, precision, weight=len(y) * ctx.world / len(idx))
+        if side != x.shape[-1]:  # progressive resizing: fewer pixels, same faces
+            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+        trained_side = x.shape[-1]
+        t = None if soft is None else torch.from_numpy(soft[idx][rows]).to(ctx.device)
+        loss, pred = train_step(model, opt, loss_fn, x, y, precision, weight=len(y) * ctx.world / len(idx), soft=t)
         if not torch.isfinite(loss):
             raise EdgeAgeError(f"training diverged at epoch {epoch + 1} step {step} (loss {loss.item()}); lower --lr")
         sched.step()
@@ -269,8 +330,9 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
         bar.set_postfix(loss=f"{total_loss / seen:.2f}")
     total_loss, total_abs, seen = ctx.all_sum([total_loss, total_abs, seen])
     dt = time.perf_counter() - t0
-    return {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_mae": total_abs / seen,
-            "images": int(seen), "img_per_s": seen / dt, "seconds": dt}
+    row = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_mae": total_abs / seen,
+           "images": int(seen), "img_per_s": seen / dt, "seconds": dt}
+    return {**row, "train_side": trained_side} if cfg.progressive else row
 
 
 def _report_problems(ds: Dataset, log: Callable[[str], None]) -> None:

@@ -63,6 +63,23 @@ class TrainConfig:
     # Framing error to train through (edge_age.data.framing_fit.Jitter as a dict; None: the mild default
     # affine alone): half of each batch is cropped with a scale, shift and turn drawn from these ranges.
     jitter: dict[str, list[float]] | None = None
+    # Distillation: a trained checkpoint with a distribution head whose age distribution per training
+    # face (edge_age.distill) is mixed into the DLDL target with this weight ("" : no teacher).
+    teacher: str = ""
+    teacher_weight: float = 0.5
+    # Progressive resizing (0: off): the first ``progressive_epochs`` train on batches downscaled to this
+    # side, growing linearly towards the model's input size; every later epoch trains at the input size.
+    # A fixed count, not a share of --epochs, so a resume with more --epochs keeps the schedule it ran.
+    progressive: int = 0
+    progressive_epochs: int = 10
+
+    def input_side(self, epoch: int, full: int) -> int:
+        """The side the batches of ``epoch`` (0-based) are trained at. Multiples of 8 keep the strided
+        convolutions' grids aligned, so no side silently drops a row of pixels."""
+        if not self.progressive or epoch >= self.progressive_epochs:
+            return full
+        side = self.progressive + (full - self.progressive) * epoch / self.progressive_epochs
+        return min(full, max(8, int(round(side / 8)) * 8))
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -81,7 +98,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="l1/mse/smoothl1 on the age, or dldl: label-distribution KL + L1, needs --head "
                         "distribution (default: %(default)s)")
     p.add_argument("--head", default=HEADS[0], choices=HEADS,
-                   help="mobilenetv2_age: one output, or softmax over one-year bins with its expectation "
+                   help="one output, or softmax over one-year bins with its expectation (all but simplecnn) "
                         "(default: %(default)s)")
     p.add_argument("--patience", type=COUNT, default=d("patience"),
                    help="early-stopping patience in epochs (default: %(default)s)")
@@ -102,6 +119,18 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="framing fitted by `edge-age data framing` (stored in the checkpoint and the model card) "
                         "and the framing error it leaves, which half of each batch is augmented with "
                         "(default: the built-in UTKFace framing, mild augmentation only)")
+    p.add_argument("--teacher", default=d("teacher") or None, metavar="CKPT",
+                   help="distil from this trained checkpoint (e.g. --model mobilenetv2 at 128 px): its age "
+                        "distribution per training face joins the DLDL target; needs --loss dldl")
+    p.add_argument("--teacher-weight", type=number(float, 0, 1, lo_open=True), default=None, metavar="W",
+                   help=f"with --teacher: share of the teacher's distribution in the target, the rest the Gaussian "
+                        f"around the true age (default: {d('teacher_weight')})")
+    p.add_argument("--progressive", type=number(int, 8, 1024), default=None, metavar="SIDE",
+                   help="progressive resizing: the first --progressive-epochs train on batches downscaled to SIDE "
+                        "px, growing towards the input size; the rest at the input size, which validation always "
+                        "uses; early stopping waits for the full size (default: off)")
+    p.add_argument("--progressive-epochs", type=POSITIVE_INT, default=None, metavar="N",
+                   help=f"with --progressive: epochs below the input size (default: {d('progressive_epochs')})")
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")

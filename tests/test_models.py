@@ -33,6 +33,19 @@ def test_model_maps_batch_to_ages(name: str) -> None:
     assert (y - 40.0).abs().max() < 30
 
 
+@pytest.mark.parametrize("name", [n for n in list_models() if n != "simplecnn"])
+def test_distribution_head_starts_at_the_mean_age(name: str) -> None:
+    from edge_age.models.registry import distribution_head
+
+    torch.manual_seed(0)
+    size = default_input_size(name)
+    model = create_model(name, age_mean=40.0, age_std=15.0, head="distribution", input_size=size).eval()
+    assert distribution_head(model) is not None and distribution_head(model).num_bins == 121
+    with torch.no_grad():
+        y = model(torch.randn(2, 3, size, size))
+    assert y.shape == (2, 1) and (y - 40.0).abs().max() < 5
+
+
 def test_simplecnn_is_exactly_the_seed_architecture() -> None:
     m = create_model("simplecnn")
     convs = [l for l in m.modules() if isinstance(l, torch.nn.Conv2d)]

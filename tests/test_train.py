@@ -15,6 +15,7 @@ from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.tensors import augment, recalibrate_bn
 from edge_age.hardware import choose_precision
+from edge_age import train as train_module
 from edge_age.train import TrainConfig, train
 
 
@@ -143,3 +144,153 @@ def test_framing_jitter_zooms_half_the_batch_as_measured() -> None:
     assert ((area[~framed] - 1 / 4).abs() < 0.08).all()  # the rest: the mild default affine
     plain = (augment(x.clone(), torch.Generator().manual_seed(0)).mean(1) > 127).float().mean((1, 2))
     assert ((plain - 1 / 4).abs() < 0.08).all()
+
+
+def test_dldl_target_mixes_the_teacher_in_by_its_weight() -> None:
+    from edge_age.losses import DLDLLoss
+    from edge_age.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("mobilenetv2_age", head="distribution", input_size=32)
+    y = torch.tensor([10.0, 40.0])
+    gauss = torch.exp(-0.5 * ((torch.arange(121.0)[None, :] - y[:, None]) / 2.0) ** 2)
+    gauss = gauss / gauss.sum(1, keepdim=True)
+    other = torch.softmax(torch.randn(2, 121), dim=1)
+    losses = {w: DLDLLoss(model, teacher_weight=w) for w in (0.0, 0.5, 1.0)}  # hooks read the next forward
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.randn(2, 3, 32, 32)).reshape(-1)
+    plain = losses[0.0](pred, y)
+    assert losses[1.0](pred, y, gauss).item() == pytest.approx(plain.item(), rel=1e-6)
+    assert losses[0.0](pred, y, other).item() == pytest.approx(plain.item(), rel=1e-6)
+    half, full = losses[0.5](pred, y, other), losses[1.0](pred, y, other)
+    # Cross-entropy is linear in the target: half the teacher gives the midpoint of the two losses.
+    assert half.item() == pytest.approx((plain.item() + full.item()) / 2, rel=1e-5)
+    assert full.item() != pytest.approx(plain.item(), rel=1e-3)
+
+
+DIST = dict(model="mobilenetv2_age", loss="dldl", epochs=1, max_steps=2, precision="fp32")
+
+
+@pytest.fixture
+def teacher(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> Path:
+    """A 48 px distribution-head model trained for two steps: a stand-in teacher."""
+    out = tmp_path / "teacher"
+    train(_cfg(out, **DIST, model_kwargs={"head": "distribution", "input_size": 48}), DataConfig(str(utk_dir)),
+          PreprocessSpec(size=48), progress=False, cache_dir=cache_dir, log=lambda s: None)
+    return out / "best.pt"
+
+
+def test_teacher_targets_are_the_teachers_own_distributions(teacher: Path, utk_dir: Path, cache_dir: Path) -> None:
+    import numpy as np
+
+    from edge_age.checkpoint import TorchPredictor
+    from edge_age.data.dataset import load_dataset
+    from edge_age.distill import teacher_targets
+
+    data = DataConfig(str(utk_dir))
+    ds = load_dataset(data, PreprocessSpec(size=32), cache_dir=cache_dir, progress=False)
+    tr = ds.indices("train")
+    soft, info = teacher_targets(teacher, data, ds.faces.names, ds.counts(), tr, 121, cache_dir, progress=False)
+    assert soft.shape == (len(ds.faces.names), 121) and info["input_size"] == 48
+    assert np.allclose(soft[tr].sum(1), 1, atol=1e-5)
+    assert not soft[np.setdiff1d(np.arange(len(soft)), tr)].any()  # val/test rows carry no target
+    # Row i is the teacher's distribution for face i: its expectation is the teacher's age for that face.
+    faces48 = load_dataset(data, PreprocessSpec(size=48), cache_dir=cache_dir, progress=False).faces.faces
+    ages = TorchPredictor(teacher, threads=1).predict(np.asarray(faces48)[tr])
+    assert np.allclose(soft[tr] @ np.arange(121.0), ages, atol=1e-3)
+    assert np.ptp(ages) > 0  # the stand-in tells faces apart, so a shuffled row would show
+
+
+def test_student_distils_from_a_teacher_checkpoint(teacher: Path, utk_dir: Path, cache_dir: Path,
+                                                   tmp_path: Path) -> None:
+    data = DataConfig(str(utk_dir))
+    quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
+    student_kw = {"head": "distribution", "input_size": 32}
+    lines: list[str] = []
+    train(_cfg(tmp_path / "student", **DIST, model_kwargs=student_kw, teacher=str(teacher)), data,
+          PreprocessSpec(size=32), progress=False, cache_dir=cache_dir, log=lines.append)
+    info = load_checkpoint(tmp_path / "student" / "best.pt")["teacher"]
+    assert info["model"] == "mobilenetv2_age" and info["input_size"] == 48 and len(info["sha256"]) == 64
+    assert any(line.startswith("teacher mobilenetv2_age (48 px") for line in lines)
+    # The teacher changes what the student learns: same seed and steps, other weights.
+    train(_cfg(tmp_path / "alone", **DIST, model_kwargs=student_kw), data, PreprocessSpec(size=32), **quiet)
+    wa = load_checkpoint(tmp_path / "student" / "last.pt")["state_dict"]
+    wb = load_checkpoint(tmp_path / "alone" / "last.pt")["state_dict"]
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa if wa[k].is_floating_point())
+    # A resumed run must find the same teacher file.
+    teacher.write_bytes(teacher.read_bytes() + b"\0")
+    with pytest.raises(EdgeAgeError, match="--resume: the run was distilled from a teacher"):
+        train(_cfg(tmp_path / "student", **{**DIST, "epochs": 2}, model_kwargs=student_kw, teacher=str(teacher)),
+              data, PreprocessSpec(size=32), resume=True, **quiet)
+
+
+def test_teacher_must_be_a_distribution_model_on_the_same_split(teacher: Path, utk_dir: Path, cache_dir: Path,
+                                                                tmp_path: Path) -> None:
+    from edge_age.data.split import SplitConfig
+
+    data = DataConfig(str(utk_dir))
+    quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
+    student = dict(**DIST, model_kwargs={"head": "distribution", "input_size": 32})
+    train(_cfg(tmp_path / "reg", epochs=1, max_steps=1), data, **quiet)
+    with pytest.raises(EdgeAgeError, match="--teacher.*needs --loss dldl"):
+        train(_cfg(tmp_path / "s1", epochs=1, teacher=str(tmp_path / "reg" / "best.pt")), data, **quiet)
+    with pytest.raises(EdgeAgeError, match="--teacher: this model has no distribution head"):
+        train(_cfg(tmp_path / "s2", **student, teacher=str(tmp_path / "reg" / "best.pt")), data,
+              PreprocessSpec(size=32), **quiet)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EdgeAgeError, match="--teacher: .*junk.pt: not a readable PyTorch checkpoint"):
+        train(_cfg(tmp_path / "s3", **student, teacher=str(tmp_path / "junk.pt")), data, PreprocessSpec(size=32),
+              **quiet)
+    # A teacher split with another seed has trained on some of the student's val and test faces.
+    with pytest.raises(EdgeAgeError, match="--teacher: trained on another split"):
+        train(_cfg(tmp_path / "s4", **student, teacher=str(teacher)),
+              DataConfig(str(utk_dir), split=SplitConfig(seed=1)), PreprocessSpec(size=32), **quiet)
+
+
+def test_progressive_sides_grow_towards_the_input_size_then_stay() -> None:
+    cfg = TrainConfig(epochs=10, progressive=64, progressive_epochs=4)
+    sides = [cfg.input_side(e, 128) for e in range(10)]
+    assert sides[:4] == [64, 80, 96, 112] and sides[4:] == [128] * 6
+    # A resume with more --epochs keeps the schedule the run started with.
+    assert [TrainConfig(epochs=30, progressive=64, progressive_epochs=4).input_side(e, 128) for e in range(10)] == sides
+    assert [TrainConfig(epochs=10).input_side(e, 128) for e in range(10)] == [128] * 10  # off by default
+
+
+def test_progressive_run_trains_small_then_full(utk_dir: Path, cache_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "prog"
+    lines: list[str] = []
+    model = dict(model="mobilenetv2_age", model_kwargs={"input_size": 64}, precision="fp32")
+    sides: list[int] = []
+    real_train_step = train_module.train_step
+
+    def spy(model, opt, loss_fn, x, *args, **kw):  # the side of the batches that reach the model
+        sides.append(x.shape[-1])
+        return real_train_step(model, opt, loss_fn, x, *args, **kw)
+
+    monkeypatch.setattr(train_module, "train_step", spy)
+    train(_cfg(out, epochs=3, max_steps=2, progressive=32, progressive_epochs=2, **model),
+          DataConfig(str(utk_dir)), PreprocessSpec(size=64), progress=False, cache_dir=cache_dir, log=lines.append)
+    assert sides == [32, 32, 48, 48, 64, 64]
+    assert [int(r["train_side"]) for r in _history(out)] == [32, 48, 64]
+    assert any(line.startswith("epoch 1/3") and "at 32 px" in line for line in lines)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(progressive=64, progressive_epochs=1), "--progressive 64: simplecnn takes only 128 px"),
+    (dict(progressive=128, progressive_epochs=1), "--progressive 128 must be below the input size, 128 px"),
+    (dict(progressive=64, progressive_epochs=3), "--progressive-epochs 3 leaves no epoch at the input size"),
+])
+def test_progressive_refuses_what_it_cannot_do(kw, message, utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(EdgeAgeError, match=message):
+        train(_cfg(tmp_path / "r", epochs=3, **kw), DataConfig(str(utk_dir)), progress=False, cache_dir=cache_dir,
+              log=lambda s: None)
+
+
+def test_second_option_of_a_pair_alone_is_a_one_line_error(utk_dir: Path, tmp_path: Path, capsys) -> None:
+    from edge_age.cli import main
+
+    for extra, main_opt in ((["--teacher-weight", "0.3"], "--teacher"), (["--progressive-epochs", "4"], "--progressive")):
+        rc = main(["train", "--data", str(utk_dir), "--out", str(tmp_path / "r"), "--no-progress", *extra])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and f"{extra[0]} needs {main_opt}" in err and len(err.splitlines()) == 1, err

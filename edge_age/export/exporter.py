@@ -94,7 +94,8 @@ def _new_card(cfg: ExportConfig, ckpt: dict[str, Any], name: str, spec: Preproce
         split_counts=ckpt.get("split_counts"),
         checkpoint={"file": str(cfg.checkpoint), "epoch": int(ckpt.get("epoch", -1)) + 1,
                     "val_mae": float(ref_mae), "pred_std": float(ref.std()),
-                    "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else []},
+                    "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else [],
+                    **({"teacher": ckpt["teacher"]} if ckpt.get("teacher") else {})},
         calibration=None if n_calib is None else {
             "n": int(n_calib), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
             "selection": "evenly spaced over age-sorted faces",

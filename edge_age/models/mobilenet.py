@@ -72,3 +72,18 @@ def mobilenetv2_age(
     ``head="distribution"`` ends in 121 one-year logits and their softmax expectation (DLDL).
     """
     return MobileNetV2Age(blocks, head_channels, pretrained, dropout, age_mean, age_std, head)
+
+
+@register_model(input_size=128)
+def mobilenetv2(
+    pretrained: bool = False, blocks: int = 18, head_channels: int = 512, dropout: float = 0.2,
+    age_mean: float = 33.0, age_std: float = 20.0, head: str = "regression",
+    input_size: int = 128,  # any side works (global pooling); kept so every checkpoint states it
+) -> nn.Module:
+    """The whole MobileNetV2 trunk (all 17 inverted-residual blocks, up to 320 channels) at 128 px.
+
+    Too slow and too large for the compact target (2.0M weights, ~100 MMACs at 128 px); it is the
+    float teacher that ``--teacher`` distils into ``mobilenetv2_age``: of the architectures here, only
+    MobileNetV2 has an ImageNet start (no ImageNet ResNet weights exist here).
+    """
+    return MobileNetV2Age(blocks, head_channels, pretrained, dropout, age_mean, age_std, head)

@@ -1,4 +1,6 @@
-"""Float baselines: torchvision ResNet18/ResNet50 with a one-output regression head.
+"""Float baselines: torchvision ResNet18/ResNet50 with a one-output regression head, or with the
+distribution head (``head="distribution"``: one-year bins and their expectation, for DLDL) that the
+compact model uses, so the baselines can be trained with the project's best recipe.
 
 From scratch by default (no ImageNet ResNet weights ship here). ``pretrained=True`` loads
 torchvision's ImageNet weights from the local torch hub cache and fails with a clear message,
@@ -14,7 +16,7 @@ import torch.nn as nn
 import torchvision
 
 from edge_age.errors import EdgeAgeError
-from edge_age.models.registry import AgeScale, register_model
+from edge_age.models.registry import AgeExpectation, AgeScale, register_model
 
 
 def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
@@ -30,7 +32,10 @@ def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
         )
 
 
-def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropout: float) -> nn.Module:
+def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropout: float,
+            head: str = "regression") -> nn.Module:
+    if head not in ("regression", "distribution"):
+        raise EdgeAgeError(f"unknown head {head!r}; choose regression or distribution")
     weights = None
     if pretrained:
         weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
@@ -40,10 +45,13 @@ def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropou
     # instead of ~1000 years (ResNet50's pooled features are large at default init).
     kwargs = {} if pretrained else {"zero_init_residual": True}
     model = torchvision.models.get_model(arch, weights=weights, **kwargs)
-    head = nn.Linear(model.fc.in_features, 1)
-    nn.init.normal_(head.weight, std=0.01)
-    nn.init.zeros_(head.bias)
-    model.fc = nn.Sequential(nn.Dropout(dropout), head, AgeScale(age_mean, age_std))
+    out: nn.Module = AgeScale(age_mean, age_std) if head == "regression" else AgeExpectation()
+    last = nn.Linear(model.fc.in_features, 1 if head == "regression" else out.num_bins)
+    nn.init.normal_(last.weight, std=0.01)
+    nn.init.zeros_(last.bias)
+    if isinstance(out, AgeExpectation):
+        out.init_bias(last, age_mean, age_std)
+    model.fc = nn.Sequential(nn.Dropout(dropout), last, out)
     return model
 
 
@@ -51,13 +59,15 @@ def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropou
 def resnet18(
     pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0,
     input_size: int = 128,  # any side works (global pooling); kept so every checkpoint states it
+    head: str = "regression",
 ) -> nn.Module:
-    return _resnet("resnet18", pretrained, age_mean, age_std, dropout)
+    return _resnet("resnet18", pretrained, age_mean, age_std, dropout, head)
 
 
 @register_model
 def resnet50(
     pretrained: bool = False, age_mean: float = 33.0, age_std: float = 20.0, dropout: float = 0.0,
     input_size: int = 128,  # any side works (global pooling); kept so every checkpoint states it
+    head: str = "regression",
 ) -> nn.Module:
-    return _resnet("resnet50", pretrained, age_mean, age_std, dropout)
+    return _resnet("resnet50", pretrained, age_mean, age_std, dropout, head)

@@ -34,7 +34,7 @@ class ModelCard:
     edge_age_version: str = ""
     data: dict[str, Any] | None = None  # the training data config (its split); None: not trained here
     split_counts: dict[str, int] | None = None
-    checkpoint: dict[str, Any] | None = None  # file, epoch, val_mae, pred_std, train_command
+    checkpoint: dict[str, Any] | None = None  # file, epoch, val_mae, pred_std, train_command[, teacher]
     calibration: dict[str, Any] | None = None  # int8: n, source, selection, ranges per file
     parity_on: dict[str, Any] | None = None  # the split and count every file was proven on
     command: str = ""
