@@ -94,6 +94,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=number(int, 1, 100_000), default=d("epochs"), help="maximum epochs (default: %(default)s)")
     p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")
     p.add_argument("--lr", type=number(float, 0, 10, lo_open=True), default=d("lr"), help="peak AdamW learning rate (default: %(default)s)")
+    p.add_argument("--weight-decay", type=number(float, 0, 10), default=d("weight_decay"),
+                   help="AdamW weight decay (default: %(default)s)")
     p.add_argument("--loss", default=d("loss"), choices=LOSS_NAMES,
                    help="l1/mse/smoothl1 on the age, or dldl: label-distribution KL + L1, needs --head "
                         "distribution (default: %(default)s)")
