@@ -64,7 +64,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         framing["framing"], jitter = load_fit(args.framing)
     cfg = TrainConfig(
         model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, loss=args.loss, patience=args.patience, seed=args.seed, precision=args.precision,
+        lr=args.lr, weight_decay=args.weight_decay, loss=args.loss, patience=args.patience, seed=args.seed,
+        precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
         bn_recalib=args.bn_recalib, jitter=jitter, **_pairs(args),
     )
