@@ -10,7 +10,6 @@ affine jitter and colour changes leave the age unchanged.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,12 @@ import numpy as np
 import torch
 
 from edge_age.checkpoint import build_model, load_checkpoint
+from edge_age.fileio import sha256_file
 from edge_age.data.dataset import DataConfig, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.models.registry import distribution_head
 from edge_age.tensors import to_input
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @torch.inference_mode()

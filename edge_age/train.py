@@ -256,10 +256,10 @@ def _teacher(cfg: TrainConfig, ds: Dataset, tr: np.ndarray, model: torch.nn.Modu
              ) -> tuple[np.ndarray, dict[str, Any]]:
     """The teacher's targets; a resumed run must find the very teacher it started with, or its
     later epochs would learn other targets than its first ones."""
-    from edge_age.distill import sha256_file, teacher_targets
+    from edge_age.distill import teacher_targets
 
     before = (state or {}).get("teacher")
-    if before and (not Path(cfg.teacher).is_file() or sha256_file(Path(cfg.teacher)) != before["sha256"]):
+    if before and (not Path(cfg.teacher).is_file() or fileio.sha256_file(cfg.teacher) != before["sha256"]):
         raise EdgeAgeError(f"--resume: the run was distilled from a teacher with sha256 {before['sha256'][:12]}..., "
                            f"and {cfg.teacher} is missing or another file now", cfg.out)
     head = distribution_head(model)

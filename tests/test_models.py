@@ -46,6 +46,13 @@ def test_distribution_head_starts_at_the_mean_age(name: str) -> None:
     assert y.shape == (2, 1) and (y - 40.0).abs().max() < 5
 
 
+def test_help_lists_the_registrys_heads() -> None:
+    from edge_age.models.registry import HEADS
+    from edge_age.train_config import HEADS as HELP_HEADS
+
+    assert HELP_HEADS == list(HEADS)
+
+
 def test_simplecnn_is_exactly_the_seed_architecture() -> None:
     m = create_model("simplecnn")
     convs = [l for l in m.modules() if isinstance(l, torch.nn.Conv2d)]

@@ -10,7 +10,6 @@ constant-output int8 files are the most reported failure of these converters.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -46,10 +45,6 @@ def stratified_pick(ages: np.ndarray, names: list[str], n: int, seed: int = 0) -
     if n >= len(order):
         return np.asarray(order)
     return np.asarray([order[int(k)] for k in np.linspace(0, len(order) - 1, n)])
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _io_details(predictor: Any, fmt: ExportFormat) -> dict[str, Any]:
@@ -117,7 +112,7 @@ def _verify(path: Path, fmt: ExportFormat, card: ModelCard, val_faces: np.ndarra
     parity = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
               "mae": float(np.abs(pred - val_ages).mean()), "torch_mae": ref_mae, "pred_std": float(pred.std())}
     entry = {"file": path.name, "format": fmt.name, "runtime": fmt.runtime, "int8": fmt.int8,
-             "bytes": path.stat().st_size, "sha256": _sha256(path), **_io_details(predictor, fmt), "parity": parity,
+             "bytes": path.stat().st_size, "sha256": fileio.sha256_file(path), **_io_details(predictor, fmt), "parity": parity,
              "golden": golden_entry(predictor, fmt.load_predictor()(path, safe=True), fmt.family, fmt.precision),
              "interval": intervals.fit(pred, val_ages)}  # this file's own val errors
     if not fmt.int8:

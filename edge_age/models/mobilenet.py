@@ -20,8 +20,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from edge_age.errors import EdgeAgeError
-from edge_age.models.registry import AgeExpectation, AgeScale, register_model
+from edge_age.models.registry import age_output, init_age_output, register_model
 from edge_age.models.resnet import _weights_available
 
 
@@ -36,11 +35,7 @@ class MobileNetV2Age(nn.Module):
         trunk = torchvision.models.mobilenet_v2(weights=weights)
         self.features = trunk.features[:blocks]
         c_in = [m for m in self.features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
-        if head not in ("regression", "distribution"):
-            raise EdgeAgeError(f"unknown head {head!r}; choose regression or distribution")
-        out: nn.Module = AgeScale(age_mean, age_std) if head == "regression" else AgeExpectation()
-        n_out = 1 if head == "regression" else out.num_bins
-        last = nn.Linear(head_channels, n_out)
+        last, out = age_output(head_channels, head, age_mean, age_std)
         self.head = nn.Sequential(
             nn.Conv2d(c_in, head_channels, 1, bias=False),
             nn.BatchNorm2d(head_channels),
@@ -52,10 +47,7 @@ class MobileNetV2Age(nn.Module):
             out,
         )
         nn.init.kaiming_normal_(self.head[0].weight, mode="fan_out")
-        nn.init.normal_(last.weight, std=0.01)
-        nn.init.zeros_(last.bias)
-        if isinstance(out, AgeExpectation):
-            out.init_bias(last, age_mean, age_std)
+        init_age_output(last, out, age_mean, age_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -77,6 +77,30 @@ class AgeScale(nn.Module):
         return x * self.std + self.mean
 
 
+HEADS = ("regression", "distribution")  # train_config.HEADS lists them torch-free for --help
+
+
+def age_output(in_features: int, head: str, age_mean: float, age_std: float) -> tuple[nn.Linear, nn.Module]:
+    """The last linear layer and the module that turns its output into years, for either head: one
+    output scaled by :class:`AgeScale`, or one logit per year read out by :class:`AgeExpectation`.
+
+    Created here, initialised by :func:`init_age_output` once the caller's other layers exist, so that
+    a seeded run draws its random numbers in the order it always has.
+    """
+    if head not in HEADS:
+        raise EdgeAgeError(f"unknown head {head!r}; choose {' or '.join(HEADS)}")
+    out: nn.Module = AgeScale(age_mean, age_std) if head == "regression" else AgeExpectation()
+    return nn.Linear(in_features, 1 if head == "regression" else out.num_bins), out
+
+
+def init_age_output(last: nn.Linear, out: nn.Module, age_mean: float, age_std: float) -> None:
+    """Small weights and a bias that starts every face at the training ages' mean (and spread)."""
+    nn.init.normal_(last.weight, std=0.01)
+    nn.init.zeros_(last.bias)
+    if isinstance(out, AgeExpectation):
+        out.init_bias(last, age_mean, age_std)
+
+
 def distribution_head(model: nn.Module) -> "AgeExpectation | None":
     """The model's :class:`AgeExpectation`, if it ends in one."""
     return next((m for m in model.modules() if isinstance(m, AgeExpectation)), None)

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torchvision
 
 from edge_age.errors import EdgeAgeError
-from edge_age.models.registry import AgeExpectation, AgeScale, register_model
+from edge_age.models.registry import age_output, init_age_output, register_model
 
 
 def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
@@ -34,8 +34,6 @@ def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
 
 def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropout: float,
             head: str = "regression") -> nn.Module:
-    if head not in ("regression", "distribution"):
-        raise EdgeAgeError(f"unknown head {head!r}; choose regression or distribution")
     weights = None
     if pretrained:
         weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
@@ -45,12 +43,8 @@ def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropou
     # instead of ~1000 years (ResNet50's pooled features are large at default init).
     kwargs = {} if pretrained else {"zero_init_residual": True}
     model = torchvision.models.get_model(arch, weights=weights, **kwargs)
-    out: nn.Module = AgeScale(age_mean, age_std) if head == "regression" else AgeExpectation()
-    last = nn.Linear(model.fc.in_features, 1 if head == "regression" else out.num_bins)
-    nn.init.normal_(last.weight, std=0.01)
-    nn.init.zeros_(last.bias)
-    if isinstance(out, AgeExpectation):
-        out.init_bias(last, age_mean, age_std)
+    last, out = age_output(model.fc.in_features, head, age_mean, age_std)
+    init_age_output(last, out, age_mean, age_std)
     model.fc = nn.Sequential(nn.Dropout(dropout), last, out)
     return model
 

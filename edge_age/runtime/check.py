@@ -91,7 +91,7 @@ def _cache_path() -> Path:
 def _key(path: Path, golden: dict[str, Any]) -> str:
     """The file's bytes, the card's golden entry (re-exported or re-checked cards get a new verdict), the machine."""
     card_part = hashlib.sha256(json.dumps(golden, sort_keys=True).encode()).hexdigest()[:8]
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:24] + "@" + card_part + "@" + machine_key()
+    return fileio.sha256_file(path)[:24] + "@" + card_part + "@" + machine_key()
 
 
 def _load_cache() -> dict[str, Any]:
