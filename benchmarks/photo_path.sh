@@ -21,7 +21,9 @@ edge-age eval "$MODEL" --data runs/wild_test/labels.csv --split all --detect-fac
   --json "$OUT/wild.json" --out runs/eval/photo_wild
 edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
   --md "$OUT/bench.md"
-# benchmarks/photo_path_haar: this same int8 file with its earlier Haar framing (the detector before MTCNN).
+# benchmarks/photo_path_no_degrade: the reference before it was trained with --degrade 0.25 (the same script,
+# at commit 2899472, when export/mobilenetv2_age/ held that file).
+# benchmarks/photo_path_haar: that file with its earlier Haar framing (the detector before MTCNN).
 # The reference before the framing contract, kept for comparison (its JSON files were made by this script
 # with MODEL=runs/ref_framed/mobilenetv2_age_int8.tflite OUT=runs/photo_ref: the previous committed int8
 # file, its card given the fitted framing by scripts/set_framing.py).
@@ -29,7 +31,10 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "# The photo path: aligned chips vs detection on chips and on faces in context (int8 TFLite, test split)"
   echo
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\`; each JSON beside it holds its command."
+  echo "The \`photo_path_no_degrade\` and \`photo_path_haar\` rows were measured when \`export/mobilenetv2_age/\` held the"
+  echo "reference before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
   echo
-  python benchmarks/collect.py photo "$OUT" benchmarks/photo_path_haar benchmarks/photo_path_previous
+  python benchmarks/collect.py photo "$OUT" benchmarks/photo_path_no_degrade benchmarks/photo_path_haar \
+    benchmarks/photo_path_previous
 } > benchmarks/photo_path.md
 cat benchmarks/photo_path.md

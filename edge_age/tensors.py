@@ -7,15 +7,85 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from edge_age.data.preprocess import PreprocessSpec
 
+# What real photos do to a face that aligned chips never show, each at a strength drawn per face: the
+# colour of old scans and night modes, the softness of a small face scaled up, heavy compression, sensor
+# grain, exposure. Measured on the reference model before training with them (benchmarks/robustness.md):
+# grain alone moved its estimates by decades.
+DEGRADATIONS = ("gray", "lowres", "jpeg", "noise", "gamma")
 
-def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]] | None = None) -> torch.Tensor:
-    """Batched augmentation on 0-255 float NCHW: flip, small affine, colour jitter.
+
+def _gray(x: torch.Tensor, level: torch.Tensor, gen: torch.Generator, rgb: bool) -> torch.Tensor:
+    return x.mean(dim=1, keepdim=True).expand_as(x)  # the channel mean: right for RGB and BGR inputs alike
+
+
+def _lowres(x: torch.Tensor, level: torch.Tensor, gen: torch.Generator, rgb: bool) -> torch.Tensor:
+    """A face 1.5-4x smaller than the input, scaled up: what a face far from the camera gives."""
+    side = x.shape[-1]
+    out = [F.interpolate(F.interpolate(f[None], size=max(4, round(side / (1.5 + 2.5 * float(v)))), mode="bilinear",
+                                       antialias=True, align_corners=False),
+                         size=(side, side), mode="bilinear", align_corners=False)
+           for f, v in zip(x, level)]
+    return torch.cat(out)
+
+
+def _jpeg(x: torch.Tensor, level: torch.Tensor, gen: torch.Generator, rgb: bool) -> torch.Tensor:
+    """JPEG at quality 10-50, by OpenCV's libjpeg (torchvision's JPEG codec is deprecated). OpenCV reads
+    BGR: RGB faces are flipped around the codec, so luma and chroma are those of the real colours."""
+    rows = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    order = slice(None, None, -1) if rgb else slice(None)
+
+    def codec(face: np.ndarray, quality: int) -> np.ndarray:
+        _, buf = cv2.imencode(".jpg", np.ascontiguousarray(face[..., order]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)[..., order]
+
+    out = [codec(f, int(10 + 40 * float(v))) for f, v in zip(rows, level)]
+    return torch.from_numpy(np.ascontiguousarray(np.stack(out))).permute(0, 3, 1, 2).float()
+
+
+def _noise(x: torch.Tensor, level: torch.Tensor, gen: torch.Generator, rgb: bool) -> torch.Tensor:
+    """Gaussian grain of 2-16 grey levels per pixel, half of it shared by the channels (luminance)."""
+    sigma = (2 + 14 * level).view(-1, 1, 1, 1)
+    luma = torch.randn(x.shape[0], 1, *x.shape[2:], generator=gen)
+    colour = torch.randn(x.shape, generator=gen)
+    return x + sigma * (luma + colour) / math.sqrt(2)
+
+
+def _gamma(x: torch.Tensor, level: torch.Tensor, gen: torch.Generator, rgb: bool) -> torch.Tensor:
+    """Exposure: gamma 0.5-2 (brighter to darker)."""
+    g = torch.exp((level * 2 - 1) * math.log(2)).view(-1, 1, 1, 1)
+    return 255 * (x.clamp(0, 255) / 255) ** g
+
+
+_DEGRADE = {"gray": _gray, "lowres": _lowres, "jpeg": _jpeg, "noise": _noise, "gamma": _gamma}
+
+
+def degrade(x: torch.Tensor, gen: torch.Generator, p: float, rgb: bool = True) -> torch.Tensor:
+    """Give each face, with probability ``p``, one of :data:`DEGRADATIONS` at a random strength (all
+    drawn from ``gen``, so a seeded run replays the same degradations). ``rgb``: the channel order of ``x``
+    (RGB, else BGR), which JPEG's colour transform depends on."""
+    n = x.shape[0]
+    hit = torch.rand(n, generator=gen) < p
+    kind = torch.randint(len(DEGRADATIONS), (n,), generator=gen)
+    level = torch.rand(n, generator=gen)
+    x = x.clamp(0, 255)
+    for k, name in enumerate(DEGRADATIONS):
+        rows = torch.nonzero(hit & (kind == k)).flatten()
+        if len(rows):
+            x[rows] = _DEGRADE[name](x[rows], level[rows], gen, rgb)
+    return x.clamp_(0, 255)
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]] | None = None,
+            degrade_p: float = 0.0, rgb: bool = True) -> torch.Tensor:
+    """Batched augmentation on 0-255 float NCHW: flip, small affine, colour jitter, and with
+    ``degrade_p`` > 0 the photo degradations of :func:`degrade`.
 
     With ``jitter`` (ranges of crop side / chip side, centre shift in chip sides, angle in degrees, as
     measured after detection and framing), half of the faces get that affine instead of the mild one,
@@ -53,16 +123,18 @@ def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]
     x = (x - mean) * contrast + mean
     gray = x.mean(dim=1, keepdim=True)
     x = (x - gray) * sat + gray
+    if degrade_p > 0:
+        x = degrade(x, gen, degrade_p, rgb)
     return x.clamp_(0, 255)
 
 
 def to_input(faces: np.ndarray, spec: PreprocessSpec, gen: torch.Generator | None,
-             jitter: dict[str, list[float]] | None = None) -> torch.Tensor:
+             jitter: dict[str, list[float]] | None = None, degrade_p: float = 0.0) -> torch.Tensor:
     """uint8 NHWC crops -> NCHW float tensor in channels-last memory (optionally augmented): normalised,
     or the pixel values for graphs that normalise inside (``spec.input_pixels``, export)."""
     x = torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float()
     if gen is not None:
-        x = augment(x, gen, jitter)
+        x = augment(x, gen, jitter, degrade_p, spec.color_order == "RGB")
     if not spec.input_pixels:
         x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
     return x.contiguous(memory_format=torch.channels_last)

@@ -72,6 +72,11 @@ class TrainConfig:
     # A fixed count, not a share of --epochs, so a resume with more --epochs keeps the schedule it ran.
     progressive: int = 0
     progressive_epochs: int = 10
+    # Share of training faces given one photo degradation (edge_age.tensors.DEGRADATIONS: grey, low
+    # resolution, JPEG, grain, exposure) at a random strength: on by default because a model trained
+    # without read sensor grain as decades of age (benchmarks/lab_notes.md). Runs saved before it
+    # existed trained without, and resume so (train._resume_state).
+    degrade: float = 0.25
 
     def input_side(self, epoch: int, full: int) -> int:
         """The side the batches of ``epoch`` (0-based) are trained at. Multiples of 8 keep the strided
@@ -133,7 +138,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "uses; early stopping waits for the full size (default: off)")
     p.add_argument("--progressive-epochs", type=POSITIVE_INT, default=None, metavar="N",
                    help=f"with --progressive: epochs below the input size (default: {d('progressive_epochs')})")
-    p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour augmentation")
+    p.add_argument("--degrade", type=number(float, 0, 1), default=d("degrade"), metavar="P",
+                   help="share of training faces given one photo degradation (grey, low resolution, JPEG, "
+                        "grain, exposure) at a random strength, so estimates hold on camera photos and old "
+                        "scans (default: %(default)s)")
+    p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour/degradation augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")
     p.add_argument("--max-steps", type=COUNT, default=d("max_steps"), help="cap steps per epoch (smoke tests)")

@@ -13,7 +13,7 @@ from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
-from edge_age.tensors import augment, recalibrate_bn
+from edge_age.tensors import DEGRADATIONS, augment, degrade, recalibrate_bn
 from edge_age.hardware import choose_precision
 from edge_age import train as train_module
 from edge_age.train import TrainConfig, train
@@ -106,6 +106,110 @@ def test_augment_is_seeded_and_bounded() -> None:
     b = augment(x.clone(), torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b)
     assert a.min() >= 0 and a.max() <= 255 and not torch.equal(a, x)
+
+
+def _faces(n: int = 64, side: int = 32) -> torch.Tensor:
+    """Smooth, colourful stand-in faces: gradients and a bright square, so every degradation shows."""
+    g = torch.linspace(0, 1, side)
+    x = torch.stack([g[None, :].expand(side, side), g[:, None].expand(side, side), 1 - g[None, :].expand(side, side)])
+    x = (x[None].repeat(n, 1, 1, 1) * 140 + 60).clone()
+    x[:, :, side // 4 : side // 2, side // 4 : side // 2] = 240.0
+    return x
+
+
+def _kinds(n: int, p: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hit mask and kind per face that :func:`degrade` draws first from a generator seeded ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    hit = torch.rand(n, generator=gen) < p
+    return hit, torch.randint(len(DEGRADATIONS), (n,), generator=gen)
+
+
+def test_degrade_changes_each_hit_face_as_its_kind_says_and_leaves_the_rest() -> None:
+    x = _faces(200)
+    y = degrade(x.clone(), torch.Generator().manual_seed(5), 0.6)
+    hit, kind = _kinds(200, 0.6, 5)
+    torch.testing.assert_close(y[~hit], x[~hit])  # faces not hit are untouched
+    assert 0.45 < hit.float().mean() < 0.75 and set(kind[hit].tolist()) == set(range(len(DEGRADATIONS)))
+    assert y.min() >= 0 and y.max() <= 255
+    for k, name in enumerate(DEGRADATIONS):
+        rows = hit & (kind == k)
+        a, b = x[rows], y[rows]
+        assert (a - b).abs().amax(dim=(1, 2, 3)).min() > 1.0, name  # every hit face changed
+        if name == "gray":
+            torch.testing.assert_close(b, b[:, :1].expand_as(b))  # channels equal
+            torch.testing.assert_close(b.mean((1, 2, 3)), a.mean((1, 2, 3)))  # brightness kept
+        elif name == "lowres":  # fewer sharp edges: the square's border is smeared
+            sharp = lambda t: (t[..., 1:] - t[..., :-1]).abs().amax(dim=(1, 2, 3))
+            assert (sharp(b) < 0.9 * sharp(a)).all()
+        elif name == "noise":  # zero-mean grain of 2-16 grey levels, within the clamp
+            d = (b - a)[..., 18:, :]  # rows below the bright square, where the clamp never cuts
+            assert (d.std(dim=(1, 2, 3)) > 1.5).all() and (d.std(dim=(1, 2, 3)) < 17).all()
+            assert d.mean().abs() < 1.0
+        elif name == "gamma":  # a monotone tone curve: the pixel order of each face is kept
+            order_a = a[0].flatten().argsort(stable=True)
+            assert (b[0].flatten()[order_a].diff() >= -1e-3).all()
+        elif name == "jpeg":  # lossy but the same picture
+            assert ((b - a).abs().mean(dim=(1, 2, 3)) < 20).all()
+
+
+def test_degrade_treats_a_face_alike_in_rgb_and_bgr_order() -> None:
+    """JPEG's colour transform depends on the channel order: the same picture handed over as RGB or as
+    BGR must come back the same (grain aside: its colour part is drawn per channel position)."""
+    x = _faces(60)
+    a = degrade(x.clone(), torch.Generator().manual_seed(4), 1.0, rgb=True)
+    b = degrade(x.flip(1).clone(), torch.Generator().manual_seed(4), 1.0, rgb=False).flip(1)
+    _, kind = _kinds(60, 1.0, 4)
+    same = kind != DEGRADATIONS.index("noise")
+    assert (kind == DEGRADATIONS.index("jpeg")).sum() >= 5
+    torch.testing.assert_close(a[same], b[same])
+    wrong = degrade(x.clone(), torch.Generator().manual_seed(4), 1.0, rgb=False)
+    jpeg = kind == DEGRADATIONS.index("jpeg")
+    assert not torch.allclose(a[jpeg], wrong[jpeg])  # the order is used, not ignored
+
+
+def test_degrade_is_seeded_and_off_at_zero() -> None:
+    x = _faces(32)
+    a = augment(x.clone(), torch.Generator().manual_seed(2), None, 0.5)
+    b = augment(x.clone(), torch.Generator().manual_seed(2), None, 0.5)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(degrade(x.clone(), torch.Generator().manual_seed(2), 0.0), x)
+    # With p = 0 the augmentation draws nothing for degradations: runs from before --degrade replay exactly.
+    torch.testing.assert_close(augment(x.clone(), torch.Generator().manual_seed(2)),
+                               augment(x.clone(), torch.Generator().manual_seed(2), None, 0.0))
+
+
+def test_degrade_option_is_bounded_and_reaches_the_training_batches(utk_dir: Path, cache_dir: Path, tmp_path: Path,
+                                                                    monkeypatch, capsys) -> None:
+    from edge_age.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(utk_dir), "--degrade", "1.5", "--out", str(tmp_path / "x")])
+    assert "--degrade: 1.5 is out of range" in capsys.readouterr().err
+    seen: list[float] = []
+    real = train_module.to_input
+
+    def spy(faces, spec, gen, jitter=None, degrade_p=0.0):
+        seen.append(degrade_p)
+        return real(faces, spec, gen, jitter, degrade_p)
+
+    monkeypatch.setattr(train_module, "to_input", spy)
+    train(_cfg(tmp_path / "run", epochs=1, max_steps=2, degrade=0.3), DataConfig(str(utk_dir)), progress=False,
+          cache_dir=cache_dir, log=lambda s: None)
+    assert seen and set(seen) == {0.3}
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["train_config"]["degrade"] == 0.3
+
+
+def test_resume_of_a_run_saved_before_degrade_keeps_it_off(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+    from edge_age.checkpoint import save_checkpoint
+
+    out, data = tmp_path / "old", DataConfig(str(utk_dir))
+    quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
+    train(_cfg(out, epochs=1, max_steps=1), data, **quiet)
+    state = load_checkpoint(out / "last.pt")
+    del state["train_config"]["degrade"]  # as written before the option existed
+    save_checkpoint(out / "last.pt", state)
+    train(_cfg(out, epochs=2, max_steps=1, degrade=0.9), data, resume=True, **quiet)
+    assert load_checkpoint(out / "last.pt")["train_config"]["degrade"] == 0.0
 
 
 def test_precision_choice() -> None:
