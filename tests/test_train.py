@@ -13,7 +13,7 @@ from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
-from edge_age.tensors import DEGRADATIONS, augment, degrade, recalibrate_bn
+from edge_age.tensors import DEGRADATIONS, augment, degrade, recalibrate_bn, to_input
 from edge_age.hardware import choose_precision
 from edge_age import train as train_module
 from edge_age.train import TrainConfig, train
@@ -173,9 +173,45 @@ def test_degrade_is_seeded_and_off_at_zero() -> None:
     b = augment(x.clone(), torch.Generator().manual_seed(2), None, 0.5)
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(degrade(x.clone(), torch.Generator().manual_seed(2), 0.0), x)
-    # With p = 0 the augmentation draws nothing for degradations: runs from before --degrade replay exactly.
-    torch.testing.assert_close(augment(x.clone(), torch.Generator().manual_seed(2)),
-                               augment(x.clone(), torch.Generator().manual_seed(2), None, 0.0))
+
+
+def test_augment_without_degradations_never_draws_for_them(monkeypatch) -> None:
+    """At p = 0 the degradation step is skipped, so it draws nothing from the generator and runs saved before
+    --degrade replay the batches they trained on."""
+    import edge_age.tensors as tensors
+
+    def refuse(*a, **k):
+        raise AssertionError("degrade called at p = 0")
+
+    monkeypatch.setattr(tensors, "degrade", refuse)
+    gen = torch.Generator().manual_seed(2)
+    augment(_faces(8), gen, None, 0.0)
+    with pytest.raises(AssertionError, match="p = 0"):
+        augment(_faces(8), torch.Generator().manual_seed(2), None, 0.1)
+
+
+def test_to_input_hands_degrade_the_specs_colour_order() -> None:
+    """The same faces in RGB and in BGR order, through the RGB and the BGR spec, degrade alike (grain aside)."""
+    import numpy as np
+
+    faces = _faces(60).permute(0, 2, 3, 1).round().to(torch.uint8).numpy()
+    rgb = PreprocessSpec(size=32, color_order="RGB", input_pixels=True)
+    bgr = PreprocessSpec(size=32, color_order="BGR", input_pixels=True)
+    a = to_input(faces, rgb, torch.Generator().manual_seed(6), None, 1.0)
+    b = to_input(np.ascontiguousarray(faces[..., ::-1]), bgr, torch.Generator().manual_seed(6), None, 1.0).flip(1)
+    gen = torch.Generator().manual_seed(6)
+    augment(torch.zeros(60, 3, 32, 32), gen)  # the draws before the degradations' own
+    hit = torch.rand(60, generator=gen) < 1.0
+    kind = torch.randint(len(DEGRADATIONS), (60,), generator=gen)
+    same = hit & (kind != DEGRADATIONS.index("noise"))
+    assert (kind == DEGRADATIONS.index("jpeg")).sum() >= 5
+    torch.testing.assert_close(a[same], b[same])
+
+
+def test_lowres_keeps_a_non_square_shape() -> None:
+    x = torch.rand(6, 3, 16, 24) * 255
+    y = degrade(x.clone(), torch.Generator().manual_seed(0), 1.0)
+    assert y.shape == x.shape
 
 
 def test_degrade_option_is_bounded_and_reaches_the_training_batches(utk_dir: Path, cache_dir: Path, tmp_path: Path,
@@ -210,6 +246,11 @@ def test_resume_of_a_run_saved_before_degrade_keeps_it_off(utk_dir: Path, cache_
     save_checkpoint(out / "last.pt", state)
     train(_cfg(out, epochs=2, max_steps=1, degrade=0.9), data, resume=True, **quiet)
     assert load_checkpoint(out / "last.pt")["train_config"]["degrade"] == 0.0
+    # A run saved with its own value resumes with it, whatever the new command says.
+    out = tmp_path / "new"
+    train(_cfg(out, epochs=1, max_steps=1, degrade=0.3), data, **quiet)
+    train(_cfg(out, epochs=2, max_steps=1, degrade=0.9), data, resume=True, **quiet)
+    assert load_checkpoint(out / "last.pt")["train_config"]["degrade"] == 0.3
 
 
 def test_precision_choice() -> None:

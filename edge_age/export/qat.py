@@ -87,7 +87,9 @@ def qat_graph(model: nn.Module, faces: np.ndarray, spec: PreprocessSpec, cfg: QA
               progress: bool = True) -> tuple[torch.fx.GraphModule, Any]:
     """Fine-tune ``model`` (NHWC float input, already export-ready) with fake int8; return the converted graph.
 
-    ``faces`` are uint8 training crops; they are augmented as in training. Returns the PT2E graph
+    ``faces`` are uint8 training crops, given the mild augmentation only (flip, small affine, colour; not
+    the framing jitter or the photo degradations of ``train --degrade``): the target is the float
+    model's output on the same input, whatever it is. Returns the PT2E graph
     with quantize/dequantize nodes (what litert-torch converts) and the quantizer that annotated it.
     """
     from torchao.quantization.pt2e import (
