@@ -197,7 +197,8 @@ def markdown(record: dict) -> str:
     """The tables of a run's JSON record (so a table can be re-rendered without re-measuring)."""
     results = record["results"]
     note = [record["note"], ""] if record.get("note") else []
-    return "\n".join(["# Robustness to photo degradations (test split, 1 thread)", "", f"Made by `{record['command']}`.", "",
+    return "\n".join(["# Robustness to photo degradations (test split, 1 thread)", "",
+                      f"Made by `{record['command']}`.", "",
                       *note,
                       "### UTKFace test chips, degraded at the model's input resolution (no detection)", "",
                       *table(results, "chips"), "",
