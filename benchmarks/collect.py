@@ -34,7 +34,9 @@ def _run_row(run: Path) -> dict:
     s = json.loads((run / "summary.json").read_text())
     hist = list(csv.DictReader(open(run / "metrics.csv")))
     test = json.loads((run / "test_metrics.json").read_text()) if (run / "test_metrics.json").exists() else None
-    cmd = (run / "train_command.txt").read_text().strip() if (run / "train_command.txt").exists() else ""
+    # One line per start: the first run, then each --resume (as checkpoints keep them, joined by " ; ").
+    cmd = (" ; ".join((run / "train_command.txt").read_text().split("\n")).strip(" ;")
+           if (run / "train_command.txt").exists() else "")
     return {"run": run.name, "epochs_run": len(hist), "best_epoch": s["best_epoch"],
             "best_val_mae": round(s["best_val_mae"], 3),
             "train_img_per_s": round(sum(float(h["img_per_s"]) for h in hist) / len(hist), 1),
