@@ -190,22 +190,23 @@ def test_augment_without_degradations_never_draws_for_them(monkeypatch) -> None:
         augment(_faces(8), torch.Generator().manual_seed(2), None, 0.1)
 
 
-def test_to_input_hands_degrade_the_specs_colour_order() -> None:
-    """The same faces in RGB and in BGR order, through the RGB and the BGR spec, degrade alike (grain aside)."""
-    import numpy as np
+def test_to_input_hands_degrade_the_specs_colour_order(monkeypatch) -> None:
+    """to_input tells the degradations the spec's channel order (how they use it is proven above on exact
+    inputs; comparing whole augmented batches would hang on float rounding that differs between CPUs)."""
+    import edge_age.tensors as tensors
 
-    faces = _faces(60).permute(0, 2, 3, 1).round().to(torch.uint8).numpy()
-    rgb = PreprocessSpec(size=32, color_order="RGB", input_pixels=True)
-    bgr = PreprocessSpec(size=32, color_order="BGR", input_pixels=True)
-    a = to_input(faces, rgb, torch.Generator().manual_seed(6), None, 1.0)
-    b = to_input(np.ascontiguousarray(faces[..., ::-1]), bgr, torch.Generator().manual_seed(6), None, 1.0).flip(1)
-    gen = torch.Generator().manual_seed(6)
-    augment(torch.zeros(60, 3, 32, 32), gen)  # the draws before the degradations' own
-    hit = torch.rand(60, generator=gen) < 1.0
-    kind = torch.randint(len(DEGRADATIONS), (60,), generator=gen)
-    same = hit & (kind != DEGRADATIONS.index("noise"))
-    assert (kind == DEGRADATIONS.index("jpeg")).sum() >= 5
-    torch.testing.assert_close(a[same], b[same])
+    seen: list[bool] = []
+    real = tensors.degrade
+
+    def spy(x, gen, p, rgb=True):
+        seen.append(rgb)
+        return real(x, gen, p, rgb)
+
+    monkeypatch.setattr(tensors, "degrade", spy)
+    faces = _faces(4).permute(0, 2, 3, 1).round().to(torch.uint8).numpy()
+    for order in ("RGB", "BGR"):
+        to_input(faces, PreprocessSpec(size=32, color_order=order), torch.Generator().manual_seed(6), None, 1.0)
+    assert seen == [True, False]
 
 
 def test_lowres_keeps_a_non_square_shape() -> None:
