@@ -26,7 +26,7 @@ class EvalConfig:
     seed: int | None = None  # split seed (default: the model's training seed)
     limit: int | None = None
     json: str | None = None
-    out: str | None = None  # plots and metrics.json (default: runs/eval/MODELDIR_MODEL_SPLIT)
+    out: str | None = None  # plots, metrics.json, predictions.csv (default: runs/eval/MODELDIR_MODEL_SPLIT)
     report: str | None = None  # folder for the assurance report (report.md + pictures)
     batch_size: int = 64
     threads: int = 0  # 0: all cores (the runtime's default)
@@ -61,7 +61,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=POSITIVE_INT, default=d("limit"), help="use only N faces (deterministic subset)")
     p.add_argument("--json", type=Path, default=d("json"), help="write metrics as JSON here")
     p.add_argument("--out", type=Path, default=d("out"),
-                   help="folder for plots and metrics.json (default: runs/eval/MODELDIR_MODEL_SPLIT)")
+                   help="folder for plots, metrics.json and predictions.csv (one row per face: file name, true "
+                        "age, estimate, error, interval) (default: runs/eval/MODELDIR_MODEL_SPLIT)")
     p.add_argument("--report", type=Path, default=d("report"), metavar="DIR",
                    help="also write an assurance report here: report.md with gates, intervals and groups, and plots")
     p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")

@@ -114,10 +114,26 @@ def interval_metrics(predictor: Any, y: np.ndarray, p: np.ndarray) -> dict[str, 
     return {"level": fitted["level"], **intervals.coverage(y, *intervals.interval(p, fitted), AGE_BANDS)}
 
 
+def face_rows(names: list[str], y: np.ndarray, p: np.ndarray, predictor: Any) -> list[dict[str, Any]]:
+    """One row per scored face (file name, true age, estimate, error and the card's interval where it
+    has one), so a user can look at the faces behind a metric: which teenagers a gate let through.
+    Rounded to 4 places, finer than any gate or band edge the metrics draw."""
+    fitted = (file_entry(predictor) or {}).get("interval")
+    lo, hi = intervals.interval(p, fitted) if fitted else (None, None)
+    rows = []
+    for i, name in enumerate(names):
+        row = {"name": name, "age": round(float(y[i]), 4), "estimate": round(float(p[i]), 4),
+               "error": round(float(p[i] - y[i]), 4)}
+        if lo is not None:
+            row.update(interval_lo=round(float(lo[i]), 4), interval_hi=round(float(hi[i]), 4))
+        rows.append(row)
+    return rows
+
+
 def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
              log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots and metrics.json
-    into ``cfg.out_dir()`` (and ``cfg.json``) and returns what was written."""
+    """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots, metrics.json and
+    predictions.csv into ``cfg.out_dir()`` (and ``cfg.json``) and returns what was written."""
     from edge_age.data.dataset import config_for_model, load_dataset
     from edge_age.runtime import load_predictor
 
@@ -158,9 +174,11 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     if cfg.json:
         fileio.write_json(cfg.json, result)
     fileio.write_json(out_dir / "metrics.json", result)
+    fileio.write_csv(out_dir / "predictions.csv", face_rows(names, y, p, predictor))
     if cfg.report:
         from edge_age.assurance_report import write_report
 
         log(f"  report: {write_report(Path(cfg.report), result, y, p)}")
-    log(f"  plots and metrics.json in {out_dir}" if result["plots"] else f"  metrics.json in {out_dir}; {plots.MISSING}")
+    log(f"  plots, metrics.json and predictions.csv in {out_dir}" if result["plots"]
+        else f"  metrics.json and predictions.csv in {out_dir}; {plots.MISSING}")
     return result

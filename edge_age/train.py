@@ -25,7 +25,7 @@ from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.hardware import choose_precision, tune_malloc
-from edge_age.losses import DISTRIBUTION_LOSSES, LOSSES, DLDLLoss
+from edge_age.losses import DISTRIBUTION_LOSSES, LOSSES, DLDLLoss, balance_weights
 from edge_age.models import create_model
 from edge_age.models.registry import distribution_head
 from edge_age.optim import make_optimizer
@@ -70,7 +70,8 @@ def _resume_state(out: Path, cfg: TrainConfig, data_cfg: DataConfig, spec: Prepr
     if not resume:
         raise EdgeAgeError("already holds a training run; pass --resume to continue it or choose another --out", out)
     state = load_checkpoint(last_path)
-    stored = TrainConfig(**{"degrade": 0.0, **state["train_config"]})  # saved before --degrade: trained without
+    # Runs saved before --degrade / --balance existed trained without them.
+    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, **state["train_config"]})
     cfg = replace(stored, epochs=cfg.epochs, out=cfg.out, threads=cfg.threads or stored.threads)
     data_cfg = replace(DataConfig.from_dict(state["data"]), path=data_cfg.path)
     log(f"resuming {out} after epoch {state['epoch'] + 1}/{cfg.epochs}")
@@ -216,6 +217,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     if cfg.teacher:
         soft, payload["teacher"] = _teacher(cfg, ds, tr, model, state, cache_dir, progress, ctx.device, log)
     baseline = float(np.abs(ages[va] - ages[tr].mean()).mean())
+    weights = balance_weights(ages[tr], cfg.balance)(ages) if cfg.balance else None
     bn_faces = np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib])
     log(f"{cfg.model}: {sum(p.numel() for p in model.parameters()):,} params | train {len(tr)} val {len(va)} "
         f"| {precision} | {ctx.device.type} x {ctx.world} process(es), {torch.get_num_threads()} threads each "
@@ -228,7 +230,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
             log(f"early stop: val MAE has not improved for {cfg.patience} epochs")
             break
         row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
-                         progress, ctx, soft)
+                         progress, ctx, soft, weights)
         if cfg.bn_recalib:
             recalibrate_bn(model, faces[bn_faces], spec)
         row.update(val_mae=_validate(model, faces, ages, va, spec, ctx), lr=sched.get_last_lr()[0])
@@ -274,10 +276,11 @@ def _teacher(cfg: TrainConfig, ds: Dataset, tr: np.ndarray, model: torch.nn.Modu
 
 
 def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision: str, weight: float = 1.0,
-               soft: torch.Tensor | None = None):
+               soft: torch.Tensor | None = None, row_weight: torch.Tensor | None = None):
     """One optimiser step; the loop and the throughput benchmark both time exactly this.
 
     ``soft``: the teacher's distributions for these rows (distillation), passed to the loss.
+    ``row_weight``: per-row loss weights (``--balance``); the loss is their weighted mean.
     ``weight`` scales the loss that is backpropagated (not the one returned): with the global batch
     split across processes, ``local rows * processes / global rows`` makes DDP's gradient average
     equal the one-process gradient of the whole batch even when the shares differ by a row.
@@ -285,7 +288,8 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         pred = model(x)
     pred = pred.float().reshape(-1)
-    loss = loss_fn(pred, y) if soft is None else loss_fn(pred, y, soft)
+    extra = {} if row_weight is None else {"weight": row_weight}
+    loss = loss_fn(pred, y, **extra) if soft is None else loss_fn(pred, y, soft, **extra)
     opt.zero_grad(set_to_none=True)
     if torch.isfinite(loss):
         (loss * weight if weight != 1.0 else loss).backward()
@@ -294,9 +298,14 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
 
 
 def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress,
-               ctx: distributed.Context = distributed.Context(), soft: np.ndarray | None = None):
+               ctx: distributed.Context = distributed.Context(), soft: np.ndarray | None = None,
+               weights: np.ndarray | None = None):
     """One epoch. Every process draws the same order and augments the whole global batch with the same
-    generator, then trains on its own rows: the inputs are exactly those of a one-process run."""
+    generator, then trains on its own rows: the inputs are exactly those of a one-process run.
+    ``weights``: a loss weight per face (``--balance``), rescaled to mean 1 over each global batch: a
+    batch that happens to draw many rare faces then takes a step of the usual size rather than one many
+    times larger. The rescale uses the whole global batch, so every process divides by the same number
+    and the processes' gradients still add up to the one-process one."""
     from tqdm import tqdm
 
     model.train()
@@ -320,7 +329,11 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
             x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
         trained_side = x.shape[-1]
         t = None if soft is None else torch.from_numpy(soft[idx][rows]).to(ctx.device)
-        loss, pred = train_step(model, opt, loss_fn, x, y, precision, weight=len(y) * ctx.world / len(idx), soft=t)
+        w = None
+        if weights is not None:
+            w = torch.from_numpy(weights[idx] / weights[idx].mean())[rows].to(ctx.device)
+        loss, pred = train_step(model, opt, loss_fn, x, y, precision, weight=len(y) * ctx.world / len(idx), soft=t,
+                                row_weight=w)
         if not torch.isfinite(loss):
             raise EdgeAgeError(f"training diverged at epoch {epoch + 1} step {step} (loss {loss.item()}); lower --lr")
         sched.step()

@@ -77,6 +77,11 @@ class TrainConfig:
     # without read sensor grain as decades of age (benchmarks/lab_notes.md). Runs saved before it
     # existed trained without, and resume so (train._resume_state).
     degrade: float = 0.25
+    # Age balancing (losses.balance_weights): each face's loss is weighted by the smoothed density of
+    # its age among the training faces to the power -balance (0: off; 0.5: square-root inverse). Off by
+    # default: it buys the rare ages (the minors a gate decides on) with the crowded ones' accuracy
+    # (benchmarks/lab_notes.md).
+    balance: float = 0.0
 
     def input_side(self, epoch: int, full: int) -> int:
         """The side the batches of ``epoch`` (0-based) are trained at. Multiples of 8 keep the strided
@@ -142,6 +147,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="share of training faces given one photo degradation (grey, low resolution, JPEG, "
                         "grain, exposure) at a random strength, so estimates hold on camera photos and old "
                         "scans (default: %(default)s)")
+    p.add_argument("--balance", type=number(float, 0, 1), default=d("balance"), metavar="POWER",
+                   help="weight each face's loss by (smoothed share of its age in the training set) ** -POWER, "
+                        "so that rare ages (teenagers, the old) weigh more than the crowded twenties; 0.5 is "
+                        "square-root inverse; metrics.csv's train_loss is then the weighted loss "
+                        "(default: %(default)s, off)")
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour/degradation augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +108,15 @@ def test_eval_reports_groups_and_operating_points(exported: dict, tmp_path: Path
     assert "## Gates" in page and "## Per-face 80% intervals" in page and "## MAE by group" in page
     for png in ("mae_by_band.png", "gates.png", "mae_by_group.png", "interval_coverage.png"):
         assert (tmp_path / "rep" / png).stat().st_size > 1000 and f"]({png})" in page
+    # the faces behind the figures: one row each, whose errors and intervals give the same MAE and coverage
+    import csv
+
+    with open(tmp_path / "ev" / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == m["n"] and len({r["name"] for r in rows}) == m["n"]
+    assert np.mean([abs(float(r["error"])) for r in rows]) == pytest.approx(m["mae"], abs=1e-3)
+    inside = [float(r["interval_lo"]) <= float(r["age"]) <= float(r["interval_hi"]) for r in rows]
+    assert round(float(np.mean(inside)), 4) == m["interval"]["coverage"]  # metrics.json rounds it to 4 places
 
 
 def test_conformal_intervals_hold_their_level_on_held_out_faces() -> None:

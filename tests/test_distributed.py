@@ -18,9 +18,13 @@ def _history(run: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_two_processes_match_one(utk_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("balance", ["0", "0.5"])
+def test_two_processes_match_one(utk_dir: Path, tmp_path: Path, balance: str) -> None:
     # 60 faces -> 42 train rows, batch 16: the last batch (10 rows) splits 5/5, the others 8/8.
-    common = ["train", "--data", str(utk_dir), "--model", "simplecnn", "--epochs", "2", "--batch-size", "16",
+    # With --balance the two halves of a batch weigh differently; each process must rescale its rows by
+    # the whole global batch's mean weight (not its own half's) for the sum to be the one-process step.
+    common = ["train", "--balance", balance, "--data", str(utk_dir), "--model", "simplecnn", "--epochs", "2",
+              "--batch-size", "16",
               "--lr", "5e-4", "--dropout", "0", "--threads", "1", "--seed", "3", "--no-progress",
               # fp32 pinned: the claim is exact DDP equivalence, which bf16 autocast (picked by "auto" on
               # CPUs with AVX512-BF16) cannot promise to 1e-3 after two epochs.

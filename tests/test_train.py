@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_age.checkpoint import load_checkpoint
 from edge_age.data.dataset import DataConfig
@@ -440,3 +443,126 @@ def test_second_option_of_a_pair_alone_is_a_one_line_error(utk_dir: Path, tmp_pa
         rc = main(["train", "--data", str(utk_dir), "--out", str(tmp_path / "r"), "--no-progress", *extra])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and f"{extra[0]} needs {main_opt}" in err and len(err.splitlines()) == 1, err
+
+
+def test_balance_weights_lift_a_rare_age_by_the_root_of_its_rarity() -> None:
+    """100 faces aged 26 and 4 aged 10, farther apart than the smoothing reaches: at power 0.5 a
+    10-year-old weighs sqrt(100 / 4) = 5 times a 26-year-old, and the weights average 1 over the faces."""
+    from edge_age.losses import balance_weights
+
+    ages = np.array([26.0] * 100 + [10.0] * 4)
+    weigh = balance_weights(ages, 0.5)
+    w = weigh(ages)
+    assert w.mean() == pytest.approx(1.0, rel=1e-6)
+    assert w[-1] / w[0] == pytest.approx(5.0, rel=1e-5)
+    assert (balance_weights(ages, 0.0)(ages) == 1.0).all()
+    gap, old = weigh(np.array([0.0, 18.0])), weigh(np.array([250.0]))
+    np.testing.assert_allclose(gap, w.max(), rtol=1e-6)  # in a gap of the histogram: the rarest age's weight
+    np.testing.assert_allclose(old, w[0], rtol=1e-6)  # beyond the oldest: the oldest's
+
+
+def test_balance_weights_smooth_over_neighbouring_ages() -> None:
+    """4 faces aged 21 beside 100 aged 20 are not rare: the smoothed density of 21 borrows most of 20's,
+    so the 21-year-olds weigh far less than the sqrt(100 / 4) = 5 an unsmoothed histogram would give."""
+    from edge_age.losses import balance_weights
+
+    ages = np.array([20.0] * 100 + [21.0] * 4)
+    w = balance_weights(ages, 0.5)(ages)
+    assert 1.0 < w[-1] / w[0] < 1.3
+    raw = balance_weights(ages, 0.5, sigma=0)(ages)
+    assert raw[-1] / raw[0] == pytest.approx(5.0, rel=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.0, 150.0, allow_nan=False), min_size=1, max_size=300), st.floats(0.0, 1.0))
+def test_balance_weights_average_one_and_depend_on_the_age_mix_alone(ages: list[float], power: float) -> None:
+    from edge_age.losses import balance_weights
+
+    a = np.asarray(ages, float)
+    w = balance_weights(a, power)(a)
+    assert np.isfinite(w).all() and (w > 0).all()
+    assert w.mean() == pytest.approx(1.0, rel=1e-4)
+    # the same mix of ages, twice the faces: the same weights
+    np.testing.assert_allclose(balance_weights(np.concatenate([a, a]), power)(a), w, rtol=1e-5)
+    if len(set(np.floor(a))) == 1:  # one year's bin holds every face: nothing is rarer than anything
+        np.testing.assert_allclose(w, 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["l1", "mse", "smoothl1", "dldl"])
+def test_row_weights_make_the_loss_a_weighted_mean_of_the_rows(name: str) -> None:
+    """Weight 2 on the first row and 0 on the second is the loss of the first row alone; weight 1 on
+    both is the plain loss: --balance reweights rows and changes nothing else."""
+    from edge_age.losses import LOSSES, DLDLLoss
+    from edge_age.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("mobilenetv2_age", head="distribution", input_size=32).eval()
+    loss = DLDLLoss(model) if name == "dldl" else LOSSES[name]
+    x, y = torch.randn(2, 3, 32, 32), torch.tensor([12.0, 47.0])
+    with torch.no_grad():
+        first = model(x[:1]).reshape(-1)
+        alone = loss(first, y[:1]).item()
+        both = model(x).reshape(-1)
+        plain = loss(both, y).item()
+        assert loss(both, y, weight=torch.tensor([1.0, 1.0])).item() == pytest.approx(plain, rel=1e-6)
+        assert loss(both, y, weight=torch.tensor([2.0, 0.0])).item() == pytest.approx(alone, rel=1e-4)
+        assert plain != pytest.approx(alone, rel=1e-3)
+
+
+def test_balanced_run_hands_each_step_row_weights_of_mean_one(utk_dir: Path, cache_dir: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """--balance reaches the loss: every step gets one weight per row, rarer ages weighing more, with
+    mean 1 over the batch; without it no weights are passed."""
+    from edge_age.losses import balance_weights
+
+    seen: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    real = train_module.train_step
+
+    def spy(model, opt, loss_fn, x, y, *a, row_weight=None, **k):
+        seen.append((y.clone(), row_weight))
+        return real(model, opt, loss_fn, x, y, *a, row_weight=row_weight, **k)
+
+    monkeypatch.setattr(train_module, "train_step", spy)
+    quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
+    train(_cfg(tmp_path / "plain", epochs=1, max_steps=2), DataConfig(str(utk_dir)), **quiet)
+    assert seen and all(w is None for _, w in seen)
+    seen.clear()
+    train(_cfg(tmp_path / "balanced", epochs=1, max_steps=2, balance=0.5), DataConfig(str(utk_dir)), **quiet)
+    assert len(seen) == 2
+    from edge_age.data.dataset import load_dataset
+
+    ds = load_dataset(DataConfig(str(utk_dir)), PreprocessSpec(), cache_dir=cache_dir, progress=False)
+    weigh = balance_weights(ds.faces.ages[ds.indices("train")], 0.5)
+    for y, w in seen:
+        assert w is not None and float(w.mean()) == pytest.approx(1.0, rel=1e-5)
+        want = weigh(y.numpy())
+        np.testing.assert_allclose(w.numpy(), want / want.mean(), rtol=1e-5)
+        assert float(w.std()) > 0.05  # the fixture's faces span many ages
+
+
+def test_balanced_run_records_its_power_and_old_runs_resume_unbalanced(utk_dir: Path, cache_dir: Path,
+                                                                         tmp_path: Path, monkeypatch) -> None:
+    """--balance is stored with the run; a run saved before the option existed resumes with 0 (it trained
+    unweighted), so its remaining epochs keep the objective its first ones had."""
+    from edge_age.checkpoint import save_checkpoint
+
+    quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
+    data = DataConfig(str(utk_dir))
+    out = tmp_path / "run"
+    train(_cfg(out, epochs=1, max_steps=2, balance=0.5), data, **quiet)
+    state = load_checkpoint(out / "last.pt")
+    assert state["train_config"]["balance"] == 0.5
+    for key in ("balance", "degrade"):
+        state["train_config"].pop(key)
+    save_checkpoint(out / "last.pt", state)
+    seen: list[tuple[TrainConfig, object]] = []
+    real = train_module._run_epoch
+
+    def spy(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, *a, **k):
+        seen.append((cfg, a[-1] if a else k.get("weights")))
+        return real(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, *a, **k)
+
+    monkeypatch.setattr(train_module, "_run_epoch", spy)
+    train(_cfg(out, epochs=2, max_steps=2, balance=0.5), data, resume=True, **quiet)
+    (cfg, weights), = seen
+    assert cfg.balance == 0.0 and cfg.degrade == 0.0 and weights is None
