@@ -33,8 +33,12 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\`; each JSON beside it holds its command."
   echo "The \`photo_path_no_degrade\` and \`photo_path_haar\` rows were measured when \`export/mobilenetv2_age/\` held the"
   echo "reference before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
+  echo "\`photo_path_degrade24\` is a candidate, not the reference: the reference recipe trained 24 epochs instead of 18"
+  echo "(\`benchmarks/training.md\` row \`mobilenetv2_age_degrade24\`), exported to \`runs/export_degrade24/\` and measured"
+  echo "with MODEL=runs/export_degrade24/mobilenetv2_age/mobilenetv2_age_int8.tflite OUT=benchmarks/photo_path_degrade24."
   echo
-  python benchmarks/collect.py photo "$OUT" benchmarks/photo_path_no_degrade benchmarks/photo_path_haar \
-    benchmarks/photo_path_previous
+  # the folder just written first, then every committed one (each once)
+  python benchmarks/collect.py photo $(printf '%s\n' "$OUT" benchmarks/photo_path benchmarks/photo_path_degrade24 \
+    benchmarks/photo_path_no_degrade benchmarks/photo_path_haar benchmarks/photo_path_previous | awk '!seen[$0]++')
 } > benchmarks/photo_path.md
 cat benchmarks/photo_path.md
