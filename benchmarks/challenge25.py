@@ -46,7 +46,7 @@ def analyse(tables: dict[str, dict[str, tuple[float, float]]]) -> dict:
     fails = est >= GATE
     ens = est.mean(axis=0)
     any_fail = fails.any(axis=0)
-    order = np.argsort(-est.mean(axis=0))
+    order = np.argsort(-ens)
     faces = [{"age": first[teens[i]][0], "estimates": [round(float(v), 2) for v in est[:, i]]}
              for i in order if any_fail[i]]
     return {

@@ -106,26 +106,38 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
     return "\n".join(lines)
 
 
+# the card's fitted interval entry and the low and high end for each estimate; None: the card has none
+Bounds = tuple[dict[str, Any], np.ndarray, np.ndarray] | None
+
+
+def _card_bounds(predictor: Any, p: np.ndarray) -> Bounds:
+    """The card's fitted intervals and each estimate's bounds (None when the file's card has none)."""
+    fitted = (file_entry(predictor) or {}).get("interval")
+    return (fitted, *intervals.interval(p, fitted)) if fitted else None
+
+
+def _coverage(y: np.ndarray, bounds: Bounds) -> dict[str, Any] | None:
+    if bounds is None:
+        return None
+    fitted, lo, hi = bounds
+    return {"level": fitted["level"], **intervals.coverage(y, lo, hi, AGE_BANDS)}
+
+
 def interval_metrics(predictor: Any, y: np.ndarray, p: np.ndarray) -> dict[str, Any] | None:
     """Coverage of the card's per-face intervals (None when the file's card has none)."""
-    fitted = (file_entry(predictor) or {}).get("interval")
-    if not fitted:
-        return None
-    return {"level": fitted["level"], **intervals.coverage(y, *intervals.interval(p, fitted), AGE_BANDS)}
+    return _coverage(y, _card_bounds(predictor, p))
 
 
-def face_rows(names: list[str], y: np.ndarray, p: np.ndarray, predictor: Any) -> list[dict[str, Any]]:
+def face_rows(names: list[str], y: np.ndarray, p: np.ndarray, bounds: Bounds) -> list[dict[str, Any]]:
     """One row per scored face (file name, true age, estimate, error and the card's interval where it
     has one), so a user can look at the faces behind a metric: which teenagers a gate let through.
     Rounded to 4 places, finer than any gate or band edge the metrics draw."""
-    fitted = (file_entry(predictor) or {}).get("interval")
-    lo, hi = intervals.interval(p, fitted) if fitted else (None, None)
     rows = []
     for i, name in enumerate(names):
         row = {"name": name, "age": round(float(y[i]), 4), "estimate": round(float(p[i]), 4),
                "error": round(float(p[i] - y[i]), 4)}
-        if lo is not None:
-            row.update(interval_lo=round(float(lo[i]), 4), interval_hi=round(float(hi[i]), 4))
+        if bounds is not None:
+            row.update(interval_lo=round(float(bounds[1][i]), 4), interval_hi=round(float(bounds[2][i]), 4))
         rows.append(row)
     return rows
 
@@ -154,7 +166,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     y = ds.faces.ages[idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     m = age_metrics(y, p)
-    interval = interval_metrics(predictor, y, p)
+    bounds = _card_bounds(predictor, p)  # once: for the coverage and for predictions.csv
+    interval = _coverage(y, bounds)
     if interval:
         m["interval"] = interval
     names = [ds.faces.names[i] for i in idx]
@@ -174,7 +187,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     if cfg.json:
         fileio.write_json(cfg.json, result)
     fileio.write_json(out_dir / "metrics.json", result)
-    fileio.write_csv(out_dir / "predictions.csv", face_rows(names, y, p, predictor))
+    fileio.write_csv(out_dir / "predictions.csv", face_rows(names, y, p, bounds))
     if cfg.report:
         from edge_age.assurance_report import write_report
 
