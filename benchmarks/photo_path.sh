@@ -21,6 +21,8 @@ edge-age eval "$MODEL" --data runs/wild_test/labels.csv --split all --detect-fac
   --json "$OUT/wild.json" --out runs/eval/photo_wild
 edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
   --md "$OUT/bench.md"
+# benchmarks/photo_path_degrade18: the 18-epoch reference (mobilenetv2_age_degrade) that the 24-epoch one replaced
+# (this script at commit dfa9640, when export/mobilenetv2_age/ held that file).
 # benchmarks/photo_path_no_degrade: the reference before it was trained with --degrade 0.25 (the same script,
 # at commit 2899472, when export/mobilenetv2_age/ held that file).
 # benchmarks/photo_path_haar: that file with its earlier Haar framing (the detector before MTCNN).
@@ -31,14 +33,13 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "# The photo path: aligned chips vs detection on chips and on faces in context (int8 TFLite, test split)"
   echo
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\`; each JSON beside it holds its command."
-  echo "The \`photo_path_no_degrade\` and \`photo_path_haar\` rows were measured when \`export/mobilenetv2_age/\` held the"
-  echo "reference before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
-  echo "\`photo_path_degrade24\` is a candidate, not the reference: the reference recipe trained 24 epochs instead of 18"
-  echo "(\`benchmarks/training.md\` row \`mobilenetv2_age_degrade24\`), exported to \`runs/export_degrade24/\` and measured"
-  echo "with MODEL=runs/export_degrade24/mobilenetv2_age/mobilenetv2_age_int8.tflite OUT=benchmarks/photo_path_degrade24."
+  echo "The reference is \`mobilenetv2_age_degrade24\` (\`benchmarks/training.md\`) since commit 'Promote the 24-epoch"
+  echo "reference'. \`photo_path_degrade18\` was measured when \`export/mobilenetv2_age/\` held the reference before it (the same"
+  echo "recipe at 18 epochs, \`mobilenetv2_age_degrade\`, commit dfa9640), \`photo_path_no_degrade\` and \`photo_path_haar\` when"
+  echo "it held the one before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
   echo
   # the folder just written first, then every committed one (each once)
-  python benchmarks/collect.py photo $(printf '%s\n' "$OUT" benchmarks/photo_path benchmarks/photo_path_degrade24 \
+  python benchmarks/collect.py photo $(printf '%s\n' "$OUT" benchmarks/photo_path benchmarks/photo_path_degrade18 \
     benchmarks/photo_path_no_degrade benchmarks/photo_path_haar benchmarks/photo_path_previous | awk '!seen[$0]++')
 } > benchmarks/photo_path.md
 cat benchmarks/photo_path.md

@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
         bn_recalib=args.bn_recalib, jitter=jitter, degrade=0.0 if args.no_augment else args.degrade,
-        balance=args.balance, **_pairs(args),
+        balance=args.balance, ema=args.ema, **_pairs(args),
     )
     summary = train(cfg, data_config(args, args.seed, args.limit), _spec(args, size, **framing), resume=args.resume,
                     progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line,

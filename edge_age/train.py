@@ -70,8 +70,8 @@ def _resume_state(out: Path, cfg: TrainConfig, data_cfg: DataConfig, spec: Prepr
     if not resume:
         raise EdgeAgeError("already holds a training run; pass --resume to continue it or choose another --out", out)
     state = load_checkpoint(last_path)
-    # Runs saved before --degrade / --balance existed trained without them.
-    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, **state["train_config"]})
+    # Runs saved before --degrade / --balance / --ema existed trained without them.
+    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, "ema": 0.0, **state["train_config"]})
     cfg = replace(stored, epochs=cfg.epochs, out=cfg.out, threads=cfg.threads or stored.threads)
     data_cfg = replace(DataConfig.from_dict(state["data"]), path=data_cfg.path)
     log(f"resuming {out} after epoch {state['epoch'] + 1}/{cfg.epochs}")
@@ -143,7 +143,18 @@ def _check_sides(cfg: TrainConfig, model: torch.nn.Module, full: int, device: to
         model.train()
 
 
-def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sched: Any
+def _average(cfg: TrainConfig, model: torch.nn.Module) -> Any:
+    """The weight average that validation and best.pt use (``--ema``), or None when off. BatchNorm
+    statistics are averaged with the weights: statistics of the trained weights would not describe
+    the averaged ones' activations."""
+    if not cfg.ema:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+
+
+def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sched: Any, ema: Any = None
              ) -> tuple[list[dict[str, float]], int, float, int]:
     """History, first epoch, best val MAE and its epoch: from the saved state, or a fresh start."""
     if state is None:
@@ -151,6 +162,8 @@ def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sch
     model.load_state_dict(state["state_dict"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
     return state["history"], state["epoch"] + 1, state["best_mae"], state["best_epoch"]
 
 
@@ -171,15 +184,17 @@ def _validate(model: torch.nn.Module, faces: np.ndarray, ages: np.ndarray, va: n
 
 
 def _save_epoch(out: Path, payload: dict[str, Any], model: torch.nn.Module, opt: Any, sched: Any, epoch: int,
-                history: list[dict[str, float]], best: tuple[float, int], improved: bool) -> None:
-    """best.pt when val improved, then last.pt, metrics.csv and loss.png: each an atomic write."""
+                history: list[dict[str, float]], best: tuple[float, int], improved: bool, ema: Any = None) -> None:
+    """best.pt (the validated weights: the average with --ema) when val improved, then last.pt (the
+    trained weights, and the average), metrics.csv and loss.png: each an atomic write."""
     if improved:
-        save_checkpoint(out / "best.pt", {**payload, "state_dict": model.state_dict(), "epoch": epoch,
+        scored = model if ema is None else ema.module
+        save_checkpoint(out / "best.pt", {**payload, "state_dict": scored.state_dict(), "epoch": epoch,
                                           "metrics": history[-1]})
     save_checkpoint(out / "last.pt", {
         **payload, "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict(), "epoch": epoch, "history": history,
-        "best_mae": best[0], "best_epoch": best[1],
+        "best_mae": best[0], "best_epoch": best[1], **({} if ema is None else {"ema": ema.state_dict()}),
     })
     fileio.write_csv(out / "metrics.csv", history)
     plots.loss_curves(history, out / "loss.png")
@@ -208,7 +223,9 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     _check_sides(cfg, model, faces.shape[1], ctx.device)
     opt, sched, steps_per_epoch = make_optimizer(cfg, model, len(tr))
     loss_fn = DLDLLoss(model, teacher_weight=cfg.teacher_weight) if cfg.loss == "dldl" else LOSSES[cfg.loss]
-    history, start, best_mae, best_epoch = _restore(state, model, opt, sched)
+    ema = _average(cfg, model)
+    history, start, best_mae, best_epoch = _restore(state, model, opt, sched, ema)
+    scored = model if ema is None else ema.module  # what validation, precise BN and best.pt see
     net = _wrap(model, ctx)
     payload = {"model": cfg.model, "model_kwargs": model_kwargs, "preprocess": spec.to_dict(),
                "data": data_cfg.to_dict(), "train_config": asdict(cfg), "split_counts": ds.counts(),
@@ -230,16 +247,17 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
             log(f"early stop: val MAE has not improved for {cfg.patience} epochs")
             break
         row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
-                         progress, ctx, soft, weights)
+                         progress, ctx, soft, weights,
+                         after_step=None if ema is None else lambda: ema.update_parameters(model))
         if cfg.bn_recalib:
-            recalibrate_bn(model, faces[bn_faces], spec)
-        row.update(val_mae=_validate(model, faces, ages, va, spec, ctx), lr=sched.get_last_lr()[0])
+            recalibrate_bn(scored, faces[bn_faces], spec)
+        row.update(val_mae=_validate(scored, faces, ages, va, spec, ctx), lr=sched.get_last_lr()[0])
         history.append(row)
         improved = row["val_mae"] < best_mae
         if improved:
             best_mae, best_epoch = row["val_mae"], epoch
         if ctx.is_main:  # one writer; the weights are identical in every process
-            _save_epoch(out, payload, model, opt, sched, epoch, history, (best_mae, best_epoch), improved)
+            _save_epoch(out, payload, model, opt, sched, epoch, history, (best_mae, best_epoch), improved, ema)
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.3f}  train MAE {row['train_mae']:.2f}  "
             f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s"
             f"{' at %d px' % row['train_side'] if 'train_side' in row else ''}  "
@@ -299,13 +317,14 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
 
 def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress,
                ctx: distributed.Context = distributed.Context(), soft: np.ndarray | None = None,
-               weights: np.ndarray | None = None):
+               weights: np.ndarray | None = None, after_step: Callable[[], None] | None = None):
     """One epoch. Every process draws the same order and augments the whole global batch with the same
     generator, then trains on its own rows: the inputs are exactly those of a one-process run.
     ``weights``: a loss weight per face (``--balance``), rescaled to mean 1 over each global batch: a
     batch that happens to draw many rare faces then takes a step of the usual size rather than one many
     times larger. The rescale uses the whole global batch, so every process divides by the same number
-    and the processes' gradients still add up to the one-process one."""
+    and the processes' gradients still add up to the one-process one.
+    ``after_step``: called after every optimiser step (the ``--ema`` update)."""
     from tqdm import tqdm
 
     model.train()
@@ -337,6 +356,8 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
         if not torch.isfinite(loss):
             raise EdgeAgeError(f"training diverged at epoch {epoch + 1} step {step} (loss {loss.item()}); lower --lr")
         sched.step()
+        if after_step is not None:
+            after_step()
         total_loss += loss.item() * len(y)
         total_abs += (pred.detach() - y).abs().sum().item()
         seen += len(y)

@@ -82,6 +82,10 @@ class TrainConfig:
     # default: it buys the rare ages (the minors a gate decides on) with the crowded ones' accuracy
     # (benchmarks/lab_notes.md).
     balance: float = 0.0
+    # Weight averaging (0: off): validation, best.pt and so the export use an exponential moving average
+    # of the weights with this decay per optimiser step (torch.optim.swa_utils.AveragedModel, BatchNorm
+    # statistics averaged too); last.pt keeps the trained weights and the average, so --resume continues both.
+    ema: float = 0.0
 
     def input_side(self, epoch: int, full: int) -> int:
         """The side the batches of ``epoch`` (0-based) are trained at. Multiples of 8 keep the strided
@@ -152,6 +156,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "so that rare ages (teenagers, the old) weigh more than the crowded twenties; 0.5 is "
                         "square-root inverse; metrics.csv's train_loss is then the weighted loss "
                         "(default: %(default)s, off)")
+    p.add_argument("--ema", type=number(float, 0, 0.9999), default=d("ema"), metavar="DECAY",
+                   help="validate and save an exponential moving average of the weights, updated after every "
+                        "optimiser step with this decay (0.999 averages over about 1000 steps; default: "
+                        "%(default)s, off)")
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour/degradation augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")

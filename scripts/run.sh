@@ -27,7 +27,7 @@ train_args() {
     mobilenetv2_age)
       # --framing: the MTCNN detection -> crop geometry, and half of each batch cropped with the error it leaves;
       # every model also trains through photo degradations (--degrade, default 0.25)
-      local common="--epochs ${EPOCHS:-18} --head distribution --loss dldl --bn-recalib 4096"
+      local common="--epochs ${EPOCHS:-24} --head distribution --loss dldl --bn-recalib 4096"
       common="$common --framing benchmarks/framing_fit_mtcnn.json"
       if [ -f "$HUB/$WEIGHTS" ]; then echo "$common --pretrained"
       else

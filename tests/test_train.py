@@ -45,30 +45,32 @@ def test_train_writes_run_files(utk_dir: Path, cache_dir: Path, tmp_path: Path) 
     assert ck["data"]["split"]["seed"] == 0 and sum(ck["split_counts"].values()) == 60
 
 
-def test_resume_equals_uninterrupted_run(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_equals_uninterrupted_run(ema: float, utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
     data = DataConfig(str(utk_dir))
     quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
-    train(_cfg(tmp_path / "straight", epochs=3), data, **quiet)
+    train(_cfg(tmp_path / "straight", epochs=3, ema=ema), data, **quiet)
 
     def interrupt_after_epoch_2(msg: str) -> None:
         if msg.startswith("epoch 2/3"):
             raise KeyboardInterrupt  # as Ctrl-C right after epoch 2's files were written
 
     with pytest.raises(KeyboardInterrupt):
-        train(_cfg(tmp_path / "resumed", epochs=3), data, progress=False, cache_dir=cache_dir,
+        train(_cfg(tmp_path / "resumed", epochs=3, ema=ema), data, progress=False, cache_dir=cache_dir,
               log=interrupt_after_epoch_2)
     assert len(_history(tmp_path / "resumed")) == 2
     with pytest.raises(EdgeAgeError, match="--resume"):
-        train(_cfg(tmp_path / "resumed", epochs=3), data, **quiet)
-    train(_cfg(tmp_path / "resumed", epochs=3), data, resume=True, **quiet)
+        train(_cfg(tmp_path / "resumed", epochs=3, ema=ema), data, **quiet)
+    train(_cfg(tmp_path / "resumed", epochs=3, ema=ema), data, resume=True, **quiet)
     a, b = _history(tmp_path / "straight"), _history(tmp_path / "resumed")
     assert len(a) == len(b) == 3
     for ra, rb in zip(a, b):
         assert float(ra["val_mae"]) == pytest.approx(float(rb["val_mae"]), abs=1e-3)
         assert float(ra["train_loss"]) == pytest.approx(float(rb["train_loss"]), abs=1e-3)
-    wa = load_checkpoint(tmp_path / "straight" / "last.pt")["state_dict"]
-    wb = load_checkpoint(tmp_path / "resumed" / "last.pt")["state_dict"]
-    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+    la, lb = (load_checkpoint(tmp_path / run / "last.pt") for run in ("straight", "resumed"))
+    for key in ("state_dict", "ema") if ema else ("state_dict",):  # the average resumes too
+        wa, wb = la[key], lb[key]
+        assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa)
 
 
 def test_metrics_csv_takes_a_column_added_on_resume(tmp_path: Path) -> None:
@@ -552,7 +554,7 @@ def test_balanced_run_records_its_power_and_old_runs_resume_unbalanced(utk_dir: 
     train(_cfg(out, epochs=1, max_steps=2, balance=0.5), data, **quiet)
     state = load_checkpoint(out / "last.pt")
     assert state["train_config"]["balance"] == 0.5
-    for key in ("balance", "degrade"):
+    for key in ("balance", "degrade", "ema"):
         state["train_config"].pop(key)
     save_checkpoint(out / "last.pt", state)
     seen: list[tuple[TrainConfig, object]] = []
@@ -565,4 +567,47 @@ def test_balanced_run_records_its_power_and_old_runs_resume_unbalanced(utk_dir: 
     monkeypatch.setattr(train_module, "_run_epoch", spy)
     train(_cfg(out, epochs=2, max_steps=2, balance=0.5), data, resume=True, **quiet)
     (cfg, weights), = seen
-    assert cfg.balance == 0.0 and cfg.degrade == 0.0 and weights is None
+    assert cfg.balance == 0.0 and cfg.degrade == 0.0 and cfg.ema == 0.0 and weights is None
+
+
+def test_ema_validates_and_saves_the_moving_average_of_every_step(utk_dir: Path, cache_dir: Path, tmp_path: Path,
+                                                                   monkeypatch, capsys) -> None:
+    """--ema D: validation and best.pt see the exponential average of the weights after each optimiser
+    step (BatchNorm statistics included: mobilenetv2_age has them), while last.pt keeps the trained
+    weights that the next step continues from."""
+    from edge_age.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(utk_dir), "--ema", "1", "--out", str(tmp_path / "x")])
+    assert "--ema: 1 is out of range" in capsys.readouterr().err
+    after_steps: list[dict[str, torch.Tensor]] = []
+    validated: list[dict[str, torch.Tensor]] = []
+    real_step, real_validate = train_module.train_step, train_module._validate
+
+    def step_spy(model, *a, **k):
+        out = real_step(model, *a, **k)
+        after_steps.append({n: t.detach().clone() for n, t in model.state_dict().items()})
+        return out
+
+    def validate_spy(model, *a, **k):
+        validated.append({n: t.detach().clone() for n, t in model.state_dict().items()})
+        return real_validate(model, *a, **k)
+
+    monkeypatch.setattr(train_module, "train_step", step_spy)
+    monkeypatch.setattr(train_module, "_validate", validate_spy)
+    out, decay = tmp_path / "ema", 0.6
+    train(_cfg(out, model="mobilenetv2_age", model_kwargs={"input_size": 32}, epochs=1, max_steps=3, ema=decay,
+               precision="fp32"), DataConfig(str(utk_dir)), PreprocessSpec(size=32), progress=False,
+          cache_dir=cache_dir, log=lambda s: None)
+    assert len(after_steps) == 3 and len(validated) == 1
+    average = dict(after_steps[0])  # the first update copies the weights
+    for w in after_steps[1:]:
+        average = {n: decay * average[n] + (1 - decay) * w[n] if w[n].is_floating_point() else w[n] for n in w}
+    best, last = load_checkpoint(out / "best.pt")["state_dict"], load_checkpoint(out / "last.pt")["state_dict"]
+    floats = [n for n, t in average.items() if t.is_floating_point()]
+    assert any("running_mean" in n for n in floats)
+    for n in floats:
+        torch.testing.assert_close(best[n], average[n], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(validated[0][n], average[n], rtol=1e-5, atol=1e-6)
+        assert torch.equal(last[n], after_steps[-1][n])
+    assert any(not torch.allclose(best[n], last[n], atol=1e-4) for n in floats)  # not the trained weights
