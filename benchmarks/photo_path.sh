@@ -33,8 +33,8 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "# The photo path: aligned chips vs detection on chips and on faces in context (int8 TFLite, test split)"
   echo
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\`; each JSON beside it holds its command."
-  echo "The reference is \`mobilenetv2_age_degrade24\` (\`benchmarks/training.md\`) since commit 'Promote the 24-epoch"
-  echo "reference'. \`photo_path_degrade18\` was measured when \`export/mobilenetv2_age/\` held the reference before it (the same"
+  echo "The reference is \`mobilenetv2_age_degrade24\` (\`benchmarks/training.md\`) since commit 7656432."
+  echo "\`photo_path_degrade18\` was measured when \`export/mobilenetv2_age/\` held the reference before it (the same"
   echo "recipe at 18 epochs, \`mobilenetv2_age_degrade\`, commit dfa9640), \`photo_path_no_degrade\` and \`photo_path_haar\` when"
   echo "it held the one before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
   echo

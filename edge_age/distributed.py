@@ -44,6 +44,13 @@ class Context:
         dist.all_reduce(t)
         return t.tolist()
 
+    def share_buffers(self, module: torch.nn.Module) -> None:
+        """Give every process rank 0's buffers of ``module`` (identity in one process). DDP does this for
+        the model it wraps at each forward; a copy it does not wrap (the ``--ema`` average) needs it done."""
+        if self.distributed:
+            for b in module.buffers():
+                dist.broadcast(b, src=0)
+
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()

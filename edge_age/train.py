@@ -1,7 +1,7 @@
 """The training loop: AdamW + warm-up/cosine LR, early stopping on val MAE, resumable.
 
 Every epoch ends with two atomic writes: ``last.pt`` (weights, optimiser, scheduler, history,
-early-stopping state) and, when val MAE improved, ``best.pt``. An interrupted run therefore loses
+early-stopping state, the ``--ema`` average) and, when val MAE improved, ``best.pt``. An interrupted run therefore loses
 at most the epoch in flight, and ``--resume`` continues from ``last.pt``. Shuffling, augmentation
 and dropout are seeded per epoch from ``(seed, epoch)``, so a resumed run replays the same batches.
 """
@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from edge_age import distributed, fileio, plots
 from edge_age.checkpoint import load_checkpoint, save_checkpoint
@@ -143,18 +144,18 @@ def _check_sides(cfg: TrainConfig, model: torch.nn.Module, full: int, device: to
         model.train()
 
 
-def _average(cfg: TrainConfig, model: torch.nn.Module) -> Any:
+def _average(cfg: TrainConfig, model: torch.nn.Module) -> AveragedModel | None:
     """The weight average that validation and best.pt use (``--ema``), or None when off. BatchNorm
-    statistics are averaged with the weights: statistics of the trained weights would not describe
-    the averaged ones' activations."""
+    statistics are averaged with the weights (statistics of the trained weights would not describe the
+    averaged ones' activations) unless ``--bn-recalib`` recomputes them each epoch. BatchNorm's integer
+    step counters are averaged too and so lag; nothing reads them while a momentum is set."""
     if not cfg.ema:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
 
 
-def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sched: Any, ema: Any = None
+def _restore(state: dict[str, Any] | None, model: torch.nn.Module, opt: Any, sched: Any,
+             ema: AveragedModel | None = None
              ) -> tuple[list[dict[str, float]], int, float, int]:
     """History, first epoch, best val MAE and its epoch: from the saved state, or a fresh start."""
     if state is None:
@@ -184,7 +185,8 @@ def _validate(model: torch.nn.Module, faces: np.ndarray, ages: np.ndarray, va: n
 
 
 def _save_epoch(out: Path, payload: dict[str, Any], model: torch.nn.Module, opt: Any, sched: Any, epoch: int,
-                history: list[dict[str, float]], best: tuple[float, int], improved: bool, ema: Any = None) -> None:
+                history: list[dict[str, float]], best: tuple[float, int], improved: bool,
+                ema: AveragedModel | None = None) -> None:
     """best.pt (the validated weights: the average with --ema) when val improved, then last.pt (the
     trained weights, and the average), metrics.csv and loss.png: each an atomic write."""
     if improved:
@@ -246,9 +248,13 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
                 and best_epoch >= 0:
             log(f"early stop: val MAE has not improved for {cfg.patience} epochs")
             break
+        if ema is not None and cfg.progressive and epoch == cfg.progressive_epochs:
+            ema.n_averaged.zero_()  # average the full-size weights only: the next update restarts it
         row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
                          progress, ctx, soft, weights,
                          after_step=None if ema is None else lambda: ema.update_parameters(model))
+        if ema is not None:
+            ctx.share_buffers(ema.module)  # each process averaged its own BatchNorm statistics
         if cfg.bn_recalib:
             recalibrate_bn(scored, faces[bn_faces], spec)
         row.update(val_mae=_validate(scored, faces, ages, va, spec, ctx), lr=sched.get_last_lr()[0])
@@ -256,7 +262,7 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
         improved = row["val_mae"] < best_mae
         if improved:
             best_mae, best_epoch = row["val_mae"], epoch
-        if ctx.is_main:  # one writer; the weights are identical in every process
+        if ctx.is_main:  # one writer; the weights (and the average) are identical in every process
             _save_epoch(out, payload, model, opt, sched, epoch, history, (best_mae, best_epoch), improved, ema)
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.3f}  train MAE {row['train_mae']:.2f}  "
             f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s"

@@ -83,8 +83,9 @@ class TrainConfig:
     # (benchmarks/lab_notes.md).
     balance: float = 0.0
     # Weight averaging (0: off): validation, best.pt and so the export use an exponential moving average
-    # of the weights with this decay per optimiser step (torch.optim.swa_utils.AveragedModel, BatchNorm
-    # statistics averaged too); last.pt keeps the trained weights and the average, so --resume continues both.
+    # of the weights with this decay per optimiser step (torch.optim.swa_utils.AveragedModel; BatchNorm
+    # statistics averaged too unless --bn-recalib recomputes them; with --progressive it starts afresh at
+    # the first full-size epoch); last.pt keeps the trained weights and the average, so --resume continues both.
     ema: float = 0.0
 
     def input_side(self, epoch: int, full: int) -> int:

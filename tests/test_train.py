@@ -45,23 +45,29 @@ def test_train_writes_run_files(utk_dir: Path, cache_dir: Path, tmp_path: Path) 
     assert ck["data"]["split"]["seed"] == 0 and sum(ck["split_counts"].values()) == 60
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_resume_equals_uninterrupted_run(ema: float, utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+# With --ema a model with BatchNorm: its averaged statistics must resume too.
+_EMA_RUN = dict(ema=0.9, model="mobilenetv2_age", model_kwargs={"input_size": 32}, precision="fp32")
+
+
+@pytest.mark.parametrize("kw", [{}, _EMA_RUN], ids=["plain", "ema"])
+def test_resume_equals_uninterrupted_run(kw: dict, utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
     data = DataConfig(str(utk_dir))
+    spec = PreprocessSpec(size=32) if kw else PreprocessSpec()
     quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
-    train(_cfg(tmp_path / "straight", epochs=3, ema=ema), data, **quiet)
+    ema = kw.get("ema", 0.0)
+    train(_cfg(tmp_path / "straight", epochs=3, **kw), data, spec, **quiet)
 
     def interrupt_after_epoch_2(msg: str) -> None:
         if msg.startswith("epoch 2/3"):
             raise KeyboardInterrupt  # as Ctrl-C right after epoch 2's files were written
 
     with pytest.raises(KeyboardInterrupt):
-        train(_cfg(tmp_path / "resumed", epochs=3, ema=ema), data, progress=False, cache_dir=cache_dir,
+        train(_cfg(tmp_path / "resumed", epochs=3, **kw), data, spec, progress=False, cache_dir=cache_dir,
               log=interrupt_after_epoch_2)
     assert len(_history(tmp_path / "resumed")) == 2
     with pytest.raises(EdgeAgeError, match="--resume"):
-        train(_cfg(tmp_path / "resumed", epochs=3, ema=ema), data, **quiet)
-    train(_cfg(tmp_path / "resumed", epochs=3, ema=ema), data, resume=True, **quiet)
+        train(_cfg(tmp_path / "resumed", epochs=3, **kw), data, spec, **quiet)
+    train(_cfg(tmp_path / "resumed", epochs=3, **kw), data, spec, resume=True, **quiet)
     a, b = _history(tmp_path / "straight"), _history(tmp_path / "resumed")
     assert len(a) == len(b) == 3
     for ra, rb in zip(a, b):
@@ -71,6 +77,8 @@ def test_resume_equals_uninterrupted_run(ema: float, utk_dir: Path, cache_dir: P
     for key in ("state_dict", "ema") if ema else ("state_dict",):  # the average resumes too
         wa, wb = la[key], lb[key]
         assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa)
+    if ema:
+        assert any("running_var" in k for k in la["ema"])
 
 
 def test_metrics_csv_takes_a_column_added_on_resume(tmp_path: Path) -> None:
@@ -611,3 +619,29 @@ def test_ema_validates_and_saves_the_moving_average_of_every_step(utk_dir: Path,
         torch.testing.assert_close(validated[0][n], average[n], rtol=1e-5, atol=1e-6)
         assert torch.equal(last[n], after_steps[-1][n])
     assert any(not torch.allclose(best[n], last[n], atol=1e-4) for n in floats)  # not the trained weights
+
+
+def test_ema_recalibrates_the_average_and_restarts_at_full_size(utk_dir: Path, cache_dir: Path, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """With --bn-recalib the statistics recomputed each epoch are the average's, not the trained weights';
+    with --progressive the average starts afresh at the first full-size epoch, so it holds none of the
+    weights trained on downscaled batches (nor their BatchNorm statistics)."""
+    recalibrated: list[dict[str, torch.Tensor]] = []
+    real = train_module.recalibrate_bn
+
+    def spy(model, *a, **k):
+        recalibrated.append({n: p.detach().clone() for n, p in model.named_parameters()})
+        return real(model, *a, **k)
+
+    monkeypatch.setattr(train_module, "recalibrate_bn", spy)
+    out = tmp_path / "ema"
+    train(_cfg(out, model="mobilenetv2_age", model_kwargs={"input_size": 64}, epochs=2, max_steps=3, ema=0.6,
+               bn_recalib=8, progressive=32, progressive_epochs=1, precision="fp32"),
+          DataConfig(str(utk_dir)), PreprocessSpec(size=64), progress=False, cache_dir=cache_dir, log=lambda s: None)
+    state = load_checkpoint(out / "last.pt")
+    assert int(state["ema"]["n_averaged"]) == 3  # the full-size epoch's 3 steps, not all 6
+    assert len(recalibrated) == 2
+    average, trained = state["ema"], state["state_dict"]
+    for n, p in recalibrated[-1].items():
+        torch.testing.assert_close(p, average[f"module.{n}"])
+    assert any(not torch.equal(p, trained[n]) for n, p in recalibrated[-1].items())  # not the trained weights
