@@ -21,8 +21,10 @@ import json
 import shlex
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 import edge_age.data.framing as framing
@@ -32,27 +34,15 @@ from edge_age.cli_types import COUNT
 from edge_age.formats import reference_file
 
 
-def _reflect(i: np.ndarray, n: int) -> np.ndarray:
-    """BORDER_REFLECT indices (... c b a | a b c ... z | z y x ...), clipped beyond one reflection."""
-    i = np.where(i < 0, -i - 1, i)
-    i = np.where(i >= n, 2 * n - i - 1, i)
-    return np.clip(i, 0, n - 1)
+_PRODUCT_WARP = framing.warp_square
 
 
 def warp_square_reflect(img: np.ndarray, square: framing.Square, out: int) -> np.ndarray:
-    """edge_age.data.framing.warp_square with the source indices reflected at the photo's edges instead of
-    clipped (the same fixed-point bilinear weights)."""
+    """The product's warp_square on the photo mirrored at its edges (one image size each way: a face's square
+    never reaches further), so samples past the edge read mirrored pixels instead of the edge's."""
     h, w = img.shape[:2]
-    t = ((np.arange(out, dtype=np.float64) + 0.5) / out - 0.5) * square.side
-    a, b = t[None, :], t[:, None]
-    x0, wx = framing._split(square.cx + a * square.cos - b * square.sin - 0.5)
-    y0, wy = framing._split(square.cy + a * square.sin + b * square.cos - 0.5)
-    xa, xb, ya, yb = _reflect(x0, w), _reflect(x0 + 1, w), _reflect(y0, h), _reflect(y0 + 1, h)
-    src = img.astype(np.int64)
-    wx, wy = wx[..., None], wy[..., None]
-    top = src[ya, xa] * (256 - wx) + src[ya, xb] * wx
-    bottom = src[yb, xa] * (256 - wx) + src[yb, xb] * wx
-    return ((top * (256 - wy) + bottom * wy + 32768) >> 16).astype(np.uint8)
+    mirrored = cv2.copyMakeBorder(img, h, h, w, w, cv2.BORDER_REFLECT)
+    return _PRODUCT_WARP(mirrored, replace(square, cx=square.cx + w, cy=square.cy + h), out)
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_age import fileio
-from edge_age.data.wild import WildConfig
+from edge_age.data.wild import WildConfig, read_truth
 from edge_age.errors import EdgeAgeError
 
 
@@ -39,23 +39,25 @@ def join(aligned: Path, wild: Path, labels: Path, canvas: tuple[int, int] = Wild
          ) -> dict[str, np.ndarray]:
     """Per found face: true age, chip and scene estimates, face side and angle, and how far the face's
     square reaches past the photo's edge in face sides (0: wholly inside)."""
-    chips, scenes, placed = _rows(aligned), {r["name"]: r for r in _rows(wild)}, _rows(labels)
+    chips, scenes = _rows(aligned), {r["name"]: r for r in _rows(wild)}
+    try:
+        placed = read_truth(labels)  # scene name -> the chip's square, in the scenes' order
+    except OSError as e:
+        raise EdgeAgeError(f"cannot read: {e.strerror}", labels) from None
     if len(chips) != len(placed):
         raise EdgeAgeError(f"{len(chips)} aligned predictions but {len(placed)} scenes: not the same split", labels)
     cols: dict[str, list[float]] = {k: [] for k in ("age", "chip", "scene", "side", "angle", "outside")}
-    for chip, p in zip(chips, placed):
-        if float(chip["age"]) != float(p["age"]):
-            raise EdgeAgeError(f"scene {p['file_name']} is not the aligned file's face of the same row", labels)
-        s = scenes.get(p["file_name"])
+    for chip, (name, square) in zip(chips, placed.items()):
+        s = scenes.get(name)
         if s is None:
             continue  # no face found: counted by eval itself
-        side, angle = float(p["face_side"]), float(p["face_angle"])
-        t = np.radians(angle)
-        half = side / 2 * (abs(np.cos(t)) + abs(np.sin(t)))  # half-extent of the turned square
-        cx, cy = float(p["face_cx"]), float(p["face_cy"])
-        past = max(half - cx, cx + half - canvas[0], half - cy, cy + half - canvas[1], 0.0)
-        for k, v in (("age", p["age"]), ("chip", chip["estimate"]), ("scene", s["estimate"]), ("side", side),
-                     ("angle", abs(angle)), ("outside", past / side)):
+        if float(chip["age"]) != float(s["age"]):
+            raise EdgeAgeError(f"scene {name} is not the aligned file's face of the same row", wild)
+        corners = square.corners()
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        past = max(-lo[0], hi[0] - canvas[0], -lo[1], hi[1] - canvas[1], 0.0)
+        for k, v in (("age", chip["age"]), ("chip", chip["estimate"]), ("scene", s["estimate"]),
+                     ("side", square.side), ("angle", abs(square.angle)), ("outside", past / square.side)):
             cols[k].append(float(v))
     return {k: np.asarray(v) for k, v in cols.items()}
 
