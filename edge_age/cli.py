@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
         bn_recalib=args.bn_recalib, jitter=jitter, degrade=0.0 if args.no_augment else args.degrade,
-        balance=args.balance, ema=args.ema, **_pairs(args),
+        balance=args.balance, ema=args.ema, edge_cut=0.0 if args.no_augment else args.edge_cut, **_pairs(args),
     )
     summary = train(cfg, data_config(args, args.seed, args.limit), _spec(args, size, **framing), resume=args.resume,
                     progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line,
@@ -101,7 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         checkpoint=str(args.checkpoint), out=str(args.out) if args.out else None, name=args.name,
         formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()), int8=args.int8, data=args.data,
         calib_data=args.calib_data, calib_size=args.calib_size, val_limit=args.val_limit,
-        allow_degraded=args.allow_degraded, qat_epochs=args.qat_epochs,
+        allow_degraded=args.allow_degraded, qat_epochs=args.qat_epochs, flip_average=args.flip_average,
     )
     cfg.rows()  # option errors before torch is imported and the data loaded
     from edge_age.export.exporter import export_checkpoint

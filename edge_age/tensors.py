@@ -86,10 +86,44 @@ def degrade(x: torch.Tensor, gen: torch.Generator, p: float, rgb: bool = True) -
     return x.clamp_(0, 255)
 
 
+# How far a photo's edge cuts into a face's square (share of the square's side): past about half, the
+# detector no longer finds the face. Tilted like the faces of the "faces in context" set, because the
+# crop turns the face upright and so turns the photo's edge with it.
+EDGE_REACH = (0.02, 0.4)
+EDGE_TILT_DEGREES = 25.0
+
+
+def edge_cut(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """Give each face, with probability ``p``, the border a photo's edge leaves in its crop: beyond a line
+    at a random side (tilted by up to :data:`EDGE_TILT_DEGREES`), at a random depth in :data:`EDGE_REACH`,
+    every pixel repeats the line's pixel along the line's normal, as the runtime's crop repeats the photo's
+    edge pixel (edge_age.data.framing.warp_square). Chips never show this; half the faces-in-context squares
+    do, and they carried most of its gap to the aligned chips (benchmarks/photo_gap.md)."""
+    n = x.shape[0]
+    rows = torch.nonzero(torch.rand(n, generator=gen) < p).flatten()
+    m = len(rows)
+    if not m:
+        return x
+    side = torch.randint(4, (m,), generator=gen).float() * (math.pi / 2)
+    tilt = (torch.rand(m, generator=gen) * 2 - 1) * math.radians(EDGE_TILT_DEGREES)
+    lo, hi = EDGE_REACH
+    reach = lo + (hi - lo) * torch.rand(m, generator=gen)
+    normal = torch.stack([torch.cos(side + tilt), torch.sin(side + tilt)], 1)  # (m, 2), x then y
+    # affine_grid's units: the square spans [-1, 1]; the line sits 1 - 2 * reach from the centre.
+    eye = torch.tensor([[1.0, 0, 0], [0, 1, 0]]).expand(m, 2, 3)
+    grid = F.affine_grid(eye, [m, *x.shape[1:]], align_corners=False)  # (m, H, W, 2)
+    past = ((grid * normal[:, None, None, :]).sum(-1) - (1 - 2 * reach)[:, None, None]).clamp(min=0)
+    grid = grid - past[..., None] * normal[:, None, None, :]
+    cut = F.grid_sample(x[rows], grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # Resampling at the pixel centres is exact only up to float rounding: keep the untouched side as it was.
+    x[rows] = torch.where((past > 0)[:, None], cut, x[rows])
+    return x
+
+
 def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]] | None = None,
-            degrade_p: float = 0.0, rgb: bool = True) -> torch.Tensor:
-    """Batched augmentation on 0-255 float NCHW: flip, small affine, colour jitter, and with
-    ``degrade_p`` > 0 the photo degradations of :func:`degrade`.
+            degrade_p: float = 0.0, rgb: bool = True, edge_p: float = 0.0) -> torch.Tensor:
+    """Batched augmentation on 0-255 float NCHW: flip, small affine, with ``edge_p`` > 0 the photo edge
+    of :func:`edge_cut`, colour jitter, and with ``degrade_p`` > 0 the photo degradations of :func:`degrade`.
 
     With ``jitter`` (ranges of crop side / chip side, centre shift in chip sides, angle in degrees, as
     measured after detection and framing), half of the faces get that affine instead of the mild one,
@@ -119,6 +153,8 @@ def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if edge_p > 0:  # drawn only when on, so runs without it replay the batches they trained on
+        x = edge_cut(x, gen, edge_p)
     bright = 1 + u(n, 1, 1, 1) * 0.2
     contrast = 1 + u(n, 1, 1, 1) * 0.2
     sat = 1 + u(n, 1, 1, 1) * 0.2
@@ -133,12 +169,13 @@ def augment(x: torch.Tensor, gen: torch.Generator, jitter: dict[str, list[float]
 
 
 def to_input(faces: np.ndarray, spec: PreprocessSpec, gen: torch.Generator | None,
-             jitter: dict[str, list[float]] | None = None, degrade_p: float = 0.0) -> torch.Tensor:
+             jitter: dict[str, list[float]] | None = None, degrade_p: float = 0.0,
+             edge_p: float = 0.0) -> torch.Tensor:
     """uint8 NHWC crops -> NCHW float tensor in channels-last memory (optionally augmented): normalised,
     or the pixel values for graphs that normalise inside (``spec.input_pixels``, export)."""
     x = torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float()
     if gen is not None:
-        x = augment(x, gen, jitter, degrade_p, spec.color_order == "RGB")
+        x = augment(x, gen, jitter, degrade_p, spec.color_order == "RGB", edge_p)
     if not spec.input_pixels:
         x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
     return x.contiguous(memory_format=torch.channels_last)

@@ -71,8 +71,8 @@ def _resume_state(out: Path, cfg: TrainConfig, data_cfg: DataConfig, spec: Prepr
     if not resume:
         raise EdgeAgeError("already holds a training run; pass --resume to continue it or choose another --out", out)
     state = load_checkpoint(last_path)
-    # Runs saved before --degrade / --balance / --ema existed trained without them.
-    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, "ema": 0.0, **state["train_config"]})
+    # Runs saved before --degrade / --balance / --ema / --edge-cut existed trained without them.
+    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, "ema": 0.0, "edge_cut": 0.0, **state["train_config"]})
     cfg = replace(stored, epochs=cfg.epochs, out=cfg.out, threads=cfg.threads or stored.threads)
     data_cfg = replace(DataConfig.from_dict(state["data"]), path=data_cfg.path)
     log(f"resuming {out} after epoch {state['epoch'] + 1}/{cfg.epochs}")
@@ -346,7 +346,7 @@ def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, pr
         idx = np.sort(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         if len(idx) < ctx.world:
             continue  # a last batch too small to give every process a row: skipped by all of them
-        x = to_input(faces[idx], spec, gen if cfg.augment else None, cfg.jitter, cfg.degrade)
+        x = to_input(faces[idx], spec, gen if cfg.augment else None, cfg.jitter, cfg.degrade, cfg.edge_cut)
         y = torch.from_numpy(ages[idx]).float()
         rows = ctx.rows(len(idx))
         x, y = x[rows].to(ctx.device), y[rows].to(ctx.device)

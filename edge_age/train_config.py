@@ -87,6 +87,9 @@ class TrainConfig:
     # statistics averaged too unless --bn-recalib recomputes them; with --progressive it starts afresh at
     # the first full-size epoch); last.pt keeps the trained weights and the average, so --resume continues both.
     ema: float = 0.0
+    # Share of training faces whose square a photo's edge cuts (edge_age.tensors.edge_cut): the crop of a
+    # face near the border repeats the border's pixels, which chips never show (benchmarks/photo_gap.md).
+    edge_cut: float = 0.0
 
     def input_side(self, epoch: int, full: int) -> int:
         """The side the batches of ``epoch`` (0-based) are trained at. Multiples of 8 keep the strided
@@ -161,6 +164,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="validate and save an exponential moving average of the weights, updated after every "
                         "optimiser step with this decay (0.999 averages over about 1000 steps; default: "
                         "%(default)s, off)")
+    p.add_argument("--edge-cut", type=number(float, 0, 1), default=d("edge_cut"), metavar="P",
+                   help="share of training faces whose crop a photo's edge cuts, filled as the runtime fills "
+                        "it (the edge pixels repeated), as faces near a photo's border are (default: %(default)s)")
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine/colour/degradation augmentation")
     p.add_argument("--denoise", action="store_true", help="non-local-means denoise before resizing (seed 001)")
     p.add_argument("--deblur", action="store_true", help="unsharp-mask after resizing (seed 001)")

@@ -78,3 +78,60 @@ def test_every_exported_file_takes_pixels_at_the_models_input_size(model_export:
     faces = np.random.default_rng(0).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
     ages = np.asarray(predictor.predict(faces)).reshape(-1)
     assert ages.shape == (2,) and np.isfinite(ages).all()
+
+
+@pytest.fixture(scope="module")
+def flip_export(tmp_path_factory) -> dict:
+    """The compact model exported with --flip-average (each file averages a face and its mirror image)."""
+    from edge_age.data.dataset import DataConfig
+    from edge_age.data.preprocess import PreprocessSpec
+    from edge_age.export.exporter import ExportConfig, export_checkpoint
+    from edge_age.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("flip")
+    data = make_utk(root / "UTKFace", n_per_age=2)
+    size = default_input_size("mobilenetv2_age")
+    cfg = TrainConfig(model="mobilenetv2_age", out=str(root / "run"), epochs=1, max_steps=4, batch_size=8, threads=1,
+                      precision="fp32", bn_recalib=32, model_kwargs={"input_size": size})
+    train(cfg, DataConfig(str(data)), PreprocessSpec(size=size), progress=False, cache_dir=root / "cache",
+          log=lambda s: None)
+    out = root / "export"
+    # With QAT, as the measured candidate was made: the flip, the batch of two and the mean are traced and
+    # fine-tuned too.
+    card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=16,
+                                          allow_degraded=True, flip_average=True, qat_epochs=1.0),
+                             command="pytest", progress=False, cache_dir=root / "cache", log=lambda s: None)
+    return {"size": size, "out": out, "card": card}
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+def test_flip_average_files_give_a_face_and_its_mirror_image_one_age(flip_export: dict, fmt) -> None:
+    """Inside each file, so any runtime gets it: the estimate cannot depend on which way the face looks, the
+    float files match the flip-averaged PyTorch model, the int8 TFLite input is still pixel - 128 and the
+    average stays float (quantized, its range stopped short of the oldest ages), and the normalisation is
+    still the first op of the ONNX files (it stays float in their int8 version)."""
+    from edge_age.runtime import load_predictor
+
+    card, size = flip_export["card"], flip_export["size"]
+    entry = card.files[fmt.name]
+    assert card.flip_average is True
+    if fmt.int8:
+        assert entry["parity"]["mean_abs_diff"] <= INT8_SHARE_OF_SPREAD * card.checkpoint["pred_std"], entry["parity"]
+    else:
+        assert entry["parity"]["max_abs_diff"] <= FP32_MAX_DIFF, entry["parity"]
+    path = Path(flip_export["out"]) / entry["file"]
+    if fmt.name == "tflite_int8":
+        assert (entry["input"]["scale"], entry["input"]["zero_point"]) == (1.0, -128)
+        assert entry["output"]["dtype"] == "float32", entry["output"]
+    if fmt.family == "onnx":
+        import onnx
+
+        from edge_age.export.onnx_export import _normalize_node
+
+        assert _normalize_node(onnx.load(str(path))) is not None
+    predictor = load_predictor(path)
+    faces = np.random.default_rng(1).integers(0, 256, (16, size, size, 3), dtype=np.uint8)
+    ages = np.asarray(predictor.predict(faces)).reshape(-1)
+    mirrored = np.asarray(predictor.predict(np.ascontiguousarray(faces[:, :, ::-1]))).reshape(-1)
+    assert len(np.unique(ages)) > 1, ages  # not one constant age, which would pass the next line trivially
+    np.testing.assert_allclose(mirrored, ages, atol=1e-3)

@@ -203,6 +203,62 @@ def test_augment_without_degradations_never_draws_for_them(monkeypatch) -> None:
         augment(_faces(8), torch.Generator().manual_seed(2), None, 0.1)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_edge_cut_repeats_the_line_beyond_a_side_and_leaves_the_rest(seed: int, monkeypatch) -> None:
+    """Untilted, the cut must look like a photo's edge in an upright crop: a strip at one side whose
+    columns (or rows) all repeat the image at the line (not its outermost pixels), as deep as EDGE_REACH
+    allows, and every other pixel untouched. On ramps (x + 5 y, a random offset per face and channel) the
+    value at the line is known: within one step of the last untouched column (row) next to the strip."""
+    import edge_age.tensors as tensors
+
+    monkeypatch.setattr(tensors, "EDGE_TILT_DEGREES", 0.0)
+    side = 40
+    g = torch.arange(side, dtype=torch.float32)
+    ramp = g[None, :] + 5 * g[:, None]  # H x W
+    x = ramp + torch.rand(16, 3, 1, 1, generator=torch.Generator().manual_seed(100 + seed)) * 40
+    y = tensors.edge_cut(x.clone(), torch.Generator().manual_seed(seed), 0.5)
+    lo, hi = tensors.EDGE_REACH
+    cut = 0
+    for a, b in zip(x, y):
+        moved = (a != b).any(0)  # H x W
+        if not moved.any():
+            continue
+        cut += 1
+        cols, rows = moved.any(0), moved.any(1)
+        # One side: the moved pixels fill whole columns (or whole rows) from an edge inwards.
+        strip, axis = (cols, -1) if moved[:, cols].all() else (rows, -2)
+        assert moved.index_select(axis + 2, torch.nonzero(strip).flatten()).all()
+        idx = torch.nonzero(strip).flatten()
+        assert idx[0] == 0 or idx[-1] == side - 1
+        assert len(idx) == idx[-1] - idx[0] + 1
+        assert lo * side - 1 <= len(idx) <= hi * side + 1
+        lines = b.index_select(axis + 3, idx)
+        torch.testing.assert_close(lines, lines.narrow(axis + 3, 0, 1).expand_as(lines), atol=0.01, rtol=0)
+        kept = int(idx[0]) - 1 if idx[-1] == side - 1 else int(idx[-1]) + 1
+        step = 1.0 if axis == -1 else 5.0
+        gap = (lines - a.narrow(axis + 3, kept, 1)).abs()
+        assert (gap <= step + 0.01).all(), (kept, gap.max())
+    assert 3 <= cut <= 13  # p = 0.5 of 16 faces
+
+
+def test_edge_cut_is_seeded_and_off_at_zero(monkeypatch) -> None:
+    import edge_age.tensors as tensors
+
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 255
+    a = tensors.edge_cut(x.clone(), torch.Generator().manual_seed(3), 1.0)
+    torch.testing.assert_close(a, tensors.edge_cut(x.clone(), torch.Generator().manual_seed(3), 1.0))
+    assert all((f != g).any() for f, g in zip(a, x))
+    torch.testing.assert_close(tensors.edge_cut(x.clone(), torch.Generator().manual_seed(3), 0.0), x)
+
+    def refuse(*a, **k):
+        raise AssertionError("edge_cut called at p = 0")
+
+    monkeypatch.setattr(tensors, "edge_cut", refuse)
+    augment(_faces(8), torch.Generator().manual_seed(2), None, 0.2)  # runs without it replay their draws
+    with pytest.raises(AssertionError, match="p = 0"):
+        augment(_faces(8), torch.Generator().manual_seed(2), None, 0.0, edge_p=0.1)
+
+
 def test_to_input_hands_degrade_the_specs_colour_order(monkeypatch) -> None:
     """to_input tells the degradations the spec's channel order (how they use it is proven above on exact
     inputs; comparing whole augmented batches would hang on float rounding that differs between CPUs)."""
@@ -228,25 +284,29 @@ def test_lowres_keeps_a_non_square_shape() -> None:
     assert y.shape == x.shape
 
 
-def test_degrade_option_is_bounded_and_reaches_the_training_batches(utk_dir: Path, cache_dir: Path, tmp_path: Path,
-                                                                    monkeypatch, capsys) -> None:
+def test_degrade_and_edge_cut_options_are_bounded_and_reach_the_training_batches(
+        utk_dir: Path, cache_dir: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     from edge_age.cli import main
 
     with pytest.raises(SystemExit):
         main(["train", "--data", str(utk_dir), "--degrade", "1.5", "--out", str(tmp_path / "x")])
     assert "--degrade: 1.5 is out of range" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(utk_dir), "--edge-cut", "-0.1", "--out", str(tmp_path / "x")])
+    assert "--edge-cut: -0.1 is out of range" in capsys.readouterr().err
     seen: list[float] = []
     real = train_module.to_input
 
-    def spy(faces, spec, gen, jitter=None, degrade_p=0.0):
-        seen.append(degrade_p)
-        return real(faces, spec, gen, jitter, degrade_p)
+    def spy(faces, spec, gen, jitter=None, degrade_p=0.0, edge_p=0.0):
+        seen.append((degrade_p, edge_p))
+        return real(faces, spec, gen, jitter, degrade_p, edge_p)
 
     monkeypatch.setattr(train_module, "to_input", spy)
-    train(_cfg(tmp_path / "run", epochs=1, max_steps=2, degrade=0.3), DataConfig(str(utk_dir)), progress=False,
-          cache_dir=cache_dir, log=lambda s: None)
-    assert seen and set(seen) == {0.3}
-    assert load_checkpoint(tmp_path / "run" / "last.pt")["train_config"]["degrade"] == 0.3
+    train(_cfg(tmp_path / "run", epochs=1, max_steps=2, degrade=0.3, edge_cut=0.2), DataConfig(str(utk_dir)),
+          progress=False, cache_dir=cache_dir, log=lambda s: None)
+    assert seen and set(seen) == {(0.3, 0.2)}
+    stored = load_checkpoint(tmp_path / "run" / "last.pt")["train_config"]
+    assert stored["degrade"] == 0.3 and stored["edge_cut"] == 0.2
 
 
 def test_resume_of_a_run_saved_before_degrade_keeps_it_off(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
@@ -256,10 +316,11 @@ def test_resume_of_a_run_saved_before_degrade_keeps_it_off(utk_dir: Path, cache_
     quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
     train(_cfg(out, epochs=1, max_steps=1), data, **quiet)
     state = load_checkpoint(out / "last.pt")
-    del state["train_config"]["degrade"]  # as written before the option existed
+    del state["train_config"]["degrade"], state["train_config"]["edge_cut"]  # as written before the options
     save_checkpoint(out / "last.pt", state)
-    train(_cfg(out, epochs=2, max_steps=1, degrade=0.9), data, resume=True, **quiet)
-    assert load_checkpoint(out / "last.pt")["train_config"]["degrade"] == 0.0
+    train(_cfg(out, epochs=2, max_steps=1, degrade=0.9, edge_cut=0.5), data, resume=True, **quiet)
+    stored = load_checkpoint(out / "last.pt")["train_config"]
+    assert stored["degrade"] == 0.0 and stored["edge_cut"] == 0.0
     # A run saved with its own value resumes with it, whatever the new command says.
     out = tmp_path / "new"
     train(_cfg(out, epochs=1, max_steps=1, degrade=0.3), data, **quiet)

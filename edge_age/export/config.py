@@ -26,6 +26,7 @@ class ExportConfig:
     val_limit: int | None = None  # parity on at most this many val faces (default: all)
     allow_degraded: bool = False
     qat_epochs: float = 0.0  # > 0: quantization-aware fine-tuning for the int8 TFLite file
+    flip_average: bool = False  # every file averages each face's estimate with its mirror image's
 
     def rows(self) -> list[ExportFormat]:
         """The formats-table rows asked for. An option that no chosen row takes is an error, not ignored
@@ -64,6 +65,9 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
                    help="int8 TFLite only: fine-tune E epochs of the training split with simulated int8, "
                         "distilled from the float model, instead of post-training calibration alone "
                         "(0: off, the default; measurements in benchmarks/export.md)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="every file runs each face and its mirror image and returns the mean estimate: inside "
+                        "the file, so runtimes and the app need no change; two model passes per face")
     p.add_argument("--val-limit", type=POSITIVE_INT, default=d("val_limit"),
                    help="prove parity on at most N val faces (default: all)")
     p.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")

@@ -26,7 +26,7 @@ from edge_age.errors import EdgeAgeError
 from edge_age.evaluate import predict_all
 from edge_age.export.config import ExportConfig
 from edge_age.export.job import WriteJob
-from edge_age.export.prepare import PixelInput, fold_age_scale, quantization_friendly
+from edge_age.export.prepare import FlipAverage, PixelInput, fold_age_scale, quantization_friendly
 from edge_age.export.qat import QATConfig
 from edge_age.formats import FORMATS, ExportFormat, sibling
 from edge_age.runtime import load_predictor
@@ -96,6 +96,7 @@ def _new_card(cfg: ExportConfig, ckpt: dict[str, Any], name: str, spec: Preproce
             "selection": "evenly spaced over age-sorted faces",
             "ranges": {}},  # per int8 file, as its writer reports it
         parity_on={"split": "val", "n": int(n_val)},
+        flip_average=cfg.flip_average,
         command=command,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -182,10 +183,16 @@ def export_checkpoint(
 
     from edge_age.checkpoint import TorchPredictor  # same predictor interface as every file
 
-    ref = predict_all(TorchPredictor(cfg.checkpoint), val_faces, progress=progress)
+    torch_model = TorchPredictor(cfg.checkpoint)
+    ref = predict_all(torch_model, val_faces, progress=progress)
+    if cfg.flip_average:  # what the files compute, so parity compares like with like
+        ref = (ref + predict_all(torch_model, np.ascontiguousarray(val_faces[:, :, ::-1]), progress=progress)) / 2
     card = _new_card(cfg, ckpt, name, spec, data_cfg, ref, float(np.abs(ref - val_ages).mean()), len(val_faces),
                      None if calib is None else len(calib), command)
-    export_model = PixelInput(quantization_friendly(fold_age_scale(model), spec.size), spec.mean, spec.std)
+    export_model = quantization_friendly(fold_age_scale(model), spec.size)
+    if cfg.flip_average:  # behind the normalisation (a per-channel op: the flip commutes with it), which so
+        export_model = FlipAverage(export_model)  # stays the first op on the input, as contract 1's int8 files need
+    export_model = PixelInput(export_model, spec.mean, spec.std)
     job = WriteJob(model=export_model.eval(), spec=spec, meta=_meta(card),
                    calib=calib, qat=qat, progress=progress,
                    train_faces=np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None)

@@ -82,6 +82,27 @@ class NHWCInput(nn.Module):
         return self.model(x.permute(0, 3, 1, 2))
 
 
+class FlipAverage(nn.Module):
+    """``model`` run on each face and on its mirror image in one batch, the two estimates averaged.
+
+    Inside the graph, so every runtime (ONNX, TFLite, the Android app) gets it from the file alone with no
+    change of contract 1. One batch of 2N rather than two calls: the weights appear once in the file. Costs two
+    model passes per face; measured gain on the reference in benchmarks/flip_average.md. Goes behind
+    ``PixelInput`` (the per-channel normalisation commutes with the flip), which stays the first op; the int8
+    ONNX file's stem is then not padded to 4 channels (``pad_stem_channels`` finds no input -> Q -> DQ -> Conv).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # NCHW
+        y = self.model(torch.cat([x, x.flip(-1)], 0))
+        # A float mean, not (a + b) / 2: PT2E quantizes Add and Mul, which gave the int8 file an int8 output
+        # whose range stopped at 81 years; the quantizer leaves MEAN of float outputs alone.
+        return y.reshape(2, -1, y.shape[-1]).mean(0)
+
+
 class PixelInput(nn.Module):
     """``model`` behind ``(x - mean) / std``: the exported file takes the resized crop's pixel values.
 

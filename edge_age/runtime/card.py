@@ -21,6 +21,7 @@ from edge_age.runtime.golden import MAX_GOLDEN
 # Fields whose JSON type is checked when a card is read (beyond the preprocessing spec).
 _TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "model": (str,), "files": (dict,), "data": (dict, type(None)), "trained": (bool,),
+    "flip_average": (bool,),
     "checkpoint": (dict, type(None)), "calibration": (dict, type(None)), "parity_on": (dict, type(None)),
     "split_counts": (dict, type(None)), "command": (str,), "created": (str,), "edge_age_version": (str,),
 }
@@ -40,6 +41,10 @@ class ModelCard:
     command: str = ""
     created: str = ""
     trained: bool = True  # False: a bench baseline with stand-in weights (its MAE means nothing)
+    # The files average each face's estimate with its mirror image's inside the graph (export --flip-average):
+    # nothing for a runtime to do; said here because each face costs two model passes. The checkpoint's
+    # val_mae / pred_std and every parity entry are then those of the flip-averaged float model.
+    flip_average: bool = False
     baseline_version: int | None = None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # formats-table row name -> file entry
 

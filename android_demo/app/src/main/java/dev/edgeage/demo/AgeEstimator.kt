@@ -31,12 +31,13 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
     val choice: Choice
     private val interpreter: Interpreter
     private val input: ByteBuffer
-    private val output: ByteBuffer = ByteBuffer.allocateDirect(1).order(ByteOrder.nativeOrder())
+    private val output: ByteBuffer
 
     init {
         val cardName = context.assets.list("")!!.first { it.endsWith(".json") }
         card = ModelCard.parse(context.assets.open(cardName).bufferedReader().readText())
         input = ByteBuffer.allocateDirect(card.spec.size * card.spec.size * 3).order(ByteOrder.nativeOrder())
+        output = ByteBuffer.allocateDirect(card.outputType.bytes).order(ByteOrder.nativeOrder())
         val model = mapAsset(context, card.modelFile)
         fun open(xnnpack: Boolean) = Interpreter(model, Interpreter.Options().setNumThreads(threads).setUseXNNPACK(xnnpack))
         var chosen = open(useXnnpack)
@@ -59,7 +60,7 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
             input.rewind()
             output.rewind()
             interp.run(input, output)
-            Preprocessor.dequantize(output.get(0), card.output)
+            Preprocessor.age(output, card)
         }.toFloatArray()
 
     fun estimate(bitmap: Bitmap, face: FaceDetection?): AgeResult {
@@ -73,7 +74,7 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
         val t0 = SystemClock.elapsedRealtimeNanos()
         interpreter.run(input, output)
         val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6
-        return AgeResult(face, Preprocessor.dequantize(output.get(0), card.output), ms)
+        return AgeResult(face, Preprocessor.age(output, card), ms)
     }
 
     override fun close() = interpreter.close()

@@ -18,6 +18,10 @@ data class PreprocessSpec(
 /** Scale and zero-point of an int8 tensor: real = (q - zeroPoint) * scale. */
 data class QuantParams(val scale: Float, val zeroPoint: Int)
 
+/** The element types a model's age output comes in: int8 (a quantized last layer) or float32 (a float tail,
+ *  e.g. the distribution head's expectation, which the int8 reference file ends with). */
+enum class OutputType(val bytes: Int) { INT8(1), FLOAT32(4) }
+
 /**
  * What the app needs from `NAME.json`: the spec and the int8 file's input/output quantization.
  * Nothing here is hard-coded: a retrained or re-exported model brings its own card.
@@ -28,6 +32,8 @@ data class ModelCard(
     val spec: PreprocessSpec,
     val input: QuantParams,
     val output: QuantParams,
+    /** How the file's age output is stored (read it with [Preprocessor.age]). */
+    val outputType: OutputType = OutputType.INT8,
     /** The file's golden outputs for the start-up check ([GoldenCheck]); null in cards made before them. */
     val golden: Golden? = null,
     /** Per-face 80% intervals ([IntervalBands]); null in cards made before them. */
@@ -56,6 +62,7 @@ data class ModelCard(
                 spec = spec,
                 input = quant(entry.getAsJsonObject("input")),
                 output = quant(entry.getAsJsonObject("output")),
+                outputType = outputType(entry.getAsJsonObject("output")),
                 golden = entry.getAsJsonObject("golden")?.let { g ->
                     val tol = g.get("tolerance").asFloat
                     Golden(g.get("n").asInt, g.get("seed").asLong, floatsOf(g, "ages"), floatsOf(g, "ages_safe"), tol,
@@ -83,6 +90,12 @@ data class ModelCard(
 
         private fun floatsOf(o: JsonObject, key: String): FloatArray =
             o.getAsJsonArray(key).map { it.asFloat }.toFloatArray()
+
+        private fun outputType(o: JsonObject): OutputType = when (val dtype = o.get("dtype")?.asString ?: "int8") {
+            "int8" -> OutputType.INT8
+            "float32" -> OutputType.FLOAT32
+            else -> throw IllegalArgumentException("model card: output dtype '$dtype' is not supported (int8, float32)")
+        }
 
         private fun quant(o: JsonObject): QuantParams =
             QuantParams(o.get("scale").asDouble.toFloat(), o.get("zero_point").asInt)

@@ -148,4 +148,11 @@ object Preprocessor {
 
     /** int8 model output -> age in years. */
     fun dequantize(q: Byte, p: QuantParams): Float = (q.toInt() - p.zeroPoint) * p.scale
+
+    /** The age in the interpreter's output buffer ([OutputType.bytes] long, native order), as the card says it
+     *  is stored: the int8 reference file ends in float (its distribution head), SimpleCNN's in int8. */
+    fun age(output: java.nio.ByteBuffer, card: ModelCard): Float = when (card.outputType) {
+        OutputType.INT8 -> dequantize(output.get(0), card.output)
+        OutputType.FLOAT32 -> output.getFloat(0)
+    }
 }

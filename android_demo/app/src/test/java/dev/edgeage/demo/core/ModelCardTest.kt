@@ -24,6 +24,17 @@ class ModelCardTest {
         assertEquals(123.675f, card.spec.mean[0], 0f)
         assertEquals(QuantParams(0.0186f, -14), card.input)
         assertEquals(-128, card.output.zeroPoint)
+        assertEquals(OutputType.INT8, card.outputType)
+    }
+
+    @Test
+    fun readsAFloatOutputAndRefusesAnUnknownOne() {
+        // The int8 reference file ends in float: its card says so, and the app must read 4 bytes, not 1.
+        val float = json.replace("\"output\": {\"shape\": [1, 1], \"dtype\": \"int8\"", "\"output\": {\"shape\": [1, 1], \"dtype\": \"float32\"")
+        assertEquals(OutputType.FLOAT32, ModelCard.parse(float).outputType)
+        val odd = json.replace("\"output\": {\"shape\": [1, 1], \"dtype\": \"int8\"", "\"output\": {\"shape\": [1, 1], \"dtype\": \"uint8\"")
+        val e = assertThrows(IllegalArgumentException::class.java) { ModelCard.parse(odd) }
+        assertEquals(true, e.message!!.contains("uint8"))
     }
 
     @Test

@@ -104,6 +104,17 @@ class PreprocessorTest {
     }
 
     @Test
+    fun readsTheAgeAsTheCardSaysItIsStored() {
+        fun card(type: OutputType) = ModelCard("m", "m.tflite", spec, QuantParams(1f, -128), QuantParams(0.5f, -50), type)
+        val int8 = java.nio.ByteBuffer.allocateDirect(OutputType.INT8.bytes).order(java.nio.ByteOrder.nativeOrder())
+        int8.put(0, 25)
+        assertEquals(37.5f, Preprocessor.age(int8, card(OutputType.INT8)), 1e-6f)
+        val f32 = java.nio.ByteBuffer.allocateDirect(OutputType.FLOAT32.bytes).order(java.nio.ByteOrder.nativeOrder())
+        f32.putFloat(0, 41.25f)
+        assertEquals(41.25f, Preprocessor.age(f32, card(OutputType.FLOAT32)), 0f)
+    }
+
+    @Test
     fun unsupportedInterpolationIsRefused() {
         val img = image(8, 8) { _, _, _ -> 1 }
         assertThrows(IllegalArgumentException::class.java) { Preprocessor.prepare(img, spec.copy(interpolation = "area")) }
