@@ -26,15 +26,13 @@ FP32_MAX_DIFF = 0.05  # years: the float files compute the same graph
 pytestmark = pytest.mark.slow  # an export of every model: about 1.5 minutes on 2 cores
 
 
-@pytest.fixture(scope="module", params=list_models())
-def model_export(request, tmp_path_factory) -> dict:
+def _stand_in_export(root: Path, name: str, **export_options) -> dict:
+    """Stand-in weights for ``name`` (see the module docstring), exported to every row of the formats table."""
     from edge_age.data.dataset import DataConfig
     from edge_age.data.preprocess import PreprocessSpec
     from edge_age.export.exporter import ExportConfig, export_checkpoint
     from edge_age.train import TrainConfig, train
 
-    name = request.param
-    root = tmp_path_factory.mktemp(f"matrix_{name}")
     data = make_utk(root / "UTKFace", n_per_age=2)
     size = default_input_size(name)
     cfg = TrainConfig(model=name, out=str(root / "run"), epochs=1, max_steps=4, batch_size=8, threads=1,
@@ -43,9 +41,14 @@ def model_export(request, tmp_path_factory) -> dict:
           log=lambda s: None)
     out = root / "export"
     card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=16,
-                                          allow_degraded=True),
+                                          allow_degraded=True, **export_options),
                              command="pytest", progress=False, cache_dir=root / "cache", log=lambda s: None)
     return {"name": name, "size": size, "out": out, "card": card}
+
+
+@pytest.fixture(scope="module", params=list_models())
+def model_export(request, tmp_path_factory) -> dict:
+    return _stand_in_export(tmp_path_factory.mktemp(f"matrix_{request.param}"), request.param)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
@@ -82,26 +85,9 @@ def test_every_exported_file_takes_pixels_at_the_models_input_size(model_export:
 
 @pytest.fixture(scope="module")
 def flip_export(tmp_path_factory) -> dict:
-    """The compact model exported with --flip-average (each file averages a face and its mirror image)."""
-    from edge_age.data.dataset import DataConfig
-    from edge_age.data.preprocess import PreprocessSpec
-    from edge_age.export.exporter import ExportConfig, export_checkpoint
-    from edge_age.train import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("flip")
-    data = make_utk(root / "UTKFace", n_per_age=2)
-    size = default_input_size("mobilenetv2_age")
-    cfg = TrainConfig(model="mobilenetv2_age", out=str(root / "run"), epochs=1, max_steps=4, batch_size=8, threads=1,
-                      precision="fp32", bn_recalib=32, model_kwargs={"input_size": size})
-    train(cfg, DataConfig(str(data)), PreprocessSpec(size=size), progress=False, cache_dir=root / "cache",
-          log=lambda s: None)
-    out = root / "export"
-    # With QAT, as the measured candidate was made: the flip, the batch of two and the mean are traced and
-    # fine-tuned too.
-    card = export_checkpoint(ExportConfig(str(root / "run" / "best.pt"), out=str(out), int8=True, calib_size=16,
-                                          allow_degraded=True, flip_average=True, qat_epochs=1.0),
-                             command="pytest", progress=False, cache_dir=root / "cache", log=lambda s: None)
-    return {"size": size, "out": out, "card": card}
+    """The compact model exported with --flip-average (each file averages a face and its mirror image), with
+    QAT as the measured candidate was made: the flip, the batch of two and the mean are traced and fine-tuned too."""
+    return _stand_in_export(tmp_path_factory.mktemp("flip"), "mobilenetv2_age", flip_average=True, qat_epochs=1.0)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
