@@ -144,7 +144,10 @@ def _photo_section(folder: Path) -> None:
     cost = [f"- photo path before the model (detect + frame + crop + resize, 640x480, {t} thread): p50 {p['p50_ms']:.0f} ms, "
             f"p90 {p['p90_ms']:.0f} ms; {p['no_face_p50_ms']:.0f} ms for a photo without a face; "
             f"CPU: {bench['machine']['cpu']}" for t, p in bench["photo_path"].items()]
-    print("\n".join([f"### `{folder}`", "", f"Model: `{json.loads((folder / 'wild.json').read_text())['model']}`", "",
+    wild = json.loads((folder / "wild.json").read_text())
+    model = f"`{wild['model']}`" + (", each estimate averaged with the mirror image's (`--flip-average`)"
+                                   if wild.get("flip_average") else "")
+    print("\n".join([f"### `{folder}`", "", f"Model: {model}", "",
                      "| input | faces scored | MAE | vs aligned | bias | under-18 TPR / FPR |",
                      "|---|---:|---:|---:|---:|---:|", *rows, "", *cost, ""]))
 

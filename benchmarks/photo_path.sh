@@ -7,20 +7,23 @@ cd "$(dirname "$0")/.."
 DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
 MODEL=${MODEL:-export/mobilenetv2_age/mobilenetv2_age_int8.tflite}
 OUT=${OUT:-benchmarks/photo_path}
+EVAL_OPTS=${EVAL_OPTS:-}  # e.g. --flip-average (benchmarks/photo_path_flip)
 mkdir -p "$OUT"
 # The reference's framing: fitted for the MTCNN detector, given to the export by scripts/set_framing.py
 # (benchmarks/framing_fit.json is the earlier Haar fit, which the reference was trained with).
 [ -f benchmarks/framing_fit_mtcnn.json ] && [ -z "${REFIT:-}" ] || \
   edge-age data framing --data "$DATA" --limit 2500 --detector mtcnn --out benchmarks/framing_fit_mtcnn.json --no-progress
 [ -f runs/wild_test/labels.csv ] || edge-age data wild --data "$DATA" --split test --out runs/wild_test --no-progress
-edge-age eval "$MODEL" --data "$DATA" --split test --no-progress \
+edge-age eval "$MODEL" --data "$DATA" --split test --no-progress $EVAL_OPTS \
   --json "$OUT/aligned.json" --out runs/eval/photo_aligned
-edge-age eval "$MODEL" --data "$DATA" --split test --detect-faces --no-progress \
+edge-age eval "$MODEL" --data "$DATA" --split test --detect-faces --no-progress $EVAL_OPTS \
   --json "$OUT/chips_detect.json" --out runs/eval/photo_chips
-edge-age eval "$MODEL" --data runs/wild_test/labels.csv --split all --detect-faces --no-progress \
+edge-age eval "$MODEL" --data runs/wild_test/labels.csv --split all --detect-faces --no-progress $EVAL_OPTS \
   --json "$OUT/wild.json" --out runs/eval/photo_wild
 edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
   --md "$OUT/bench.md"
+# benchmarks/photo_path_flip: the same reference file with each estimate averaged with its mirror image's
+# (EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip).
 # benchmarks/photo_path_degrade18: the 18-epoch reference (mobilenetv2_age_degrade) that the 24-epoch one replaced
 # (this script at commit dfa9640, when export/mobilenetv2_age/ held that file).
 # benchmarks/photo_path_no_degrade: the reference before it was trained with --degrade 0.25 (the same script,
@@ -37,9 +40,11 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "\`photo_path_degrade18\` was measured when \`export/mobilenetv2_age/\` held the reference before it (the same"
   echo "recipe at 18 epochs, \`mobilenetv2_age_degrade\`, commit dfa9640), \`photo_path_no_degrade\` and \`photo_path_haar\` when"
   echo "it held the one before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
+  echo "\`photo_path_flip\` is the reference file again, each estimate the mean of the face's and its mirror image's"
+  echo "(\`EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip\`: two model passes per face)."
   echo
-  # the folder just written first, then every committed one (each once)
-  python benchmarks/collect.py photo $(printf '%s\n' "$OUT" benchmarks/photo_path benchmarks/photo_path_degrade18 \
+  # the reference first, then the folder just written, then every committed one (each once)
+  python benchmarks/collect.py photo $(printf '%s\n' benchmarks/photo_path "$OUT" benchmarks/photo_path_flip benchmarks/photo_path_degrade18 \
     benchmarks/photo_path_no_degrade benchmarks/photo_path_haar benchmarks/photo_path_previous | awk '!seen[$0]++')
 } > benchmarks/photo_path.md
 cat benchmarks/photo_path.md

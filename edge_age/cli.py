@@ -84,8 +84,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = EvalConfig(model=str(args.model), data=args.data, scheme=args.scheme, detect_faces=args.detect_faces,
                      split=args.split, seed=args.seed, limit=args.limit, json=_opt_str(args.json),
                      out=_opt_str(args.out), report=_opt_str(args.report), batch_size=args.batch_size,
-                     threads=args.threads,
-                     cache_dir=_opt_str(args.cache_dir))
+                     threads=args.threads, cache_dir=_opt_str(args.cache_dir), flip_average=args.flip_average)
     evaluate(cfg, progress=not args.no_progress, command=args.command_line)
     return 0
 
@@ -117,7 +116,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     cfg = PredictConfig(images=tuple(map(str, args.images)), model=_opt_str(args.model),
                         detect_faces=args.detect_faces, json=_opt_str(args.json), annotate=_opt_str(args.annotate),
-                        threads=args.threads, max_uncertainty=args.max_uncertainty, min_face=args.min_face)
+                        threads=args.threads, max_uncertainty=args.max_uncertainty, min_face=args.min_face,
+                        flip_average=args.flip_average)
     result = predict(cfg)
     return 0 if result["failed"] < len(cfg.images) else 2  # non-zero only when no image could be scored
 

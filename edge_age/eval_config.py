@@ -31,6 +31,7 @@ class EvalConfig:
     batch_size: int = 64
     threads: int = 0  # 0: all cores (the runtime's default)
     cache_dir: str | None = None
+    flip_average: bool = False  # mean of each face's and its mirror image's estimate (two passes)
 
     def out_dir(self) -> Path:
         # Not next to the model: that may be the committed export/ folder.
@@ -48,6 +49,7 @@ class PredictConfig:
     threads: int = 0  # 0: all cores (the runtime's default)
     max_uncertainty: float | None = None  # abstain when the 80% interval is wider (years)
     min_face: int | None = None  # abstain when the detected face is smaller (pixels, box side)
+    flip_average: bool = False  # mean of each face's and its mirror image's estimate (two passes)
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
@@ -67,6 +69,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="also write an assurance report here: report.md with gates, intervals and groups, and plots")
     p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="score each face and its mirror image and report the mean of the two estimates "
+                        "(two model passes per face; a file exported with --flip-average does this inside)")
 
 
 def add_predict_args(p: argparse.ArgumentParser) -> None:
@@ -87,3 +92,6 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-face", type=number(int, 1, 100_000), default=d("min_face"), metavar="PX",
                    help="with --detect-faces: abstain for a face whose box is smaller than this")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="score each face and its mirror image and report the mean of the two estimates "
+                        "(two model passes per face; a file exported with --flip-average does this inside)")

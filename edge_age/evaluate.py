@@ -156,7 +156,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
         if report.exists() and not report.is_dir():
             raise EdgeAgeError("--report names a folder; this is a file", report)
         fileio.check_target(report / "report.md")
-    predictor = load_predictor(cfg.model, threads=cfg.threads or None)
+    predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
     data = config_for_model(predictor.data_config, cfg.data, cfg.scheme, cfg.detect_faces, cfg.seed, cfg.limit)
     splits = None if cfg.split == "all" else (cfg.split,)
     ds = load_dataset(data, predictor.spec, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None, progress=progress, splits=splits)
@@ -181,8 +181,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     out_dir = cfg.out_dir()
     scatter = plots.scatter_true_pred(y, p, out_dir / "scatter.png", f"{title}\nMAE {m['mae']:.2f}")
     conf = plots.confusion(decade_confusion(y, p), DECADES, out_dir / "confusion.png", title)
-    result = {"command": command, "model": str(cfg.model), "runtime": predictor.runtime, "data": data.to_dict(),
-              "split": cfg.split, "metrics": m, "skipped": len(ds.problems),
+    result = {"command": command, "model": str(cfg.model), "runtime": predictor.runtime,
+              "flip_average": cfg.flip_average, "data": data.to_dict(), "split": cfg.split, "metrics": m,
+              "skipped": len(ds.problems),
               "plots": [str(x) for x in (scatter, conf) if x is not None]}
     if cfg.json:
         fileio.write_json(cfg.json, result)

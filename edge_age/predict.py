@@ -141,7 +141,7 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
     if cfg.min_face is not None and not cfg.detect_faces:
         raise EdgeAgeError("--min-face needs --detect-faces (without it each image is one face, of unknown size)")
     annotated = annotation_paths(images, Path(cfg.annotate)) if cfg.annotate else []
-    predictor = load_predictor(model, threads=cfg.threads or None)
+    predictor = load_predictor(model, threads=cfg.threads or None, flip_average=cfg.flip_average)
     fitted = (file_entry(predictor) or {}).get("interval")  # the card's 80% intervals, where it has them
     if cfg.max_uncertainty is not None and not fitted:
         raise EdgeAgeError("--max-uncertainty needs per-face intervals, and this file's model card has none "
@@ -170,7 +170,7 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
     abstained = sum(1 for r in results if r.get("abstained"))
     print(f"{len(images)} image(s), {n_faces} face(s), " + (f"{abstained} abstained, " if abstained else "")
           + f"{failed} skipped  [{predictor.name}, {predictor.runtime}]", file=sys.stderr)
-    out = {"model": str(model), "runtime": predictor.runtime, "results": results}
+    out = {"model": str(model), "runtime": predictor.runtime, "flip_average": cfg.flip_average, "results": results}
     if cfg.json:
         fileio.write_json(cfg.json, out)
     return {**out, "failed": failed}

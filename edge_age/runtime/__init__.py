@@ -28,9 +28,21 @@ class Predictor(Protocol):
     def predict(self, faces: np.ndarray) -> np.ndarray: ...
 
 
-def load_predictor(path: str | Path, threads: int | None = None, check: bool = True) -> Predictor:
+def load_predictor(path: str | Path, threads: int | None = None, check: bool = True,
+                   flip_average: bool = False) -> Predictor:
     """Open any supported model file by its suffix. ``check``: an exported file whose card has golden
-    outputs is checked against them on its first use on this machine (:mod:`edge_age.runtime.check`)."""
+    outputs is checked against them on its first use on this machine (:mod:`edge_age.runtime.check`).
+    ``flip_average``: every estimate is the mean of the face's and its mirror image's
+    (:mod:`edge_age.runtime.flip`; two model passes per face)."""
+    predictor = _open(path, threads, check)
+    if flip_average:
+        from edge_age.runtime.flip import flip_averaged
+
+        return flip_averaged(predictor)
+    return predictor
+
+
+def _open(path: str | Path, threads: int | None, check: bool) -> Predictor:
     p = Path(path)
     if not p.exists():
         raise EdgeAgeError("no such model file", p)

@@ -17,15 +17,18 @@ import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 import org.tensorflow.lite.Interpreter
 
-/** One face's age and how long the interpreter took for it. */
+/** One face's age and how long the interpreter took for it (both passes with the flip average). */
 data class AgeResult(val face: FaceDetection?, val age: Float, val inferenceMs: Double)
 
 /**
  * The LiteRT interpreter around the exported int8 model. Everything about the input -- size,
  * normalisation, int8 scale and zero-point -- comes from the model card in assets/, and the tensor
  * is built by the JVM-tested [Preprocessor], so the app feeds the model what training fed it.
+ * [flipAverage]: each age is the mean of the face's and its mirror image's (two passes), as `predict --flip-average`.
  */
-class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCloseable {
+class AgeEstimator(
+    context: Context, threads: Int, useXnnpack: Boolean, private val flipAverage: Boolean = false,
+) : AutoCloseable {
     val card: ModelCard
     /** What the start-up check decided: the interpreter asked for, or the one without XNNPACK. */
     val choice: Choice
@@ -67,14 +70,20 @@ class AgeEstimator(context: Context, threads: Int, useXnnpack: Boolean) : AutoCl
         val pixels = IntArray(bitmap.width * bitmap.height)
         bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
         val tensor = Preprocessor.inputTensor(RgbImage.fromArgb(pixels, bitmap.width, bitmap.height), face, card)
+        val t0 = SystemClock.elapsedRealtimeNanos()
+        var age = run(tensor)
+        if (flipAverage) age = (age + run(Preprocessor.mirror(tensor, card.spec.size))) / 2
+        val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6
+        return AgeResult(face, age, ms)
+    }
+
+    private fun run(tensor: ByteArray): Float {
         input.rewind()
         input.put(tensor)
         input.rewind()
         output.rewind()
-        val t0 = SystemClock.elapsedRealtimeNanos()
         interpreter.run(input, output)
-        val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6
-        return AgeResult(face, Preprocessor.age(output, card), ms)
+        return Preprocessor.age(output, card)
     }
 
     override fun close() = interpreter.close()

@@ -146,6 +146,20 @@ object Preprocessor {
         return quantize(prepare(crop, card.spec), card.spec, card.input)
     }
 
+    /**
+     * The input of the face's mirror image (left-right) from the face's input [tensor] (`size x size x 3`): every
+     * byte is one pixel's own, so this is what preparing the mirrored crop gives. The app's flip average scores
+     * both, as `edge-age predict --flip-average` does with the prepared face.
+     */
+    fun mirror(tensor: ByteArray, size: Int): ByteArray {
+        require(tensor.size == size * size * 3) { "tensor of ${tensor.size} bytes is not ${size}x${size}x3" }
+        val out = ByteArray(tensor.size)
+        for (y in 0 until size) for (x in 0 until size) {
+            System.arraycopy(tensor, (y * size + x) * 3, out, (y * size + size - 1 - x) * 3, 3)
+        }
+        return out
+    }
+
     /** int8 model output -> age in years. */
     fun dequantize(q: Byte, p: QuantParams): Float = (q.toInt() - p.zeroPoint) * p.scale
 

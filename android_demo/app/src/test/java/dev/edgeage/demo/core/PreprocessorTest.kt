@@ -115,6 +115,17 @@ class PreprocessorTest {
     }
 
     @Test
+    fun mirroredTensorIsTheTensorOfTheMirrorImage() {
+        val card = ModelCard("m", "m.tflite", spec, QuantParams(0.5f, -3), QuantParams(0.5f, -50), OutputType.FLOAT32)
+        val img = image(4, 4) { x, y, c -> (x * 53 + y * 29 + c * 71) and 0xFF }
+        val mirrored = image(4, 4) { x, y, c -> (((3 - x) * 53 + y * 29 + c * 71) and 0xFF) }
+        val tensor = Preprocessor.inputTensor(img, null, card)
+        assertArrayEquals(Preprocessor.inputTensor(mirrored, null, card), Preprocessor.mirror(tensor, 4))
+        assertArrayEquals(tensor, Preprocessor.mirror(Preprocessor.mirror(tensor, 4), 4))
+        assertThrows(IllegalArgumentException::class.java) { Preprocessor.mirror(tensor, 3) }
+    }
+
+    @Test
     fun unsupportedInterpolationIsRefused() {
         val img = image(8, 8) { _, _, _ -> 1 }
         assertThrows(IllegalArgumentException::class.java) { Preprocessor.prepare(img, spec.copy(interpolation = "area")) }

@@ -1,0 +1,100 @@
+"""``--flip-average`` of eval and predict: each estimate is the mean of the face's and its mirror image's."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from conftest import face_image, make_utk
+from edge_age.cli import main
+from edge_age.formats import bundled_reference
+from edge_age.runtime import load_predictor
+from edge_age.runtime.flip import FlipAveraged, flip_averaged
+
+
+class Lopsided:
+    """A stand-in predictor that reads only the left third of each face: its mirror image scores differently."""
+
+    name, runtime, spec = "lopsided", "numpy", None
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        self.calls.append(len(faces))
+        w = faces.shape[2]
+        return faces[:, :, : w // 3].astype(np.float32).mean(axis=(1, 2, 3))
+
+
+FACES = arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(2, 9), st.integers(3, 9), st.just(3)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(FACES)
+def test_the_estimate_is_the_mean_of_the_face_and_its_mirror(faces: np.ndarray) -> None:
+    inner = Lopsided()
+    got = FlipAveraged(inner).predict(faces)
+    want = (Lopsided().predict(faces) + Lopsided().predict(faces[:, :, ::-1])) / 2
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
+    assert inner.calls == [2 * len(faces)]  # one call with both halves, not two
+
+
+@settings(max_examples=50, deadline=None)
+@given(FACES)
+def test_a_face_and_its_mirror_image_get_one_age(faces: np.ndarray) -> None:
+    p = FlipAveraged(Lopsided())
+    np.testing.assert_array_equal(p.predict(faces), p.predict(np.ascontiguousarray(faces[:, :, ::-1])))
+
+
+def test_a_file_that_averages_inside_is_not_run_four_times() -> None:
+    p = load_predictor(bundled_reference())
+    assert isinstance(flip_averaged(p), FlipAveraged)
+    p.card = replace(p.card, flip_average=True)
+    assert flip_averaged(p) is p
+
+
+def test_the_reference_file_flip_averaged() -> None:
+    plain = load_predictor(bundled_reference(), threads=1)
+    flipped = load_predictor(bundled_reference(), threads=1, flip_average=True)
+    faces = np.stack([cv2.cvtColor(face_image(a, a, size=64), cv2.COLOR_BGR2RGB) for a in (5, 30, 70)])
+    mirrored = np.ascontiguousarray(faces[:, :, ::-1])
+    np.testing.assert_allclose(flipped.predict(faces), (plain.predict(faces) + plain.predict(mirrored)) / 2,
+                               atol=1e-5)
+    assert flipped.spec == plain.spec and flipped.card is not None and flipped.runtime == plain.runtime
+
+
+def test_predict_gives_a_photo_and_its_mirror_one_age(tmp_path: Path, capsys) -> None:
+    # at the model's input size crop and resize are the identity, so the two files feed mirrored tensors
+    face = face_image(40, 3, size=64)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"  # lossless: JPEG need not encode a mirror image as a mirror
+    for path, img in ((a, face), (b, np.ascontiguousarray(face[:, ::-1]))):
+        path.write_bytes(cv2.imencode(".png", img)[1].tobytes())
+    ages = {}
+    for flip in (False, True):
+        out = tmp_path / f"{flip}.json"
+        assert main(["predict", str(a), str(b), "--json", str(out)] + ["--flip-average"] * flip) == 0
+        result = json.loads(out.read_text())
+        assert result["flip_average"] is flip
+        ages[flip] = [r["age"] for r in result["results"]]
+    assert ages[True][0] == ages[True][1]
+    assert abs(ages[True][0] - sum(ages[False]) / 2) <= 0.011  # the JSON rounds ages to 2 places
+    assert ages[False][0] != ages[False][1]  # the file itself is not mirror-symmetric: the test can fail
+
+
+def test_eval_records_the_option_and_scores_the_mean(tmp_path: Path) -> None:
+    make_utk(tmp_path / "faces", n_per_age=1)
+    metrics = {}
+    for flip in (False, True):
+        out = tmp_path / f"eval_{flip}"
+        argv = ["eval", str(bundled_reference()), "--data", str(tmp_path / "faces"), "--split", "all",
+                "--no-progress", "--out", str(out), "--threads", "1"] + ["--flip-average"] * flip
+        assert main(argv) == 0
+        metrics[flip] = json.loads((out / "metrics.json").read_text())
+        assert metrics[flip]["flip_average"] is flip
+    assert metrics[True]["metrics"]["mae"] != metrics[False]["metrics"]["mae"]
