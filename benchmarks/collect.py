@@ -3,6 +3,7 @@
     python benchmarks/collect.py training RUN_DIR|EVAL.json ...  -> benchmarks/training.{md,json} (rows merged)
     python benchmarks/collect.py export CARD.json [CARD.json ...]  -> benchmarks/export.{md,json}
     python benchmarks/collect.py photo DIR [DIR ...]  -> stdout: a photo-path table per folder of photo_path.sh's files
+    python benchmarks/collect.py speedup BENCH.json [BENCH.json ...]  -> stdout: the speed-ups of each bench run
 
 A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
 (from ``edge-age eval --json``); the export card holds sizes and parity. A run whose folder is gone
@@ -152,7 +153,31 @@ def _photo_section(folder: Path) -> None:
                      "|---|---:|---:|---:|---:|---:|", *rows, "", *cost, ""]))
 
 
+def _fastest(rows: list[dict], model: str, int8: bool) -> dict | None:
+    mine = [r for r in rows if r["model"] == model and bool(r["int8"]) == int8 and r["threads"] == 1]
+    return min(mine, key=lambda r: r["p50_ms"]) if mine else None
+
+
+def speedup(bench_files: list[Path]) -> None:
+    """Per bench run (1 thread): the fastest int8 file of each of our models against the fastest fp32 file of
+    each ResNet (best runtime against best runtime), and the same-runtime ratios the bench itself writes."""
+    lines = ["| run | compact int8 ms | x R50 (best/best) | x R50 same runtime | SimpleCNN int8 ms | x R50 (best/best) "
+             "| x R50 same runtime | R50 fp32 ms | x R18 (compact, best/best) |", "|---|" + "---:|" * 8]
+    for f in bench_files:
+        rows = json.loads(f.read_text())["rows"]
+        r50, r18 = _fastest(rows, "resnet50", False), _fastest(rows, "resnet18", False)
+        cells = []
+        for model in ("mobilenetv2_age", "simplecnn"):
+            best = _fastest(rows, model, True)
+            same = max(r["speedup_vs_resnet50"] for r in rows if r["model"] == model and r["int8"] and r["threads"] == 1)
+            cells += [f"{best['p50_ms']:.3f}", f"{r50['p50_ms'] / best['p50_ms']:.1f}", f"{same:.1f}"]
+        compact = _fastest(rows, "mobilenetv2_age", True)
+        lines.append(f"| `{f}` | " + " | ".join(cells) + f" | {r50['p50_ms']:.2f} | {r18['p50_ms'] / compact['p50_ms']:.1f} |")
+    print("\n".join(lines))
+
+
 if __name__ == "__main__":
     what, *paths = sys.argv[1:]
     {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export([Path(p) for p in paths]),
-     "photo": lambda: photo([Path(p) for p in paths])}[what]()
+     "photo": lambda: photo([Path(p) for p in paths]),
+     "speedup": lambda: speedup([Path(p) for p in paths])}[what]()

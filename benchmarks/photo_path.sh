@@ -23,7 +23,9 @@ edge-age eval "$MODEL" --data runs/wild_test/labels.csv --split all --detect-fac
 edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no-peak --json "$OUT/bench.json" \
   --md "$OUT/bench.md"
 # benchmarks/photo_path_flip: the same reference file with each estimate averaged with its mirror image's
-# (EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip).
+# (EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip). EVAL_OPTS reach the three evals only: the bench
+# line above times the file's one pass (its MAE on 200 faces too); the photo-path cost it adds does not
+# depend on the model.
 # benchmarks/photo_path_degrade18: the 18-epoch reference (mobilenetv2_age_degrade) that the 24-epoch one replaced
 # (this script at commit dfa9640, when export/mobilenetv2_age/ held that file).
 # benchmarks/photo_path_no_degrade: the reference before it was trained with --degrade 0.25 (the same script,

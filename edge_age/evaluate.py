@@ -16,6 +16,7 @@ from edge_age.assurance import GATE_THRESHOLDS, by_group, challenge_25, gate_poi
 from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import EvalConfig
 from edge_age.runtime.card import file_entry
+from edge_age.runtime.flip import averages_mirror
 
 DECADES = [f"{10 * i}-{10 * i + 9}" for i in range(10)] + ["100+"]
 # Age bands as age-assurance buyers read them (children, the 13-17 gate, young adults, ...).
@@ -182,7 +183,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     scatter = plots.scatter_true_pred(y, p, out_dir / "scatter.png", f"{title}\nMAE {m['mae']:.2f}")
     conf = plots.confusion(decade_confusion(y, p), DECADES, out_dir / "confusion.png", title)
     result = {"command": command, "model": str(cfg.model), "runtime": predictor.runtime,
-              "flip_average": cfg.flip_average, "data": data.to_dict(), "split": cfg.split, "metrics": m,
+              "flip_average": averages_mirror(predictor), "data": data.to_dict(), "split": cfg.split, "metrics": m,
               "skipped": len(ds.problems),
               "plots": [str(x) for x in (scatter, conf) if x is not None]}
     if cfg.json:

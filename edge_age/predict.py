@@ -24,6 +24,7 @@ from edge_age.errors import EdgeAgeError
 from edge_age.eval_config import PredictConfig
 from edge_age.runtime import load_predictor
 from edge_age.runtime.card import file_entry
+from edge_age.runtime.flip import averages_mirror
 
 def default_model() -> Path:
     """The reference int8 TFLite file bundled with the package (formats.REFERENCE_MODEL)."""
@@ -133,7 +134,9 @@ def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | No
 
 def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Ages of every face in ``cfg.images``: one line per face to ``log``, problems per file to stderr.
-    Returns ``{"model", "runtime", "results", "failed"}`` (also written to ``cfg.json``)."""
+    Returns ``{"model", "runtime", "flip_average", "results", "failed"}`` (also written to ``cfg.json``;
+    ``flip_average``: whether each age is the mean of the face's and its mirror image's, by the option or
+    inside the file)."""
     model = Path(cfg.model) if cfg.model else default_model()
     images = [Path(p) for p in cfg.images]
     if cfg.json:
@@ -170,7 +173,8 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
     abstained = sum(1 for r in results if r.get("abstained"))
     print(f"{len(images)} image(s), {n_faces} face(s), " + (f"{abstained} abstained, " if abstained else "")
           + f"{failed} skipped  [{predictor.name}, {predictor.runtime}]", file=sys.stderr)
-    out = {"model": str(model), "runtime": predictor.runtime, "flip_average": cfg.flip_average, "results": results}
+    out = {"model": str(model), "runtime": predictor.runtime, "flip_average": averages_mirror(predictor),
+           "results": results}
     if cfg.json:
         fileio.write_json(cfg.json, out)
     return {**out, "failed": failed}

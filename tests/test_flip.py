@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import csv
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from conftest import face_image, make_utk
+from conftest import face_image
 from edge_age.cli import main
 from edge_age.formats import bundled_reference
 from edge_age.runtime import load_predictor
-from edge_age.runtime.flip import FlipAveraged, flip_averaged
+from edge_age.runtime.flip import FlipAveraged, averages_mirror, flip_averaged
 
 
 class Lopsided:
@@ -54,9 +57,9 @@ def test_a_face_and_its_mirror_image_get_one_age(faces: np.ndarray) -> None:
 
 def test_a_file_that_averages_inside_is_not_run_four_times() -> None:
     p = load_predictor(bundled_reference())
-    assert isinstance(flip_averaged(p), FlipAveraged)
+    assert isinstance(flip_averaged(p), FlipAveraged) and not averages_mirror(p)
     p.card = replace(p.card, flip_average=True)
-    assert flip_averaged(p) is p
+    assert flip_averaged(p) is p and averages_mirror(p)  # and eval / predict record that its ages are averages
 
 
 def test_the_reference_file_flip_averaged() -> None:
@@ -87,14 +90,45 @@ def test_predict_gives_a_photo_and_its_mirror_one_age(tmp_path: Path, capsys) ->
     assert ages[False][0] != ages[False][1]  # the file itself is not mirror-symmetric: the test can fail
 
 
-def test_eval_records_the_option_and_scores_the_mean(tmp_path: Path) -> None:
-    make_utk(tmp_path / "faces", n_per_age=1)
-    metrics = {}
-    for flip in (False, True):
-        out = tmp_path / f"eval_{flip}"
-        argv = ["eval", str(bundled_reference()), "--data", str(tmp_path / "faces"), "--split", "all",
+def _png(path: Path, img: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cv2.imencode(".png", img)[1].tobytes())  # lossless: JPEG need not keep a mirror a mirror
+
+
+def test_eval_scores_a_set_and_its_mirror_image_alike(tmp_path: Path) -> None:
+    # folder-per-age faces at the model's input size (crop and resize are the identity), and their mirror images
+    for k, age in enumerate((3, 12, 25, 40, 61, 80)):
+        face = face_image(age, k, size=64)
+        _png(tmp_path / "faces" / str(age) / f"f{k}.png", face)
+        _png(tmp_path / "mirrored" / str(age) / f"f{k}.png", np.ascontiguousarray(face[:, ::-1]))
+    estimates = {}
+    for data, flip in (("faces", False), ("faces", True), ("mirrored", True)):
+        out = tmp_path / f"eval_{data}_{flip}"
+        argv = ["eval", str(bundled_reference()), "--data", str(tmp_path / data), "--split", "all",
                 "--no-progress", "--out", str(out), "--threads", "1"] + ["--flip-average"] * flip
         assert main(argv) == 0
-        metrics[flip] = json.loads((out / "metrics.json").read_text())
-        assert metrics[flip]["flip_average"] is flip
-    assert metrics[True]["metrics"]["mae"] != metrics[False]["metrics"]["mae"]
+        assert json.loads((out / "metrics.json").read_text())["flip_average"] is flip
+        with open(out / "predictions.csv") as f:
+            estimates[data, flip] = {r["name"]: float(r["estimate"]) for r in csv.DictReader(f)}
+    assert len(estimates["faces", True]) == 6
+    assert estimates["faces", True] == estimates["mirrored", True]
+    assert estimates["faces", True] != estimates["faces", False]
+
+
+def test_shapes_it_cannot_pair_are_refused() -> None:
+    p = FlipAveraged(Lopsided())
+    with pytest.raises(ValueError, match="N x H x W x 3"):
+        p.predict(np.zeros((8, 8, 3), np.uint8))  # one face without its batch axis: H would be taken for N
+
+    class TwoNumbers(Lopsided):
+        def predict(self, faces: np.ndarray) -> np.ndarray:
+            return np.zeros((len(faces), 2), np.float32)
+
+    with pytest.raises(ValueError, match="gave 8 numbers for 4 faces"):
+        FlipAveraged(TwoNumbers()).predict(np.zeros((2, 8, 8, 3), np.uint8))
+
+
+def test_the_wrapper_copies_without_recursing() -> None:
+    p = copy.copy(FlipAveraged(Lopsided()))
+    assert p.name == "lopsided +mirror" and p.runtime == "numpy"
+    assert not hasattr(FlipAveraged.__new__(FlipAveraged), "spec")  # a bare instance: AttributeError, not recursion

@@ -154,6 +154,23 @@ def test_exported_files_take_pixels(exported: dict) -> None:
     assert onnx_pred.spec.input_pixels  # from the file's own metadata
 
 
+def test_the_int8_pixel_input_shortcut_gives_the_general_path_bytes() -> None:
+    """The TFLite predictor feeds pixel - 128 to files that normalise inside without the float round trip."""
+    import numpy as np
+
+    from edge_age.formats import bundled_reference
+
+    p = load_predictor(bundled_reference(), check=False)
+    assert p._pixel_minus_128
+    face = np.arange(64 * 64 * 3, dtype=np.int64).reshape(64, 64, 3) % 256  # every byte value
+    face = face.astype(np.uint8)
+    fast = p.input_tensor(face)
+    p._pixel_minus_128 = False
+    general = p.input_tensor(face)
+    assert fast.dtype == general.dtype == np.int8 and fast.shape == general.shape == (1, 64, 64, 3)
+    np.testing.assert_array_equal(fast, general)
+
+
 @pytest.mark.parametrize("field, value, says", [
     ("mean", [1.0, 2.0], "mean must be 3 finite numbers"),
     ("std", [1.0, 0.0, 1.0], "std must be positive"),

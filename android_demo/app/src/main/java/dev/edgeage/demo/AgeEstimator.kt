@@ -24,7 +24,8 @@ data class AgeResult(val face: FaceDetection?, val age: Float, val inferenceMs: 
  * The LiteRT interpreter around the exported int8 model. Everything about the input -- size,
  * normalisation, int8 scale and zero-point -- comes from the model card in assets/, and the tensor
  * is built by the JVM-tested [Preprocessor], so the app feeds the model what training fed it.
- * [flipAverage]: each age is the mean of the face's and its mirror image's (two passes), as `predict --flip-average`.
+ * [flipAverage]: each age is the mean of the face's and its mirror image's (two passes), as `predict --flip-average`;
+ * nothing is added for a file that does this inside (its card's `flip_average`). MainActivity leaves it off.
  */
 class AgeEstimator(
     context: Context, threads: Int, useXnnpack: Boolean, private val flipAverage: Boolean = false,
@@ -72,7 +73,7 @@ class AgeEstimator(
         val tensor = Preprocessor.inputTensor(RgbImage.fromArgb(pixels, bitmap.width, bitmap.height), face, card)
         val t0 = SystemClock.elapsedRealtimeNanos()
         var age = run(tensor)
-        if (flipAverage) age = (age + run(Preprocessor.mirror(tensor, card.spec.size))) / 2
+        if (flipAverage && !card.flipAverage) age = (age + run(Preprocessor.mirror(tensor, card.spec.size))) / 2
         val ms = (SystemClock.elapsedRealtimeNanos() - t0) / 1e6
         return AgeResult(face, age, ms)
     }

@@ -38,6 +38,8 @@ data class ModelCard(
     val golden: Golden? = null,
     /** Per-face 80% intervals ([IntervalBands]); null in cards made before them. */
     val interval: IntervalBands? = null,
+    /** The file averages each face with its mirror image inside (`export --flip-average`): nothing to add. */
+    val flipAverage: Boolean = false,
 ) {
     companion object {
         /** Parse a card; [format] picks the file entry (the int8 TFLite by default). */
@@ -74,6 +76,7 @@ data class ModelCard(
                                   bands.map { it.getAsJsonArray("err")[0].asFloat }.toFloatArray(),
                                   bands.map { it.getAsJsonArray("err")[1].asFloat }.toFloatArray())
                 },
+                flipAverage = root.has("flip_average") && root.get("flip_average").asBoolean,
             )
         }
 

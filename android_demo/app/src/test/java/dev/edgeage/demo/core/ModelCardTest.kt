@@ -52,6 +52,12 @@ class ModelCardTest {
     }
 
     @Test
+    fun readsWhetherTheFileAveragesWithTheMirrorImage() {
+        assertEquals(false, ModelCard.parse(json).flipAverage)  // cards written before export --flip-average
+        assertEquals(true, ModelCard.parse(json.replace("{\"name\": \"simplecnn\",", "{\"name\": \"simplecnn\", \"flip_average\": true,")).flipAverage)
+    }
+
+    @Test
     fun missingFormatIsAClearError() {
         val e = assertThrows(IllegalArgumentException::class.java) { ModelCard.parse(json, "onnx_int8") }
         assertEquals(true, e.message!!.contains("onnx_int8"))
