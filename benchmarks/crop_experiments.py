@@ -8,7 +8,7 @@ sampled another way than the product's, to see what the crop geometry costs befo
   repeating the edge pixels (OpenCV's BORDER_REFLECT instead of BORDER_REPLICATE).
 - ``--scales 0.92,1,1.08``: score every face once per scale of its framed square's side (one eval each, in
   OUT/scale_S) and report the MAE of each and of the mean estimate per face: what averaging over the framing's
-  scale error (MTCNN's residual: 0.90-1.10, 5-95%, framing_fit_mtcnn.json) would buy on the photo path.
+  scale error (MTCNN's residual: 0.89-1.10, 5-95%, framing_fit_mtcnn.json) would buy on the photo path.
 - ``--flip-average``: passed on to every eval.
 - ``--aligned-scale S --data ARCHIVE``: no detection: the aligned chips of the test split, each cropped to its
   central S of a side before the model's resize: does the model read a tighter (S < 1) crop of a true chip better
