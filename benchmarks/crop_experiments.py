@@ -118,14 +118,13 @@ def main() -> int:
     ap.add_argument("--aligned-scale", type=float, default=0.0, help="central share of each aligned test chip")
     ap.add_argument("--data", default="../shared/data/UTKFace.tar.gz", help="with --aligned-scale (default: %(default)s)")
     args = ap.parse_args()
-    base = ["eval", args.model, "--data", args.wild, "--split", "all", "--detect-faces", "--no-progress",
-            "--threads", "1"] + ["--flip-average"] * args.flip_average
+    tail = ["--no-progress", "--threads", "1"] + ["--flip-average"] * args.flip_average
+    base = ["eval", args.model, "--data", args.wild, "--split", "all", "--detect-faces", *tail]
     if args.scales:
         return _scales(args, base)
     if args.aligned_scale:
         preprocess.center_square = central(args.aligned_scale)
-        base = ["eval", args.model, "--data", args.data, "--split", "test", "--no-progress", "--threads", "1"] + \
-            ["--flip-average"] * args.flip_average
+        base = ["eval", args.model, "--data", args.data, "--split", "test", *tail]
     if args.sample_side:
         framing.sample_side = lambda square, size: args.sample_side  # crop_detection looks it up when called
     if args.border == "reflect":

@@ -16,6 +16,11 @@ from edge_age.cli_types import POSITIVE_INT, SEED, THREADS, default_of, number
 from edge_age.data.split import SPLIT_CHOICES
 
 
+# eval and predict take the same option (edge_age.runtime.flip)
+FLIP_AVERAGE_HELP = ("score each face and its mirror image and report the mean of the two estimates "
+                     "(two model passes per face; a file exported with --flip-average does this inside)")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     model: str  # checkpoint, .onnx or .tflite
@@ -69,9 +74,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="also write an assurance report here: report.md with gates, intervals and groups, and plots")
     p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
-    p.add_argument("--flip-average", action="store_true",
-                   help="score each face and its mirror image and report the mean of the two estimates "
-                        "(two model passes per face; a file exported with --flip-average does this inside)")
+    p.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
 
 
 def add_predict_args(p: argparse.ArgumentParser) -> None:
@@ -92,6 +95,4 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-face", type=number(int, 1, 100_000), default=d("min_face"), metavar="PX",
                    help="with --detect-faces: abstain for a face whose box is smaller than this")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
-    p.add_argument("--flip-average", action="store_true",
-                   help="score each face and its mirror image and report the mean of the two estimates "
-                        "(two model passes per face; a file exported with --flip-average does this inside)")
+    p.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)

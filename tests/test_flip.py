@@ -35,6 +35,11 @@ class Lopsided:
         return faces[:, :, : w // 3].astype(np.float32).mean(axis=(1, 2, 3))
 
 
+def _png(path: Path, img: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cv2.imencode(".png", img)[1].tobytes())  # lossless: JPEG need not keep a mirror a mirror
+
+
 FACES = arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(2, 9), st.integers(3, 9), st.just(3)))
 
 
@@ -75,9 +80,9 @@ def test_the_reference_file_flip_averaged() -> None:
 def test_predict_gives_a_photo_and_its_mirror_one_age(tmp_path: Path, capsys) -> None:
     # at the model's input size crop and resize are the identity, so the two files feed mirrored tensors
     face = face_image(40, 3, size=64)
-    a, b = tmp_path / "a.png", tmp_path / "b.png"  # lossless: JPEG need not encode a mirror image as a mirror
-    for path, img in ((a, face), (b, np.ascontiguousarray(face[:, ::-1]))):
-        path.write_bytes(cv2.imencode(".png", img)[1].tobytes())
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    _png(a, face)
+    _png(b, np.ascontiguousarray(face[:, ::-1]))
     ages = {}
     for flip in (False, True):
         out = tmp_path / f"{flip}.json"
@@ -88,11 +93,6 @@ def test_predict_gives_a_photo_and_its_mirror_one_age(tmp_path: Path, capsys) ->
     assert ages[True][0] == ages[True][1]
     assert abs(ages[True][0] - sum(ages[False]) / 2) <= 0.011  # the JSON rounds ages to 2 places
     assert ages[False][0] != ages[False][1]  # the file itself is not mirror-symmetric: the test can fail
-
-
-def _png(path: Path, img: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(cv2.imencode(".png", img)[1].tobytes())  # lossless: JPEG need not keep a mirror a mirror
 
 
 def test_eval_scores_a_set_and_its_mirror_image_alike(tmp_path: Path) -> None:

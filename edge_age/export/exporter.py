@@ -30,6 +30,7 @@ from edge_age.export.prepare import FlipAverage, PixelInput, fold_age_scale, qua
 from edge_age.export.qat import QATConfig
 from edge_age.formats import FORMATS, ExportFormat, sibling
 from edge_age.runtime import load_predictor
+from edge_age.runtime.flip import flip_averaged
 from edge_age.runtime.card import ModelCard
 from edge_age.runtime.golden import golden_entry
 
@@ -184,9 +185,8 @@ def export_checkpoint(
     from edge_age.checkpoint import TorchPredictor  # same predictor interface as every file
 
     torch_model = TorchPredictor(cfg.checkpoint)
-    ref = predict_all(torch_model, val_faces, progress=progress)
-    if cfg.flip_average:  # what the files compute, so parity compares like with like
-        ref = (ref + predict_all(torch_model, np.ascontiguousarray(val_faces[:, :, ::-1]), progress=progress)) / 2
+    # with --flip-average the files average each face with its mirror image: so does the reference they are proven on
+    ref = predict_all(flip_averaged(torch_model) if cfg.flip_average else torch_model, val_faces, progress=progress)
     card = _new_card(cfg, ckpt, name, spec, data_cfg, ref, float(np.abs(ref - val_ages).mean()), len(val_faces),
                      None if calib is None else len(calib), command)
     export_model = quantization_friendly(fold_age_scale(model), spec.size)
