@@ -26,6 +26,9 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
 # (EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip). EVAL_OPTS reach the three evals only: the bench
 # line above times the file's one pass (its MAE on 200 faces too); the photo-path cost it adds does not
 # depend on the model.
+# benchmarks/photo_path_degrade24 and photo_path_flip_degrade24: the reference trained on aligned chips
+# (mobilenetv2_age_degrade24) that the one trained on the path (mobilenetv2_age_path24) replaced (this script
+# at commit 7ce7b64, when export/mobilenetv2_age/ held that file).
 # benchmarks/photo_path_degrade18: the 18-epoch reference (mobilenetv2_age_degrade) that the 24-epoch one replaced
 # (this script at commit dfa9640, when export/mobilenetv2_age/ held that file).
 # benchmarks/photo_path_no_degrade: the reference before it was trained with --degrade 0.25 (the same script,
@@ -38,7 +41,10 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "# The photo path: aligned chips vs detection on chips and on faces in context (int8 TFLite, test split)"
   echo
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\`; each JSON beside it holds its command."
-  echo "The reference is \`mobilenetv2_age_degrade24\` (\`benchmarks/training.md\`) since commit 7656432."
+  echo "The reference is \`mobilenetv2_age_path24\` (\`benchmarks/training.md\`: trained on the train split's chips and"
+  echo "faces in context, each found by the detector and framed; chosen on val) since the commit that follows 7ce7b64."
+  echo "\`photo_path_degrade24\` and \`photo_path_flip_degrade24\` were measured when \`export/mobilenetv2_age/\` held the"
+  echo "reference before it (the same recipe trained on aligned chips, \`mobilenetv2_age_degrade24\`, commit 7ce7b64)."
   echo "\`photo_path_degrade18\` was measured when \`export/mobilenetv2_age/\` held the reference before it (the same"
   echo "recipe at 18 epochs, \`mobilenetv2_age_degrade\`, commit dfa9640), \`photo_path_no_degrade\` and \`photo_path_haar\` when"
   echo "it held the one before \`--degrade\` (commit 2899472), \`photo_path_previous\` the one before the framing contract."
@@ -46,7 +52,8 @@ edge-age bench "$MODEL" --data "$DATA" --split test --limit 200 --threads 1 --no
   echo "(\`EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip\`: two model passes per face)."
   echo
   # the reference first, then the folder just written, then every committed one (each once)
-  python benchmarks/collect.py photo $(printf '%s\n' benchmarks/photo_path "$OUT" benchmarks/photo_path_flip benchmarks/photo_path_degrade18 \
+  python benchmarks/collect.py photo $(printf '%s\n' benchmarks/photo_path "$OUT" benchmarks/photo_path_flip \
+    benchmarks/photo_path_degrade24 benchmarks/photo_path_flip_degrade24 benchmarks/photo_path_degrade18 \
     benchmarks/photo_path_no_degrade benchmarks/photo_path_haar benchmarks/photo_path_previous | awk '!seen[$0]++')
 } > benchmarks/photo_path.md
 cat benchmarks/photo_path.md

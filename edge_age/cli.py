@@ -99,6 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     cfg = ExportConfig(
         checkpoint=str(args.checkpoint), out=str(args.out) if args.out else None, name=args.name,
         formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()), int8=args.int8, data=args.data,
+        detect_faces=args.detect_faces,
         calib_data=args.calib_data, calib_size=args.calib_size, val_limit=args.val_limit,
         allow_degraded=args.allow_degraded, qat_epochs=args.qat_epochs, flip_average=args.flip_average,
     )

@@ -54,3 +54,19 @@ def test_detect_faces_crops_or_reports(tmp_path: Path, cache_dir: Path) -> None:
 
     with pytest.raises(EdgeAgeError, match="none of the 2 selected images"):
         load_dataset(DataConfig(str(root), detect_faces=True), PreprocessSpec(), cache_dir, progress=False)
+
+
+def test_stored_detection_follows_the_stored_dataset_only() -> None:
+    """A model trained on raw photos with --detect-faces is scored on another dataset (aligned chips) without
+    detection unless asked, and on its own dataset with it: --detect-faces says what a dataset's images are."""
+    from edge_age.data.dataset import config_for_model
+
+    stored = DataConfig("photos/labels.csv", detect_faces=True).to_dict()
+    assert config_for_model(stored).detect_faces
+    assert config_for_model(stored, "photos/labels.csv").detect_faces
+    other = config_for_model(stored, "chips.tar.gz")
+    assert (other.path, other.detect_faces, other.split) == ("chips.tar.gz", False, DataConfig("x").split)
+    assert config_for_model(stored, "chips.tar.gz", detect_faces=True).detect_faces
+    plain = DataConfig("chips.tar.gz").to_dict()
+    assert not config_for_model(plain, "photos/labels.csv").detect_faces
+    assert DataConfig("a", detect_faces=True).with_path(None) == DataConfig("a", detect_faces=True)

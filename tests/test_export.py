@@ -190,3 +190,26 @@ def test_every_exported_file_carries_golden_outputs_it_reproduces(exported: dict
         assert golden_of(p) == golden
         verdict = run_check(p, lambda: fmt.load_predictor()(exported["out"] / entry["file"], safe=True), golden)
         assert verdict.ok and verdict.max_diff == 0.0, (name, verdict)  # same machine, same bytes out
+
+
+def test_export_on_another_dataset_records_the_training_data_beside_it(exported: dict, tmp_path: Path) -> None:
+    """export --data names the set the files are proven on (the card's data, what eval scores by default); when it
+    is not the training data, the card keeps that too, with its counts. A stored --detect-faces would not carry
+    over to the other set (DataConfig.with_path): the proving set is read as the chips it is."""
+    import shutil
+
+    from edge_age.data.dataset import DataConfig
+
+    assert "data" not in exported["card"].checkpoint and exported["card"].split_counts  # trained on the same set
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(exported["data"], moved)
+    cfg = ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(tmp_path / "exp"), formats=("onnx_fp32",),
+                       data=str(moved))
+    card = export_checkpoint(cfg, progress=False, cache_dir=exported["cache"], log=lambda s: None)
+    assert card.data["path"] == str(moved) and not card.data["detect_faces"]
+    assert card.checkpoint["data"] == DataConfig(str(exported["data"])).to_dict()
+    assert card.checkpoint["split_counts"] == exported["card"].split_counts and card.split_counts is None
+    # --detect-faces reads the set as photos: the generated faces are no detector's faces, so none is found
+    with pytest.raises(EdgeAgeError, match="could be read"):
+        export_checkpoint(ExportConfig(**{**cfg.__dict__, "out": str(tmp_path / "exp2"), "detect_faces": True}),
+                          progress=False, cache_dir=exported["cache"], log=lambda s: None)

@@ -82,7 +82,7 @@ def add_data_commands(sub: Any) -> None:
     rep.add_argument("--seed", type=SEED, default=0, help="split seed (default: %(default)s)")
     rep.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset)")
     rep.set_defaults(func=cmd_data_report)
-    wild_help = ("each chip placed in a 640x480 scene at a random scale (15-60%% of the width), position and "
+    wild_help = ("each chip placed in a 640x480 scene at a random scale (15-60% of the width), position and "
                  "rotation (+-25 degrees) over a shuffled, blurred background, relit and JPEG-compressed")
     wi = data.add_parser("wild", help="faces in context: a reproducible photo-like test set from aligned chips",
                          description="Write one scene per face of a split, " + wild_help + ", with labels.csv "

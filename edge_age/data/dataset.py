@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,13 @@ class DataConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def with_path(self, path: str | None) -> "DataConfig":
+        """This split on the dataset at ``path`` (None: this one). ``detect_faces`` says what this dataset's
+        images are (raw photos), so it carries over to the same path only: another dataset detects when asked."""
+        if path is None or path == self.path:
+            return self
+        return replace(self, path=path, detect_faces=False)
+
     @classmethod
     def from_dict(cls, d: dict) -> "DataConfig":
         d = dict(d)
@@ -45,10 +52,12 @@ def config_for_model(stored: dict | None, path: str | None = None, scheme: str =
     """The data config to score a model with: its stored one (same split), overridden where asked.
 
     ``stored`` is the data config a checkpoint or model card carries (None for a foreign file).
-    A model is scored on its own split unless ``seed`` asks for another one; ``path`` replaces a
-    dataset that moved, and an explicit ``scheme`` or ``detect_faces`` wins over the stored ones.
+    A model is scored on its own split unless ``seed`` asks for another one; ``path`` names the dataset
+    (another one, or the stored one moved), and an explicit ``scheme`` or ``detect_faces`` wins over the
+    stored ones. Stored detection applies to the stored path only: a model trained on raw photos with
+    --detect-faces is scored on aligned chips elsewhere without it (DataConfig.with_path).
     """
-    base = DataConfig.from_dict(stored) if stored else None
+    base = DataConfig.from_dict(stored).with_path(path) if stored else None
     split = SplitConfig(seed=seed) if seed is not None else (base.split if base else SplitConfig())
     return DataConfig(
         path=path or (base.path if base else default_data()),

@@ -20,7 +20,8 @@ class ExportConfig:
     name: str | None = None  # default: the checkpoint's model name
     formats: tuple[str, ...] = ("onnx", "tflite")  # families or row names of the formats table
     int8: bool = False
-    data: str | None = None  # where the checkpoint's dataset is now (default: where it was)
+    data: str | None = None  # the dataset to prove and calibrate on (default: the checkpoint's)
+    detect_faces: bool = False  # with data: its images are raw photos (a checkpoint's own path keeps its setting)
     calib_data: str | None = None  # default: the training split
     calib_size: int = 300
     val_limit: int | None = None  # parity on at most this many val faces (default: all)
@@ -56,7 +57,12 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
                    help="output folder, replaced as a whole (default: runs/export/NAME; the committed references "
                         "under export/ change only when named here)")
     p.add_argument("--name", default=d("name"), help="file name stem (default: the model name)")
-    p.add_argument("--data", default=d("data"), help="the checkpoint's dataset, if it moved")
+    p.add_argument("--data", default=d("data"),
+                   help="the dataset whose val split proves the files and whose train split calibrates them "
+                        "(default: the checkpoint's; same split seed)")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="with --data: its images are raw photos, each face found and framed first (a checkpoint "
+                        "trained with --detect-faces keeps it on its own --data path only)")
     p.add_argument("--calib-data", default=d("calib_data"),
                    help="int8 only: calibration faces (default: the training split)")
     p.add_argument("--calib-size", type=POSITIVE_INT, default=d("calib_size"),

@@ -85,12 +85,17 @@ def _new_card(cfg: ExportConfig, ckpt: dict[str, Any], name: str, spec: Preproce
               ref: np.ndarray, ref_mae: float, n_val: int, n_calib: int | None, command: str) -> ModelCard:
     # The run folder is scratch space; the card keeps how its weights were trained (one line per start/resume).
     train_cmd = Path(cfg.checkpoint).parent / "train_command.txt"
+    # data: what the files were proven and calibrated on, and what eval scores by default. Where that is not
+    # the training data (e.g. aligned chips for a model trained on detected photos), the card keeps both.
+    trained = DataConfig.from_dict(ckpt["data"])
+    same = trained.path == data_cfg.path
     return ModelCard(
         name=name, model=ckpt["model"], preprocess=spec, edge_age_version=__version__, data=data_cfg.to_dict(),
-        split_counts=ckpt.get("split_counts"),
+        split_counts=ckpt.get("split_counts") if same else None,
         checkpoint={"file": str(cfg.checkpoint), "epoch": int(ckpt.get("epoch", -1)) + 1,
                     "val_mae": float(ref_mae), "pred_std": float(ref.std()),
                     "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else [],
+                    **({} if same else {"data": trained.to_dict(), "split_counts": ckpt.get("split_counts")}),
                     **({"teacher": ckpt["teacher"]} if ckpt.get("teacher") else {})},
         calibration=None if n_calib is None else {
             "n": int(n_calib), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
@@ -172,9 +177,9 @@ def export_checkpoint(
     spec = replace(PreprocessSpec.from_dict(ckpt["preprocess"]), input_pixels=True)
     name = cfg.name or ckpt["model"]
     out = Path(cfg.out or Path("runs") / "export" / name)
-    data_cfg = DataConfig.from_dict(ckpt["data"])
-    if cfg.data:
-        data_cfg = replace(data_cfg, path=cfg.data)
+    data_cfg = DataConfig.from_dict(ckpt["data"]).with_path(cfg.data)
+    if cfg.detect_faces:
+        data_cfg = replace(data_cfg, detect_faces=True)
 
     ds = load_dataset(data_cfg, spec, cache_dir=cache_dir, progress=progress, splits=("train", "val"))
     val_faces, val_ages = _val_faces(ds, cfg.val_limit, data_cfg.path)
