@@ -147,7 +147,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots, metrics.json and
     predictions.csv into ``cfg.out_dir()`` (and ``cfg.json``) and returns what was written."""
-    from edge_age.data.dataset import config_for_model, load_dataset
+    from edge_age.data.dataset import DataConfig, config_for_model, load_dataset
     from edge_age.runtime import load_predictor
 
     if cfg.json:
@@ -159,6 +159,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
         fileio.check_target(report / "report.md")
     predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
     data = config_for_model(predictor.data_config, cfg.data, cfg.scheme, cfg.detect_faces, cfg.seed, cfg.limit)
+    if predictor.data_config and (note := DataConfig.from_dict(predictor.data_config).dropped_detection(
+            cfg.data, cfg.detect_faces)):
+        log(note)
     splits = None if cfg.split == "all" else (cfg.split,)
     ds = load_dataset(data, predictor.spec, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None, progress=progress, splits=splits)
     idx = ds.indices(cfg.split)

@@ -54,11 +54,11 @@ def main() -> int:
         for row in csv.DictReader(f):
             rel = f"scenes/{row['file_name']}"
             (out / "scenes").mkdir(parents=True, exist_ok=True)
-            if not (out / rel).exists():
-                try:
-                    os.link(scenes / row["file_name"], out / rel)
-                except OSError:  # another file system: a copy
-                    shutil.copyfile(scenes / row["file_name"], out / rel)
+            (out / rel).unlink(missing_ok=True)  # a scene of an earlier wild folder would keep its old age
+            try:
+                os.link(scenes / row["file_name"], out / rel)
+            except OSError:  # another file system: a copy
+                shutil.copyfile(scenes / row["file_name"], out / rel)
             rows.append((rel, row["age"]))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")

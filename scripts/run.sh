@@ -57,10 +57,12 @@ for MODEL in $MODELS; do
   if [ "$MODEL" = mobilenetv2_age ]; then
     # Trained on the path a user takes: the train split's chips and the same faces placed in scenes
     # (`edge-age data wild`), each found by the detector and framed (lab_notes.md: faces in context 5.358 -> 4.984)
-    [ -f runs/path_train/labels.csv ] || {
-      [ -f runs/wild_train/labels.csv ] || edge-age data wild --data "$DATA" --split train --out runs/wild_train
+    # made once per dataset (source.txt names it): a rebuilt folder would invalidate the detection cache
+    if [ "$(cat runs/path_train/source.txt 2>/dev/null)" != "$DATA" ]; then
+      edge-age data wild --data "$DATA" --split train --out runs/wild_train
       python scripts/path_training.py --data "$DATA" --scenes runs/wild_train --out runs/path_train
-    }
+      echo "$DATA" > runs/path_train/source.txt
+    fi
     TRAIN_DATA=(runs/path_train/labels.csv --detect-faces)
   fi
   # shellcheck disable=SC2046  # the recipe is a list of options

@@ -70,3 +70,10 @@ def test_stored_detection_follows_the_stored_dataset_only() -> None:
     plain = DataConfig("chips.tar.gz").to_dict()
     assert not config_for_model(plain, "photos/labels.csv").detect_faces
     assert DataConfig("a", detect_faces=True).with_path(None) == DataConfig("a", detect_faces=True)
+    # the same file named another way is the same dataset
+    assert config_for_model(stored, "./photos//labels.csv").detect_faces
+    trained = DataConfig.from_dict(stored)
+    assert "--detect-faces" in trained.dropped_detection("chips.tar.gz", False)
+    assert trained.dropped_detection("chips.tar.gz", True) is None
+    assert trained.dropped_detection("photos/labels.csv", False) is None
+    assert DataConfig("chips.tar.gz").dropped_detection("other", False) is None

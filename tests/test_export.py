@@ -209,6 +209,16 @@ def test_export_on_another_dataset_records_the_training_data_beside_it(exported:
     assert card.data["path"] == str(moved) and not card.data["detect_faces"]
     assert card.checkpoint["data"] == DataConfig(str(exported["data"])).to_dict()
     assert card.checkpoint["split_counts"] == exported["card"].split_counts and card.split_counts is None
+    # a checkpoint that says it trained on photos: proven on the other set as chips, and the card says so
+    import torch
+
+    ckpt = torch.load(exported["root"] / "run" / "best.pt", map_location="cpu", weights_only=False)
+    ckpt["data"] = {**ckpt["data"], "detect_faces": True}
+    torch.save(ckpt, tmp_path / "photos.pt")
+    card = export_checkpoint(ExportConfig(**{**cfg.__dict__, "checkpoint": str(tmp_path / "photos.pt"),
+                                             "out": str(tmp_path / "exp1")}),
+                             progress=False, cache_dir=exported["cache"], log=lambda s: None)
+    assert not card.data["detect_faces"] and card.checkpoint["data"]["detect_faces"]
     # --detect-faces reads the set as photos: the generated faces are no detector's faces, so none is found
     with pytest.raises(EdgeAgeError, match="could be read"):
         export_checkpoint(ExportConfig(**{**cfg.__dict__, "out": str(tmp_path / "exp2"), "detect_faces": True}),

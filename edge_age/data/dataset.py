@@ -36,9 +36,16 @@ class DataConfig:
     def with_path(self, path: str | None) -> "DataConfig":
         """This split on the dataset at ``path`` (None: this one). ``detect_faces`` says what this dataset's
         images are (raw photos), so it carries over to the same path only: another dataset detects when asked."""
-        if path is None or path == self.path:
+        if path is None or os.path.realpath(path) == os.path.realpath(self.path):
             return self
         return replace(self, path=path, detect_faces=False)
+
+    def dropped_detection(self, path: str | None, detect_faces: bool) -> str | None:
+        """The line to tell a user whose model was trained on photos that ``path`` is read without detection."""
+        if self.detect_faces and not detect_faces and not self.with_path(path).detect_faces:
+            return (f"note: the model was trained with --detect-faces on {self.path}; {path} is read as face crops "
+                    f"(add --detect-faces if its images are photos)")
+        return None
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataConfig":
@@ -53,8 +60,7 @@ def config_for_model(stored: dict | None, path: str | None = None, scheme: str =
 
     ``stored`` is the data config a checkpoint or model card carries (None for a foreign file).
     A model is scored on its own split unless ``seed`` asks for another one; ``path`` names the dataset
-    (another one, or the stored one moved), and an explicit ``scheme`` or ``detect_faces`` wins over the
-    stored ones. Stored detection applies to the stored path only: a model trained on raw photos with
+    to score, and an explicit ``scheme`` or ``detect_faces`` wins over the stored ones. Stored detection applies to the stored path only: a model trained on raw photos with
     --detect-faces is scored on aligned chips elsewhere without it (DataConfig.with_path).
     """
     base = DataConfig.from_dict(stored).with_path(path) if stored else None

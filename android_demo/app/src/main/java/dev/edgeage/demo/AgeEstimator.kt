@@ -25,7 +25,7 @@ data class AgeResult(val face: FaceDetection?, val age: Float, val inferenceMs: 
  * normalisation, int8 scale and zero-point -- comes from the model card in assets/, and the tensor
  * is built by the JVM-tested [Preprocessor], so the app feeds the model what training fed it.
  * [flipAverage]: each age is the mean of the face's and its mirror image's (two passes), as `predict --flip-average`;
- * nothing is added for a file that does this inside (its card's `flip_average`). MainActivity leaves it off.
+ * nothing is added for a file that does this inside (its card's `flip_average`). MainActivity turns it on.
  */
 class AgeEstimator(
     context: Context, threads: Int, useXnnpack: Boolean, private val flipAverage: Boolean = false,
