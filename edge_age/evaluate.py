@@ -159,8 +159,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
         fileio.check_target(report / "report.md")
     predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
     data = config_for_model(predictor.data_config, cfg.data, cfg.scheme, cfg.detect_faces, cfg.seed, cfg.limit)
-    if predictor.data_config and (note := DataConfig.from_dict(predictor.data_config).dropped_detection(
-            cfg.data, cfg.detect_faces)):
+    if predictor.data_config and (note := DataConfig.from_dict(predictor.data_config).dropped_detection(data)):
         log(note)
     splits = None if cfg.split == "all" else (cfg.split,)
     ds = load_dataset(data, predictor.spec, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None, progress=progress, splits=splits)

@@ -14,16 +14,15 @@ Only train-split faces go in (the seed-0 split that `edge-age data wild --split 
 use), so the UTKFace val and test splits, aligned or in context, stay unseen. The training run splits this
 folder again by file name, so a chip and its own scene can fall on both sides of that run's val split: its
 val MAE is optimistic and serves only to pick the epoch; score the model on the dataset's val split
-(`edge-age eval best.pt --data ARCHIVE --split val`, aligned chips: detection stays with the training data). The chips are copied byte for byte
-under index names (chips/NNNNN.jpg) and the scenes hard-linked (scenes/): the folder is scratch under runs/,
-never committed (UTKFace's licence).
+(`edge-age eval best.pt --data ARCHIVE --split val`, aligned chips: detection stays with the training data).
+The chips are copied byte for byte under index names (chips/NNNNN.jpg) and the scenes hard-linked (scenes/):
+the folder is scratch under runs/, never committed (UTKFace's licence).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import io
 import os
 import shutil
 import sys
@@ -49,23 +48,20 @@ def main() -> int:
             continue
         rel = f"chips/{k:05d}.jpg"
         fileio.write_bytes(out / rel, data)
-        rows.append((rel, f"{ages[name]:g}"))
+        rows.append({"file_name": rel, "age": f"{ages[name]:g}"})
+    n_chips = len(rows)
+    (out / "scenes").mkdir(parents=True, exist_ok=True)
     with open(scenes / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
             rel = f"scenes/{row['file_name']}"
-            (out / "scenes").mkdir(parents=True, exist_ok=True)
             (out / rel).unlink(missing_ok=True)  # a scene of an earlier wild folder would keep its old age
             try:
                 os.link(scenes / row["file_name"], out / rel)
             except OSError:  # another file system: a copy
                 shutil.copyfile(scenes / row["file_name"], out / rel)
-            rows.append((rel, row["age"]))
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["file_name", "age"])
-    writer.writerows(rows)
-    fileio.write_text(out / "labels.csv", text.getvalue())
-    print(f"wrote {len(rows)} rows ({len(samples)} train-split chips, the rest scenes) to {out / 'labels.csv'}")
+            rows.append({"file_name": rel, "age": row["age"]})
+    fileio.write_csv(out / "labels.csv", rows)
+    print(f"wrote {len(rows)} rows ({n_chips} train-split chips, {len(rows) - n_chips} scenes) to {out / 'labels.csv'}")
     return 0
 
 

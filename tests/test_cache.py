@@ -73,7 +73,7 @@ def test_stored_detection_follows_the_stored_dataset_only() -> None:
     # the same file named another way is the same dataset
     assert config_for_model(stored, "./photos//labels.csv").detect_faces
     trained = DataConfig.from_dict(stored)
-    assert "--detect-faces" in trained.dropped_detection("chips.tar.gz", False)
-    assert trained.dropped_detection("chips.tar.gz", True) is None
-    assert trained.dropped_detection("photos/labels.csv", False) is None
-    assert DataConfig("chips.tar.gz").dropped_detection("other", False) is None
+    assert "--detect-faces" in trained.dropped_detection(config_for_model(stored, "chips.tar.gz"))
+    assert trained.dropped_detection(config_for_model(stored, "chips.tar.gz", detect_faces=True)) is None
+    assert trained.dropped_detection(config_for_model(stored, "photos/labels.csv")) is None
+    assert DataConfig("chips.tar.gz").dropped_detection(config_for_model(plain, "other")) is None

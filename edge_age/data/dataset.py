@@ -40,11 +40,12 @@ class DataConfig:
             return self
         return replace(self, path=path, detect_faces=False)
 
-    def dropped_detection(self, path: str | None, detect_faces: bool) -> str | None:
-        """The line to tell a user whose model was trained on photos that ``path`` is read without detection."""
-        if self.detect_faces and not detect_faces and not self.with_path(path).detect_faces:
-            return (f"note: the model was trained with --detect-faces on {self.path}; {path} is read as face crops "
-                    f"(add --detect-faces if its images are photos)")
+    def dropped_detection(self, scored: "DataConfig") -> str | None:
+        """The line to tell a user whose model was trained on photos (this config) that ``scored``, the config
+        it is scored with (``config_for_model``), reads its images without detection."""
+        if self.detect_faces and not scored.detect_faces:
+            return (f"note: the model was trained with --detect-faces on {self.path}; {scored.path} is read as face "
+                    f"crops (add --detect-faces if its images are photos)")
         return None
 
     @classmethod
@@ -60,8 +61,9 @@ def config_for_model(stored: dict | None, path: str | None = None, scheme: str =
 
     ``stored`` is the data config a checkpoint or model card carries (None for a foreign file).
     A model is scored on its own split unless ``seed`` asks for another one; ``path`` names the dataset
-    to score, and an explicit ``scheme`` or ``detect_faces`` wins over the stored ones. Stored detection applies to the stored path only: a model trained on raw photos with
-    --detect-faces is scored on aligned chips elsewhere without it (DataConfig.with_path).
+    to score, and an explicit ``scheme`` or ``detect_faces`` wins over the stored ones. Stored detection
+    applies to the stored path only: a model trained on raw photos with --detect-faces is scored on aligned
+    chips elsewhere without it (DataConfig.with_path).
     """
     base = DataConfig.from_dict(stored).with_path(path) if stored else None
     split = SplitConfig(seed=seed) if seed is not None else (base.split if base else SplitConfig())
