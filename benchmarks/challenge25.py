@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge_age import fileio  # noqa: E402
 
-TEEN, GATE = (13, 18), 25.0  # 13 <= age < 18, as edge_age.assurance.challenge_25
+TEEN, GATE = (13, 18), 25.0  # 13 <= age < 18, as edge_age.eval.assurance.challenge_25
 
 
 def _read(path: str) -> dict[str, tuple[float, float]]:

@@ -25,7 +25,7 @@ from edge_age import fileio
 from edge_age.cli_types import POSITIVE_INT
 from edge_age.data.dataset import config_for_model, load_dataset
 from edge_age.errors import EdgeAgeError
-from edge_age.evaluate import predict_all
+from edge_age.runtime.batch import predict_all
 from edge_age.runtime import load_predictor
 
 

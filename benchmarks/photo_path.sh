@@ -11,8 +11,8 @@ EVAL_OPTS=${EVAL_OPTS:-}  # e.g. --flip-average (benchmarks/photo_path_flip)
 mkdir -p "$OUT"
 # The reference's framing: fitted for the MTCNN detector, given to the export by scripts/set_framing.py
 # (benchmarks/framing_fit.json is the earlier Haar fit, which the reference was trained with).
-[ -f benchmarks/framing_fit_mtcnn.json ] && [ -z "${REFIT:-}" ] || \
-  edge-age data framing --data "$DATA" --limit 2500 --detector mtcnn --out benchmarks/framing_fit_mtcnn.json --no-progress
+[ -f edge_age/reference/framing_mtcnn.json ] && [ -z "${REFIT:-}" ] || \
+  edge-age data framing --data "$DATA" --limit 2500 --detector mtcnn --out edge_age/reference/framing_mtcnn.json --no-progress
 [ -f runs/wild_test/labels.csv ] || edge-age data wild --data "$DATA" --split test --out runs/wild_test --no-progress
 edge-age eval "$MODEL" --data "$DATA" --split test --no-progress $EVAL_OPTS \
   --json "$OUT/aligned.json" --out runs/eval/photo_aligned

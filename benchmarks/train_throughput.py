@@ -21,10 +21,10 @@ import torch
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.models import create_model
-from edge_age.losses import LOSSES
-from edge_age.tensors import to_input
-from edge_age.hardware import choose_precision, tune_malloc
-from edge_age.train import train_step
+from edge_age.train.losses import LOSSES
+from edge_age.train.tensors import to_input
+from edge_age.train.hardware import choose_precision, tune_malloc
+from edge_age.train.loop import train_step
 
 
 def measure(model_name: str, precision: str, batch: int, steps: int, warmup: int = 2) -> float:

@@ -4,7 +4,7 @@ The package is split by stage so data flows one way::
 
     data -> models -> train -> export -> runtime -> eval / bench
 
-``edge_age.data``, ``edge_age.runtime`` and ``edge_age.evaluate`` never import torch, so the
+``edge_age.data``, ``edge_age.runtime`` and ``edge_age.eval.evaluate`` never import torch, so the
 runtime-only install (``pip install edge-age``) works on a Raspberry Pi or a phone-class CPU.
 """
 

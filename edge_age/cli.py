@@ -47,7 +47,7 @@ def _pairs(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from edge_age.models import default_input_size
-    from edge_age.train import TrainConfig, train
+    from edge_age.train.loop import TrainConfig, train
 
     size = args.input_size or default_input_size(args.model)
     kwargs = {"input_size": size}
@@ -78,8 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from edge_age.eval_config import EvalConfig
-    from edge_age.evaluate import evaluate
+    from edge_age.eval.config import EvalConfig
+    from edge_age.eval.evaluate import evaluate
 
     cfg = EvalConfig(model=str(args.model), data=args.data, scheme=args.scheme, detect_faces=args.detect_faces,
                      split=args.split, seed=args.seed, limit=args.limit, json=_opt_str(args.json),
@@ -112,8 +112,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from edge_age.eval_config import PredictConfig
-    from edge_age.predict import predict
+    from edge_age.runtime.predict_config import PredictConfig
+    from edge_age.runtime.predict import predict
 
     cfg = PredictConfig(images=tuple(map(str, args.images)), model=_opt_str(args.model),
                         detect_faces=args.detect_faces, json=_opt_str(args.json), annotate=_opt_str(args.annotate),
@@ -136,7 +136,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from edge_age import fileio
-    from edge_age.check import check_files, format_checks
+    from edge_age.runtime.check import check_files, format_checks
 
     rows = check_files([str(m) for m in args.models], threads=args.threads)
     print(format_checks(rows))
@@ -166,8 +166,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub: Any) -> None:
-    """`train`: options from edge_age.train_config."""
-    from edge_age.train_config import add_train_args  # no torch import
+    """`train`: options from edge_age.train.config."""
+    from edge_age.train.config import add_train_args  # no torch import
 
     tr = sub.add_parser("train", help="train an age regressor",
                         description="Train an age regressor on labeled faces; writes best.pt, last.pt, metrics.csv, "
@@ -178,8 +178,8 @@ def _add_train(sub: Any) -> None:
 
 
 def _add_eval(sub: Any) -> None:
-    """`eval`: options from edge_age.eval_config."""
-    from edge_age.eval_config import add_eval_args
+    """`eval`: options from edge_age.eval.config."""
+    from edge_age.eval.config import add_eval_args
 
     ev = sub.add_parser("eval", help="score a model (checkpoint, .onnx or .tflite) on a split",
                         description="MAE, RMSE, CS@5, MAE per decade and age band, under-18/25 gate rates, "
@@ -203,8 +203,8 @@ def _add_export(sub: Any) -> None:
 
 
 def _add_predict(sub: Any) -> None:
-    """`predict` (runtime only): options from edge_age.eval_config."""
-    from edge_age.eval_config import add_predict_args
+    """`predict` (runtime only): options from edge_age.eval.config."""
+    from edge_age.runtime.predict_config import add_predict_args
 
     pr = sub.add_parser("predict", help="ages for image files (runtime only: no torch needed)",
                         description="One line per face: file, box (x,y,w,h), age. With --detect-faces every face "

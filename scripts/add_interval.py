@@ -1,6 +1,6 @@
 """Add per-face 80% intervals to the card of an export made before they existed (``edge-age export``
 fits them). Each file present is run on the val split of the data its card names (``--data`` where
-that moved) and edge_age.intervals.fit stores its own val errors per predicted-age band.
+that moved) and edge_age.runtime.intervals.fit stores its own val errors per predicted-age band.
 
     python scripts/add_interval.py export/mobilenetv2_age --data ../shared/data/UTKFace.tar.gz
 """
@@ -11,9 +11,9 @@ import argparse
 import json
 from pathlib import Path
 
-from edge_age import intervals
+from edge_age.runtime import intervals
 from edge_age.data.dataset import config_for_model, load_dataset
-from edge_age.evaluate import predict_all
+from edge_age.runtime.batch import predict_all
 from edge_age.runtime import load_predictor
 from edge_age.runtime.card import ModelCard
 

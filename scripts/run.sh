@@ -29,7 +29,7 @@ train_args() {
       # --framing: the MTCNN detection -> crop geometry, and half of each batch cropped with the error it leaves;
       # every model also trains through photo degradations (--degrade, default 0.25)
       local common="--epochs ${EPOCHS:-24} --head distribution --loss dldl --bn-recalib 4096"
-      common="$common --framing benchmarks/framing_fit_mtcnn.json"
+      common="$common --framing edge_age/reference/framing_mtcnn.json"
       if [ -f "$HUB/$WEIGHTS" ]; then echo "$common --pretrained"
       else
         echo "no $HUB/$WEIGHTS (torchvision's ImageNet MobileNetV2): training mobilenetv2_age from scratch" >&2
@@ -75,7 +75,7 @@ for MODEL in $MODELS; do
   edge-age export "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA" --out "runs/export/$MODEL"
   # Every export framed for the MTCNN detector (benchmarks/photo_path.md: 99.7% of faces in scenes found, Haar
   # 93.7%): the compact model trained with that fit already; SimpleCNN's default framing is the same fit.
-  python scripts/set_framing.py "runs/export/$MODEL" --framing benchmarks/framing_fit_mtcnn.json
+  python scripts/set_framing.py "runs/export/$MODEL" --framing edge_age/reference/framing_mtcnn.json
 done
 echo "exported to runs/export/ (the committed references under export/ are unchanged)"
 edge-age bench runs/export/ --baselines --data "$DATA" --split test --threads 1 \

@@ -6,7 +6,7 @@ Used when the project's detector changed (Haar -> MTCNN): the framing maps a det
 the training chips' square, so a new detector needs its own fit (`edge-age data framing --detector`),
 while the model, trained on the chips, stays the same.
 
-    python scripts/set_framing.py export/mobilenetv2_age --framing benchmarks/framing_fit_mtcnn.json
+    python scripts/set_framing.py export/mobilenetv2_age --framing edge_age/reference/framing_mtcnn.json
 """
 
 from __future__ import annotations

@@ -332,8 +332,8 @@ done
 RAW_PY='
 import functools, inspect, sys
 from pathlib import Path
-import edge_age.predict as P
-from edge_age.eval_config import PredictConfig
+import edge_age.runtime.predict as P
+from edge_age.runtime.predict_config import PredictConfig
 from edge_age.runtime import load_predictor
 mode, model, out, *faces = sys.argv[1:]
 if mode == "safe":

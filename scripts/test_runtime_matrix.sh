@@ -26,7 +26,7 @@ for numpy in "numpy>=1.26,<2" "numpy>=2"; do
   echo "== $name: numpy $("$venv/bin/python" -c 'import numpy; print(numpy.__version__)'), $("$venv/bin/python" --version)"
   # The runtime tests, run from outside the checkout so that the installed package (not ./edge_age) is used.
   mkdir -p "$WORK/$name" && cp -r tests "$WORK/$name/"
-  if (cd "$WORK/$name" && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/test_package.py tests/test_check.py \
+  if (cd "$WORK/$name" && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/runtime/test_package.py tests/runtime/test_check.py \
         -k "not the_bundled_reference_is_the_committed_one"); then
     passed=$((passed + 1))
   else

@@ -103,7 +103,7 @@ def exported(tmp_path_factory) -> dict:
     """A small SimpleCNN trained on generated faces and exported to every format (once per session)."""
     from edge_age.data.dataset import DataConfig
     from edge_age.export.exporter import ExportConfig, export_checkpoint
-    from edge_age.train import TrainConfig, train
+    from edge_age.train.loop import TrainConfig, train
 
     root = tmp_path_factory.mktemp("exported")
     data = make_utk(root / "UTKFace", n_per_age=6)

@@ -27,7 +27,7 @@ from edge_age.data.sources import load_labeled
 from edge_age.data.split import stable_hash
 from edge_age.formats import card_path
 from edge_age.data.wild import WildConfig, place
-from edge_age import intervals
+from edge_age.runtime import intervals
 from edge_age.runtime.card import file_entry
 from edge_age.runtime.golden import golden_inputs
 from edge_age.runtime.tflite import TFLitePredictor

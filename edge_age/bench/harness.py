@@ -124,7 +124,8 @@ def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> Timing | str:
 def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Accuracy | str]:
     """MAE/RMSE of each file on the split, scored by the shared evaluate code."""
     from edge_age.data.dataset import config_for_model, load_dataset
-    from edge_age.evaluate import age_metrics, interval_metrics, predict_all
+    from edge_age.eval.metrics import age_metrics, interval_metrics
+    from edge_age.runtime.batch import predict_all
     from edge_age.runtime import load_predictor
 
     out, datasets = {}, {}

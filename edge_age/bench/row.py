@@ -33,7 +33,7 @@ class Timing:
 
 @dataclass(frozen=True)
 class Accuracy:
-    """The file's scores on the bench's split (edge_age.evaluate.age_metrics)."""
+    """The file's scores on the bench's split (edge_age.eval.metrics.age_metrics)."""
 
     mae: float
     rmse: float

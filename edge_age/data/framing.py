@@ -41,7 +41,7 @@ class Framing:
     side = eye_scale x d, rotated by the eye line's angle plus ``eye_angle`` degrees.
 
     The defaults are the values ``edge-age data framing`` fitted on the UTKFace train split with the
-    MTCNN detector (benchmarks/framing_fit_mtcnn.json); a model trained on other chips gets its own fit.
+    MTCNN detector (edge_age/reference/framing_mtcnn.json); a model trained on other chips gets its own fit.
     """
 
     box_dx: float = 0.0215

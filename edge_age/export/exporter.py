@@ -17,13 +17,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge_age import __version__, fileio, intervals
-from edge_age.checkpoint import build_model, load_checkpoint
+from edge_age import __version__, fileio
+from edge_age.runtime import intervals
+from edge_age.models.checkpoint import build_model, load_checkpoint
 from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.data.split import stable_hash
 from edge_age.errors import EdgeAgeError
-from edge_age.evaluate import predict_all
+from edge_age.runtime.batch import predict_all
 from edge_age.export.config import ExportConfig
 from edge_age.export.job import WriteJob
 from edge_age.export.prepare import FlipAverage, PixelInput, fold_age_scale, quantization_friendly
@@ -187,7 +188,7 @@ def export_checkpoint(
     calib = _calibration_faces(cfg, ds, spec, cache_dir, progress) if int8 else None
     qat = QATConfig(epochs=cfg.qat_epochs) if cfg.qat_epochs > 0 else None
 
-    from edge_age.checkpoint import TorchPredictor  # same predictor interface as every file
+    from edge_age.models.checkpoint import TorchPredictor  # same predictor interface as every file
 
     torch_model = TorchPredictor(cfg.checkpoint)
     # with --flip-average the files average each face with its mirror image: so does the reference they are proven on

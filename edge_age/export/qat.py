@@ -100,7 +100,7 @@ def qat_graph(model: nn.Module, faces: np.ndarray, spec: PreprocessSpec, cfg: QA
     )
     from tqdm import tqdm
 
-    from edge_age.tensors import to_input
+    from edge_age.train.tensors import to_input
 
     torch.manual_seed(cfg.seed)
     teacher = copy.deepcopy(model).eval()

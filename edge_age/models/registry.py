@@ -77,7 +77,7 @@ class AgeScale(nn.Module):
         return x * self.std + self.mean
 
 
-HEADS = ("regression", "distribution")  # train_config.HEADS lists them torch-free for --help
+HEADS = ("regression", "distribution")  # train.config.HEADS lists them torch-free for --help
 
 
 def age_output(in_features: int, head: str, age_mean: float, age_std: float) -> tuple[nn.Linear, nn.Module]:
@@ -111,7 +111,7 @@ class AgeExpectation(nn.Module):
 
     The network outputs one logit per year ``0..max_age``; the exported graph ends in softmax and a
     dot product with the bin ages, so it still maps a face to one age. Training with ``--loss dldl``
-    reads the logits through a forward hook on this module (see ``train.py``).
+    reads the logits through a forward hook on this module (see ``edge_age.train.loop``).
     """
 
     def __init__(self, max_age: int = 120) -> None:

@@ -3,7 +3,7 @@
 A predictor has ``spec`` (the :class:`PreprocessSpec` it was trained with), ``name``, ``runtime``
 and ``predict(faces)`` mapping a uint8 ``N x S x S x 3`` batch of prepared face crops to ages in
 years. Eval, bench and predict are written once against it. Checkpoints (``.pt``) are served by
-:class:`edge_age.checkpoint.TorchPredictor`, imported only when such a file is asked for.
+:class:`edge_age.models.checkpoint.TorchPredictor`, imported only when such a file is asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import numpy as np
 
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
+from edge_age.runtime.check import checked
+from edge_age.runtime.loader import open_model, safe_opener
 
 
 class Predictor(Protocol):
@@ -34,39 +36,16 @@ def load_predictor(path: str | Path, threads: int | None = None, check: bool = T
     outputs is checked against them on its first use on this machine (:mod:`edge_age.runtime.check`).
     ``flip_average``: every estimate is the mean of the face's and its mirror image's
     (:mod:`edge_age.runtime.flip`; two model passes per face)."""
-    predictor = _open(path, threads, check)
+    predictor = open_model(path, threads)
+    if check and not str(path).lower().endswith((".pt", ".pth")):
+        try:
+            predictor = checked(predictor, safe_opener(path, threads))
+        except EdgeAgeError as e:
+            if e.path is None:  # name the file
+                raise EdgeAgeError(e.reason, Path(path)) from e
+            raise
     if flip_average:
         from edge_age.runtime.flip import flip_averaged
 
         return flip_averaged(predictor)
     return predictor
-
-
-def _open(path: str | Path, threads: int | None, check: bool) -> Predictor:
-    p = Path(path)
-    if not p.exists():
-        raise EdgeAgeError("no such model file", p)
-    suffix = p.suffix.lower()
-    if suffix in (".pt", ".pth"):
-        try:
-            from edge_age.checkpoint import TorchPredictor
-        except ImportError as e:
-            raise EdgeAgeError("PyTorch checkpoints need torch: pip install 'edge-age[train]'", p) from e
-        return TorchPredictor(p, threads=threads)
-    from edge_age.formats import format_of
-
-    fmt = format_of(p)
-    if fmt is None:
-        raise EdgeAgeError(f"unsupported model file type {suffix!r} (expected .pt, .onnx or .tflite)", p)
-    cls = fmt.load_predictor()
-    try:
-        predictor = cls(p, threads=threads)
-        if not check:
-            return predictor
-        from edge_age.runtime.check import checked
-
-        return checked(predictor, lambda: cls(p, threads=threads, safe=True))
-    except EdgeAgeError as e:
-        if e.path is None:  # e.g. a bad spec in the card or the metadata: name the file
-            raise EdgeAgeError(e.reason, p) from e
-        raise

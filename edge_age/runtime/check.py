@@ -22,8 +22,10 @@ import numpy as np
 
 from edge_age import fileio
 from edge_age.errors import EdgeAgeError
+from edge_age.formats import bundled_reference
 from edge_age.runtime.card import file_entry
 from edge_age.runtime.golden import golden_ages
+from edge_age.runtime.loader import open_model, safe_opener
 
 CACHE_FILE = "checks.json"
 SAFE_PATH = {"litert": "LiteRT without the XNNPACK delegate", "onnxruntime": "ONNX Runtime without graph optimisation"}
@@ -147,3 +149,34 @@ def checked(predictor: Any, make_safe: Callable[[], Any]) -> Any:
                        "or runtime version", path)
 
 
+def check_files(files: list[str], threads: int = 0) -> list[dict[str, Any]]:
+    """``edge-age check``: a fresh verdict per file (cached for later runs)."""
+    rows = []
+    for f in [Path(x) for x in files] or [bundled_reference("tflite_int8"), bundled_reference("onnx_int8")]:
+        predictor = open_model(f, threads=threads or None)
+        golden = golden_of(predictor)
+        if golden is None:
+            rows.append({"file": str(f), "runtime": predictor.runtime, "golden": False})
+            continue
+        verdict = run_check(predictor, safe_opener(f, threads or None), golden)
+        store_verdict(f, golden, verdict)
+        rows.append({"file": str(f), "runtime": predictor.runtime, "golden": True, "n": golden["n"],
+                     "tolerance": golden["tolerance"], **asdict(verdict), "usable": verdict.usable})
+    return rows
+
+
+def format_checks(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in rows:
+        if not r["golden"]:
+            lines.append(f"{r['file']}: no golden outputs in its card (exported before they existed); not checked")
+        elif r["ok"]:
+            lines.append(f"{r['file']}: ok, {r['runtime']} reproduces its {r['n']} golden ages (median |diff| "
+                         f"{r['median_diff']:.3f}, max {r['max_diff']:.3f} years; bound {r['tolerance']})")
+        else:
+            safe = SAFE_PATH[r["runtime"]]
+            lines.append(f"{r['file']}: MISMATCH, {r['runtime']} is {r['median_diff']:.1f} years (median) off its "
+                         f"golden ages; {safe}: " + (f"ok ({r['safe_median_diff']:.3f}), used instead"
+                                                     if r["safe_ok"] else f"also off ({r['safe_median_diff']:.1f}): "
+                                                     "this file is refused on this machine"))
+    return "\n".join(lines)

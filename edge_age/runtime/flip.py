@@ -18,6 +18,11 @@ from typing import Any
 import numpy as np
 
 
+# eval and predict take the same option (edge_age.runtime.flip)
+FLIP_AVERAGE_HELP = ("score each face and its mirror image and report the mean of the two estimates "
+                     "(two model passes per face; a file exported with --flip-average does this inside)")
+
+
 class FlipAveraged:
     """A predictor (contract 3) that scores every face and its mirror image and returns their mean."""
 

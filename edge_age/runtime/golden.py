@@ -1,6 +1,6 @@
 """Golden outputs: ages a model file gives on a few seeded synthetic faces, stored in its card at export.
 
-On another machine the same inputs must give the same ages within the file's bound (:mod:`check`):
+On another machine the same inputs must give the same ages within the file's bound (:mod:`edge_age.runtime.check`):
 a device-specific kernel fault (an emulated CPU's SME path returned one age for every face) then
 shows before any user photo is scored. The inputs are synthetic -- dataset images may not ship --
 and made with integer arithmetic on a SplitMix64 stream only, so they are the same bytes on every

@@ -1,7 +1,7 @@
 package dev.edgeage.demo.core
 
 /**
- * The card's per-face 80% interval (`edge_age.intervals`): per band of the predicted age, the 10th and
+ * The card's per-face 80% interval (`edge_age.runtime.intervals`): per band of the predicted age, the 10th and
  * 90th percentiles of the file's own val errors; a face's interval is its age minus those, never below 0.
  */
 data class IntervalBands(val level: Float, val from: IntArray, val errLow: FloatArray, val errHigh: FloatArray) {

@@ -11,15 +11,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_age.checkpoint import load_checkpoint
+from edge_age.models.checkpoint import load_checkpoint
 from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
-from edge_age.tensors import DEGRADATIONS, augment, degrade, recalibrate_bn, to_input
-from edge_age.hardware import choose_precision
-from edge_age import train as train_module
-from edge_age.train import TrainConfig, train
+from edge_age.train.tensors import DEGRADATIONS, augment, degrade, recalibrate_bn, to_input
+from edge_age.train.hardware import choose_precision
+from edge_age.train import loop as train_module
+from edge_age.train.loop import TrainConfig, train
 
 
 def _cfg(out: Path, **kw) -> TrainConfig:
@@ -103,7 +103,7 @@ def test_recalibrate_bn_sets_clean_statistics_and_keeps_weights() -> None:
     bn.running_mean.fill_(100.0)
     model.eval()
     assert recalibrate_bn(model, faces, spec, batch=20)  # equal batches: mean of batch means = mean
-    from edge_age.tensors import to_input
+    from edge_age.train.tensors import to_input
 
     with torch.no_grad():
         pre = model[0](to_input(faces, spec, None))
@@ -191,7 +191,7 @@ def test_degrade_is_seeded_and_off_at_zero() -> None:
 def test_augment_without_degradations_never_draws_for_them(monkeypatch) -> None:
     """At p = 0 the degradation step is skipped, so it draws nothing from the generator and runs saved before
     --degrade replay the batches they trained on."""
-    import edge_age.tensors as tensors
+    import edge_age.train.tensors as tensors
 
     def refuse(*a, **k):
         raise AssertionError("degrade called at p = 0")
@@ -209,7 +209,7 @@ def test_edge_cut_repeats_the_line_beyond_a_side_and_leaves_the_rest(seed: int, 
     columns (or rows) all repeat the image at the line (not its outermost pixels), as deep as EDGE_REACH
     allows, and every other pixel untouched. On ramps (x + 5 y, a random offset per face and channel) the
     value at the line is known: within one step of the last untouched column (row) next to the strip."""
-    import edge_age.tensors as tensors
+    import edge_age.train.tensors as tensors
 
     monkeypatch.setattr(tensors, "EDGE_TILT_DEGREES", 0.0)
     side = 40
@@ -242,7 +242,7 @@ def test_edge_cut_repeats_the_line_beyond_a_side_and_leaves_the_rest(seed: int, 
 
 
 def test_edge_cut_is_seeded_and_off_at_zero(monkeypatch) -> None:
-    import edge_age.tensors as tensors
+    import edge_age.train.tensors as tensors
 
     x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 255
     a = tensors.edge_cut(x.clone(), torch.Generator().manual_seed(3), 1.0)
@@ -262,7 +262,7 @@ def test_edge_cut_is_seeded_and_off_at_zero(monkeypatch) -> None:
 def test_to_input_hands_degrade_the_specs_colour_order(monkeypatch) -> None:
     """to_input tells the degradations the spec's channel order (how they use it is proven above on exact
     inputs; comparing whole augmented batches would hang on float rounding that differs between CPUs)."""
-    import edge_age.tensors as tensors
+    import edge_age.train.tensors as tensors
 
     seen: list[bool] = []
     real = tensors.degrade
@@ -310,7 +310,7 @@ def test_degrade_and_edge_cut_options_are_bounded_and_reach_the_training_batches
 
 
 def test_resume_of_a_run_saved_before_degrade_keeps_it_off(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
-    from edge_age.checkpoint import save_checkpoint
+    from edge_age.models.checkpoint import save_checkpoint
 
     out, data = tmp_path / "old", DataConfig(str(utk_dir))
     quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
@@ -367,7 +367,7 @@ def test_framing_jitter_zooms_half_the_batch_as_measured() -> None:
 
 
 def test_dldl_target_mixes_the_teacher_in_by_its_weight() -> None:
-    from edge_age.losses import DLDLLoss
+    from edge_age.train.losses import DLDLLoss
     from edge_age.models import create_model
 
     torch.manual_seed(0)
@@ -404,9 +404,9 @@ def teacher(utk_dir: Path, cache_dir: Path, tmp_path: Path) -> Path:
 def test_teacher_targets_are_the_teachers_own_distributions(teacher: Path, utk_dir: Path, cache_dir: Path) -> None:
     import numpy as np
 
-    from edge_age.checkpoint import TorchPredictor
+    from edge_age.models.checkpoint import TorchPredictor
     from edge_age.data.dataset import load_dataset
-    from edge_age.distill import teacher_targets
+    from edge_age.train.distill import teacher_targets
 
     data = DataConfig(str(utk_dir))
     ds = load_dataset(data, PreprocessSpec(size=32), cache_dir=cache_dir, progress=False)
@@ -519,7 +519,7 @@ def test_second_option_of_a_pair_alone_is_a_one_line_error(utk_dir: Path, tmp_pa
 def test_balance_weights_lift_a_rare_age_by_the_root_of_its_rarity() -> None:
     """100 faces aged 26 and 4 aged 10, farther apart than the smoothing reaches: at power 0.5 a
     10-year-old weighs sqrt(100 / 4) = 5 times a 26-year-old, and the weights average 1 over the faces."""
-    from edge_age.losses import balance_weights
+    from edge_age.train.losses import balance_weights
 
     ages = np.array([26.0] * 100 + [10.0] * 4)
     weigh = balance_weights(ages, 0.5)
@@ -535,7 +535,7 @@ def test_balance_weights_lift_a_rare_age_by_the_root_of_its_rarity() -> None:
 def test_balance_weights_smooth_over_neighbouring_ages() -> None:
     """4 faces aged 21 beside 100 aged 20 are not rare: the smoothed density of 21 borrows most of 20's,
     so the 21-year-olds weigh far less than the sqrt(100 / 4) = 5 an unsmoothed histogram would give."""
-    from edge_age.losses import balance_weights
+    from edge_age.train.losses import balance_weights
 
     ages = np.array([20.0] * 100 + [21.0] * 4)
     w = balance_weights(ages, 0.5)(ages)
@@ -547,7 +547,7 @@ def test_balance_weights_smooth_over_neighbouring_ages() -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(0.0, 150.0, allow_nan=False), min_size=1, max_size=300), st.floats(0.0, 1.0))
 def test_balance_weights_average_one_and_depend_on_the_age_mix_alone(ages: list[float], power: float) -> None:
-    from edge_age.losses import balance_weights
+    from edge_age.train.losses import balance_weights
 
     a = np.asarray(ages, float)
     w = balance_weights(a, power)(a)
@@ -563,7 +563,7 @@ def test_balance_weights_average_one_and_depend_on_the_age_mix_alone(ages: list[
 def test_row_weights_make_the_loss_a_weighted_mean_of_the_rows(name: str) -> None:
     """Weight 2 on the first row and 0 on the second is the loss of the first row alone; weight 1 on
     both is the plain loss: --balance reweights rows and changes nothing else."""
-    from edge_age.losses import LOSSES, DLDLLoss
+    from edge_age.train.losses import LOSSES, DLDLLoss
     from edge_age.models import create_model
 
     torch.manual_seed(0)
@@ -584,7 +584,7 @@ def test_balanced_run_hands_each_step_row_weights_of_mean_one(utk_dir: Path, cac
                                                                monkeypatch) -> None:
     """--balance reaches the loss: every step gets one weight per row, rarer ages weighing more, with
     mean 1 over the batch; without it no weights are passed."""
-    from edge_age.losses import balance_weights
+    from edge_age.train.losses import balance_weights
 
     seen: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     real = train_module.train_step
@@ -615,7 +615,7 @@ def test_balanced_run_records_its_power_and_old_runs_resume_unbalanced(utk_dir: 
                                                                          tmp_path: Path, monkeypatch) -> None:
     """--balance is stored with the run; a run saved before the option existed resumes with 0 (it trained
     unweighted), so its remaining epochs keep the objective its first ones had."""
-    from edge_age.checkpoint import save_checkpoint
+    from edge_age.models.checkpoint import save_checkpoint
 
     quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
     data = DataConfig(str(utk_dir))

@@ -183,7 +183,7 @@ def test_predict_reports_box_eyes_and_crop_and_draws_the_crop(real_data: Path, t
         cv2.imwrite(str(tmp_path / f"photo{k}.jpg"), scene.image)
     photos = sorted(tmp_path.glob("photo*.jpg"))
     before = [p.read_bytes() for p in photos]
-    model = Path(__file__).resolve().parents[1] / "export" / "mobilenetv2_age" / "mobilenetv2_age_int8.tflite"
+    model = Path(__file__).resolve().parents[2] / "export" / "mobilenetv2_age" / "mobilenetv2_age_int8.tflite"
     r = subprocess.run([sys.executable, "-m", "edge_age", "predict", *map(str, photos), "--detect-faces", "--model",
                         str(model), "--json", str(tmp_path / "out.json"), "--annotate", str(tmp_path / "ann")],
                        capture_output=True, text=True, cwd=tmp_path)

@@ -20,18 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from edge_age import distributed, fileio, plots
-from edge_age.checkpoint import load_checkpoint, save_checkpoint
+from edge_age import fileio, plots
+from edge_age.train import distributed
+from edge_age.models.checkpoint import load_checkpoint, save_checkpoint
 from edge_age.data.dataset import DataConfig, Dataset, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
-from edge_age.hardware import choose_precision, tune_malloc
-from edge_age.losses import DISTRIBUTION_LOSSES, LOSSES, DLDLLoss, balance_weights
+from edge_age.train.hardware import choose_precision, tune_malloc
+from edge_age.train.losses import DISTRIBUTION_LOSSES, LOSSES, DLDLLoss, balance_weights
 from edge_age.models import create_model
 from edge_age.models.registry import distribution_head
-from edge_age.optim import make_optimizer
-from edge_age.tensors import predict_array, recalibrate_bn, to_input
-from edge_age.train_config import TrainConfig
+from edge_age.train.optim import make_optimizer
+from edge_age.train.tensors import predict_array, recalibrate_bn, to_input
+from edge_age.train.config import TrainConfig
 
 __all__ = ["TrainConfig", "train", "train_step"]
 
@@ -51,7 +52,7 @@ def train(
     ``command`` (the CLI line) is appended to ``train_command.txt``, one line per start or resume.
     The run folder is locked for the run (a second writer is refused); a resume whose data splits
     differently from the run's is refused unless ``resume_new_data``.
-    Under ``torchrun`` every process runs this function; see :mod:`edge_age.distributed`.
+    Under ``torchrun`` every process runs this function; see :mod:`edge_age.train.distributed`.
     """
     ctx = distributed.setup()
     try:
@@ -282,7 +283,7 @@ def _teacher(cfg: TrainConfig, ds: Dataset, tr: np.ndarray, model: torch.nn.Modu
              ) -> tuple[np.ndarray, dict[str, Any]]:
     """The teacher's targets; a resumed run must find the very teacher it started with, or its
     later epochs would learn other targets than its first ones."""
-    from edge_age.distill import teacher_targets
+    from edge_age.train.distill import teacher_targets
 
     before = (state or {}).get("teacher")
     if before and (not Path(cfg.teacher).is_file() or fileio.sha256_file(cfg.teacher) != before["sha256"]):

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import torch
 
-from edge_age.train_config import TrainConfig
+from edge_age.train.config import TrainConfig
 
 
 def lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:

@@ -11,7 +11,7 @@ import pytest
 
 from edge_age.cli import main
 from edge_age.data.dataset import DataConfig
-from edge_age.train import TrainConfig, train
+from edge_age.train.loop import TrainConfig, train
 
 
 def test_help_lists_every_command(capsys) -> None:

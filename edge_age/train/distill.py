@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from edge_age.checkpoint import build_model, load_checkpoint
+from edge_age.models.checkpoint import build_model, load_checkpoint
 from edge_age.fileio import sha256_file
 from edge_age.data.dataset import DataConfig, load_dataset
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
 from edge_age.models.registry import distribution_head
-from edge_age.tensors import to_input
+from edge_age.train.tensors import to_input
 
 
 @torch.inference_mode()

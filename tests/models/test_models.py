@@ -48,7 +48,7 @@ def test_distribution_head_starts_at_the_mean_age(name: str) -> None:
 
 def test_help_lists_the_registrys_heads() -> None:
     from edge_age.models.registry import HEADS
-    from edge_age.train_config import HEADS as HELP_HEADS
+    from edge_age.train.config import HEADS as HELP_HEADS
 
     assert HELP_HEADS == list(HEADS)
 
@@ -83,7 +83,7 @@ def test_compact_model_is_small_and_loads_imagenet_weights(tmp_path, monkeypatch
 
     m = create_model("mobilenetv2_age")
     assert sum(p.numel() for p in m.parameters()) < 1_000_000
-    src = Path(__file__).resolve().parents[2] / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
+    src = Path(__file__).resolve().parents[3] / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
     if not src.exists():
         pytest.skip("../shared/weights not present")
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)

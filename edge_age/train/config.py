@@ -64,7 +64,7 @@ class TrainConfig:
     # affine alone): half of each batch is cropped with a scale, shift and turn drawn from these ranges.
     jitter: dict[str, list[float]] | None = None
     # Distillation: a trained checkpoint with a distribution head whose age distribution per training
-    # face (edge_age.distill) is mixed into the DLDL target with this weight ("" : no teacher).
+    # face (edge_age.train.distill) is mixed into the DLDL target with this weight ("" : no teacher).
     teacher: str = ""
     teacher_weight: float = 0.5
     # Progressive resizing (0: off): the first ``progressive_epochs`` train on batches downscaled to this
@@ -72,7 +72,7 @@ class TrainConfig:
     # A fixed count, not a share of --epochs, so a resume with more --epochs keeps the schedule it ran.
     progressive: int = 0
     progressive_epochs: int = 10
-    # Share of training faces given one photo degradation (edge_age.tensors.DEGRADATIONS: grey, low
+    # Share of training faces given one photo degradation (edge_age.train.tensors.DEGRADATIONS: grey, low
     # resolution, JPEG, grain, exposure) at a random strength: on by default because a model trained
     # without read sensor grain as decades of age (benchmarks/lab_notes.md). Runs saved before it
     # existed trained without, and resume so (train._resume_state).
@@ -87,7 +87,7 @@ class TrainConfig:
     # statistics averaged too unless --bn-recalib recomputes them; with --progressive it starts afresh at
     # the first full-size epoch); last.pt keeps the trained weights and the average, so --resume continues both.
     ema: float = 0.0
-    # Share of training faces whose square a photo's edge cuts (edge_age.tensors.edge_cut): the crop of a
+    # Share of training faces whose square a photo's edge cuts (edge_age.train.tensors.edge_cut): the crop of a
     # face near the border repeats the border's pixels, which chips never show (benchmarks/photo_gap.md).
     edge_cut: float = 0.0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_age.checkpoint import load_checkpoint
+from edge_age.models.checkpoint import load_checkpoint
 
 
 def _history(run: Path) -> list[dict[str, str]]:

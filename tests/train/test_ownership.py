@@ -14,7 +14,7 @@ from edge_age import fileio
 from edge_age.cli import main
 from edge_age.data.dataset import DataConfig
 from edge_age.errors import EdgeAgeError
-from edge_age.train import TrainConfig, train
+from edge_age.train.loop import TrainConfig, train
 
 QUICK = dict(epochs=1, batch_size=16, threads=1, max_steps=2, precision="fp32")
 

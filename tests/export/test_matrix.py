@@ -31,7 +31,7 @@ def _stand_in_export(root: Path, name: str, **export_options) -> dict:
     from edge_age.data.dataset import DataConfig
     from edge_age.data.preprocess import PreprocessSpec
     from edge_age.export.exporter import ExportConfig, export_checkpoint
-    from edge_age.train import TrainConfig, train
+    from edge_age.train.loop import TrainConfig, train
 
     data = make_utk(root / "UTKFace", n_per_age=2)
     size = default_input_size(name)

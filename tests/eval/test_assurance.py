@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_age.assurance import buffer_threshold, by_group, challenge_25, gate_point, utkface_groups
+from edge_age.eval.assurance import buffer_threshold, by_group, challenge_25, gate_point, utkface_groups
 
 
 def test_a_perfect_estimator_flags_exactly_the_people_under_the_gate() -> None:
@@ -120,7 +120,7 @@ def test_eval_reports_groups_and_operating_points(exported: dict, tmp_path: Path
 
 
 def test_conformal_intervals_hold_their_level_on_held_out_faces() -> None:
-    from edge_age import intervals
+    from edge_age.runtime import intervals
 
     rng = np.random.default_rng(0)
     y = rng.uniform(1, 90, 8000)
@@ -138,7 +138,7 @@ def test_conformal_intervals_hold_their_level_on_held_out_faces() -> None:
 def test_conformal_intervals_cover_at_small_n_on_average() -> None:
     """Split conformal's promise holds at any calibration size: averaged over many draws of 50 val
     faces, at least 80% of new faces fall inside (interpolated percentiles fall short here)."""
-    from edge_age import intervals
+    from edge_age.runtime import intervals
 
     rng = np.random.default_rng(3)
     covered = []
@@ -150,7 +150,7 @@ def test_conformal_intervals_cover_at_small_n_on_average() -> None:
 
 
 def test_intervals_follow_the_bands_the_card_was_fitted_with() -> None:
-    from edge_age import intervals
+    from edge_age.runtime import intervals
 
     fitted = {"level": 0.8, "bands": [{"from": 0, "err": [-1, 1]}, {"from": 30, "err": [-10, 10]}]}
     lo, hi = intervals.interval(np.array([10.0, 29.9, 30.0, 90.0]), fitted)

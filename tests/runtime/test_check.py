@@ -93,7 +93,7 @@ def test_a_card_golden_recipe_other_than_the_default_is_checked_as_stored(tmp_pa
 
     folder = tmp_path / "ref"
     shutil.copytree(bundled_reference().parent, folder)
-    card_file = next(folder.glob("*.json"))
+    card_file = folder / "mobilenetv2_age.json"
     card = json.loads(card_file.read_text())
     entry = card["files"]["tflite_int8"]
     model = folder / entry["file"]

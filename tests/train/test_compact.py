@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from edge_age.checkpoint import load_checkpoint
+from edge_age.models.checkpoint import load_checkpoint
 from edge_age.data.dataset import DataConfig
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
-from edge_age.evaluate import age_metrics
+from edge_age.eval.metrics import age_metrics
 from edge_age.models import create_model, default_input_size, list_models
-from edge_age.losses import DLDLLoss
-from edge_age.train import TrainConfig, train
+from edge_age.train.losses import DLDLLoss
+from edge_age.train.loop import TrainConfig, train
 
 from conftest import make_utk
 

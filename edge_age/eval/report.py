@@ -1,6 +1,6 @@
 """``edge-age eval --report DIR``: the assurance figures as a page a buyer can read (report.md + PNGs).
 
-Written from the metrics ``eval`` computes (:mod:`edge_age.assurance`, :mod:`edge_age.intervals`) and
+Written from the metrics ``eval`` computes (:mod:`edge_age.eval.assurance`, :mod:`edge_age.runtime.intervals`) and
 the raw true/estimated ages for the gate curves. Imports no torch; without matplotlib the page is
 written without its pictures, and says so.
 """

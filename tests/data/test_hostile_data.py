@@ -14,7 +14,7 @@ from edge_age.cli import main
 from edge_age.data import containers
 from edge_age.data.sources import load_labeled
 from edge_age.errors import EdgeAgeError
-from edge_age.predict import annotation_paths
+from edge_age.runtime.predict import annotation_paths
 
 
 def _jpg_bytes(age: int, seed: int) -> bytes:

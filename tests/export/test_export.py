@@ -36,7 +36,7 @@ def test_every_format_is_written_and_agrees_with_pytorch(exported: dict, fmt) ->
     else:
         assert parity["max_abs_diff"] < FP32_MAX_DIFF, parity
     # Reload independently through the runtime and predict the same faces again.
-    from edge_age.checkpoint import TorchPredictor
+    from edge_age.models.checkpoint import TorchPredictor
     from edge_age.data.preprocess import PreprocessSpec, prepare_face
 
     faces = np.stack([prepare_face(face_image(a, 1000 + a, size=160), PreprocessSpec()) for a in (5, 30, 70)])

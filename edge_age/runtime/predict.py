@@ -16,12 +16,13 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from edge_age import fileio, intervals
+from edge_age import fileio
+from edge_age.runtime import intervals
 from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import Detection, Square, crop_detection
 from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
 from edge_age.errors import EdgeAgeError
-from edge_age.eval_config import PredictConfig
+from edge_age.runtime.predict_config import PredictConfig
 from edge_age.runtime import load_predictor
 from edge_age.runtime.card import file_entry
 from edge_age.runtime.flip import averages_mirror

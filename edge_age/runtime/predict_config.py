@@ -1,0 +1,47 @@
+"""What ``edge-age predict`` is asked to do, and its options (runtime only: no torch). The options take
+their defaults from :class:`PredictConfig` (declared once); :func:`edge_age.runtime.predict.predict` takes
+the config, never a parsed command line."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_age.cli_types import THREADS, default_of, number
+from edge_age.runtime.flip import FLIP_AVERAGE_HELP
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    images: tuple[str, ...]
+    model: str | None = None  # default: the reference int8 TFLite file bundled with the package
+    detect_faces: bool = False
+    json: str | None = None
+    annotate: str | None = None  # folder for annotated copies
+    threads: int = 0  # 0: all cores (the runtime's default)
+    max_uncertainty: float | None = None  # abstain when the 80% interval is wider (years)
+    min_face: int | None = None  # abstain when the detected face is smaller (pixels, box side)
+    flip_average: bool = False  # mean of each face's and its mirror image's estimate (two passes)
+
+
+def add_predict_args(p: argparse.ArgumentParser) -> None:
+    def d(name: str) -> Any:
+        return default_of(PredictConfig, name)
+
+    p.add_argument("images", nargs="+", type=Path, help="image files")
+    # The images are the positional arguments here, so the model file is an option (as in bench's
+    # positional files and eval/export's positional model, it is a path).
+    p.add_argument("--model", type=Path, default=d("model"),
+                   help="model file (.tflite, .onnx or .pt; default: the reference int8 model bundled with the package)")
+    p.add_argument("--detect-faces", action="store_true", help="find every face (else: the image is one face crop)")
+    p.add_argument("--json", type=Path, default=d("json"), help="write results as JSON")
+    p.add_argument("--annotate", type=Path, default=d("annotate"),
+                   help="write copies with the crop fed to the model and the age into this folder")
+    p.add_argument("--max-uncertainty", type=number(float, 0, 200, lo_open=True), default=d("max_uncertainty"),
+                   metavar="YEARS", help="abstain (no age) for a face whose 80%% interval is wider than this")
+    p.add_argument("--min-face", type=number(int, 1, 100_000), default=d("min_face"), metavar="PX",
+                   help="with --detect-faces: abstain for a face whose box is smaller than this")
+    p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
+    p.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
