@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from edge_age import __version__
-from edge_age.cli_types import Parser, add_artifact, resolve_artifact
+from edge_age import __version__, fileio
+from edge_age.cli_types import Parser, add_artifact, config_from_args, resolve_artifact
 from edge_age.data.commands import add_data_args, add_data_commands, data_config
 from edge_age.errors import EdgeAgeError
 from edge_age.quiet import VERBOSE_ENV, quiet_libraries
@@ -25,54 +25,20 @@ from edge_age.quiet import VERBOSE_ENV, quiet_libraries
 TRAIN_EXTRA_MODULES = ("torch", "torchvision", "onnx", "litert_torch", "torchao")
 
 
-def _spec(args: argparse.Namespace, size: int = 128, **kw):
-    from edge_age.data.preprocess import PreprocessSpec
-
-    return PreprocessSpec(size=size, denoise=getattr(args, "denoise", False), deblur=getattr(args, "deblur", False),
-                          **kw)
-
-
-def _pairs(args: argparse.Namespace) -> dict[str, Any]:
-    """--teacher/--teacher-weight and --progressive/--progressive-epochs: the second of each pair means
-    nothing alone, so it is refused there rather than ignored; unset, TrainConfig's default holds."""
-    from edge_age.errors import EdgeAgeError
-
-    kw: dict[str, Any] = {}
-    for main, extra in (("teacher", "teacher_weight"), ("progressive", "progressive_epochs")):
-        if getattr(args, extra) is not None and getattr(args, main) is None:
-            raise EdgeAgeError(f"--{extra.replace('_', '-')} needs --{main}")
-        kw.update({name: getattr(args, name) for name in (main, extra) if getattr(args, name) is not None})
-    return kw
+def _say(args: argparse.Namespace) -> Any:
+    """Where a command's human lines go: stderr when ``--json -`` puts the JSON on stdout."""
+    return sys.stderr if str(getattr(args, "json", "") or "") == "-" else sys.stdout
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from edge_age.models import default_input_size
-    from edge_age.train.loop import TrainConfig, train
+    from edge_age.train.config import train_job
+    from edge_age.train.loop import train
 
-    size = args.input_size or default_input_size(args.model)
-    kwargs = {"input_size": size}
-    if args.dropout is not None:
-        kwargs["dropout"] = args.dropout
-    if args.pretrained:
-        kwargs["pretrained"] = True
-    if args.head != "regression":
-        kwargs["head"] = args.head
-    framing, jitter = {}, None
-    if args.framing:
-        from edge_age.data.framing_fit import load_fit
-
-        framing["framing"], jitter = load_fit(args.framing)
-    cfg = TrainConfig(
-        model=args.model, out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, loss=args.loss, patience=args.patience, seed=args.seed,
-        precision=args.precision,
-        threads=args.threads, augment=not args.no_augment, model_kwargs=kwargs, max_steps=args.max_steps,
-        bn_recalib=args.bn_recalib, jitter=jitter, degrade=0.0 if args.no_augment else args.degrade,
-        balance=args.balance, ema=args.ema, edge_cut=0.0 if args.no_augment else args.edge_cut, **_pairs(args),
-    )
-    summary = train(cfg, data_config(args, args.seed, args.limit), _spec(args, size, **framing), resume=args.resume,
-                    progress=not args.no_progress, cache_dir=args.cache_dir, command=args.command_line,
-                    resume_new_data=args.resume_new_data)
+    cfg, data, spec, resolved = train_job(args)
+    if cfg.recipe:
+        print(f"recipe {cfg.recipe}: {resolved}")
+    summary = train(cfg, data, spec, resume=args.resume, progress=not args.no_progress, cache_dir=args.cache_dir,
+                    command=resolved, resume_new_data=args.resume_new_data)
     print(f"best val MAE {summary['best_val_mae']:.3f} at epoch {summary['best_epoch']} -> {cfg.out}/best.pt")
     return 0
 
@@ -81,28 +47,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from edge_age.eval.config import EvalConfig
     from edge_age.eval.evaluate import evaluate
 
-    cfg = EvalConfig(model=str(args.model), data=args.data, scheme=args.scheme, detect_faces=args.detect_faces,
-                     split=args.split, seed=args.seed, limit=args.limit, json=_opt_str(args.json),
-                     out=_opt_str(args.out), report=_opt_str(args.report), batch_size=args.batch_size,
-                     threads=args.threads, cache_dir=_opt_str(args.cache_dir), flip_average=args.flip_average)
-    evaluate(cfg, progress=not args.no_progress, command=args.command_line)
+    say = _say(args)
+    evaluate(config_from_args(EvalConfig, args), progress=not args.no_progress, command=args.command_line,
+             log=lambda line: print(line, file=say))
     return 0
 
 
-def _opt_str(path: Path | None) -> str | None:
-    return None if path is None else str(path)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from edge_age.export.config import ExportConfig
+    from edge_age.export.config import export_config
 
-    cfg = ExportConfig(
-        checkpoint=str(args.checkpoint), out=str(args.out) if args.out else None, name=args.name,
-        formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()), int8=args.int8, data=args.data,
-        detect_faces=args.detect_faces,
-        calib_data=args.calib_data, calib_size=args.calib_size, val_limit=args.val_limit,
-        allow_degraded=args.allow_degraded, qat_epochs=args.qat_epochs, flip_average=args.flip_average,
-    )
+    cfg = export_config(args)
     cfg.rows()  # option errors before torch is imported and the data loaded
     from edge_age.export.exporter import export_checkpoint
 
@@ -112,34 +66,29 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from edge_age.runtime.predict_config import PredictConfig
     from edge_age.runtime.predict import predict
+    from edge_age.runtime.predict_config import PredictConfig
 
-    cfg = PredictConfig(images=tuple(map(str, args.images)), model=_opt_str(args.model),
-                        detect_faces=args.detect_faces, json=_opt_str(args.json), annotate=_opt_str(args.annotate),
-                        threads=args.threads, max_uncertainty=args.max_uncertainty, min_face=args.min_face,
-                        flip_average=args.flip_average)
+    cfg = config_from_args(PredictConfig, args, images=tuple(map(str, args.images)))
     result = predict(cfg)
     return 0 if result["failed"] < len(cfg.images) else 2  # non-zero only when no image could be scored
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from edge_age import fileio
     from edge_age.runtime.catalog import format_models, list_models
 
     rows = list_models(tuple(args.folders))
-    print(format_models(rows))
+    print(format_models(rows), file=_say(args))
     if args.json:
         fileio.write_json(args.json, {"models": rows})
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from edge_age import fileio
     from edge_age.runtime.check import check_files, format_checks
 
     rows = check_files([str(m) for m in args.models], threads=args.threads)
-    print(format_checks(rows))
+    print(format_checks(rows), file=_say(args))
     if args.json:
         fileio.write_json(args.json, {"checks": rows})
     return 0 if all(r.get("usable", True) for r in rows) else 1
@@ -150,18 +99,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edge_age.bench.harness import run_bench
     from edge_age.bench.report import to_markdown, write_outputs
 
-    cfg = BenchConfig(
-        paths=tuple(args.paths), threads=tuple(args.threads),
-        runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch, data=args.data,
-        split=args.split, limit=args.limit, baselines=args.baselines, peak=not args.no_peak, photos=args.photos,
-    )
-    result = run_bench(cfg)
+    cfg = config_from_args(BenchConfig, args, paths=tuple(args.paths), peak=not args.no_peak)
+    say = _say(args)
+    result = run_bench(cfg, log=lambda line: print(line, file=say))
     result["command"] = args.command_line
-    print(to_markdown(result))
+    print(to_markdown(result), file=say)
     write_outputs(result, args.json, args.md, args.csv, args.plot)
     written = [str(p) for p in (args.json, args.md, args.csv, args.plot) if p is not None and p.exists()]
     if written:
-        print("wrote " + ", ".join(written))
+        print("wrote " + ", ".join(written), file=say)
     return 0 if all("error" not in r for r in result["rows"]) else 1
 
 
@@ -170,8 +116,9 @@ def _add_train(sub: Any) -> None:
     from edge_age.train.config import add_train_args  # no torch import
 
     tr = sub.add_parser("train", help="train an age regressor",
-                        description="Train an age regressor on labeled faces; writes best.pt, last.pt, metrics.csv, "
-                                    "loss.png into --out. Interrupt and re-run with --resume to continue.")
+                        description="Train an age regressor on labeled faces, from a named recipe (default: the "
+                                    "reference model on photos) with any option overridden; writes best.pt, last.pt, "
+                                    "metrics.csv, loss.png into --out. Interrupt and re-run with --resume to continue.")
     add_data_args(tr)
     add_train_args(tr)
     tr.set_defaults(func=cmd_train)
@@ -221,7 +168,7 @@ def _add_models(sub: Any) -> None:
                                     "--model), then every exported file under export/ and runs/export/ of this "
                                     "folder and the folders named: format, size, input side, val MAE from its card.")
     mo.add_argument("folders", nargs="*", help="more folders to search")
-    mo.add_argument("--json", type=Path, default=None, help="write the list as JSON")
+    mo.add_argument("--json", type=Path, default=None, help="write the list as JSON (- for stdout)")
     mo.set_defaults(func=cmd_models)
 
 
@@ -237,7 +184,7 @@ def _add_check(sub: Any) -> None:
                                     "command runs this check on a file's first use on a machine and caches it.")
     ch.add_argument("models", nargs="*", type=Path, help="model files (default: the bundled reference model)")
     ch.add_argument("--threads", type=THREADS, default=0, help="runtime threads (default: all cores)")
-    ch.add_argument("--json", type=Path, default=None, help="write the verdicts as JSON")
+    ch.add_argument("--json", type=Path, default=None, help="write the verdicts as JSON (- for stdout)")
     ch.set_defaults(func=cmd_check)
 
 
@@ -282,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[VERBOSE_ENV] = "1"  # inherited by the bench's worker processes
     quiet_libraries()
     args.command_line = "edge-age " + " ".join(shlex.quote(a) for a in argv)
+    args.argv = argv
     try:
         return int(args.func(args) or 0)
     except EdgeAgeError as e:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, NoReturn
@@ -92,3 +93,39 @@ def resolve_artifact(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     if given is None and flag is None:
         parser.error(f"the {metavar} argument is required (edge-age {args.command} {metavar} ...)")
     setattr(args, dest, given if given is not None else flag)
+
+
+class Renamed(argparse.Action):
+    """An option's old spelling, unlisted: it still works for one release, with a one-line notice on
+    stderr naming the new one (``add_renamed``)."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kw: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"edge-age: note: {option_string} is now {self.new}; the old spelling goes in the next release",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed(p: argparse.ArgumentParser, old: str, new: str, **kw: Any) -> None:
+    """Keep ``old`` working as a hidden alias of the option ``new`` (same dest, type and choices)."""
+    action = next(a for a in p._actions if new in a.option_strings)
+    p.add_argument(old, dest=action.dest, action=Renamed, new=new, type=action.type, choices=action.choices,
+                   metavar=action.metavar or action.dest.upper(), default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                   **kw)
+
+
+def config_from_args(config: type, args: argparse.Namespace, **given: Any) -> Any:
+    """``config`` (a dataclass) built from the parsed options that share a field's name, plus ``given``:
+    the one mapping from a command line to a stage's config, instead of one copied by hand per command.
+    An option left at ``None`` takes the dataclass default; paths become strings."""
+    values = {}
+    for f in fields(config):
+        value = given[f.name] if f.name in given else getattr(args, f.name, None)
+        if value is None:
+            continue
+        values[f.name] = str(value) if isinstance(value, Path) else value
+    return config(**values)

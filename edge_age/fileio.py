@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,9 +19,19 @@ from typing import Any, Iterator
 from edge_age.errors import EdgeAgeError
 
 
+STDOUT = "-"  # an output path that means standard output (`--json -`), as most command-line tools read it
+
+
+def is_stdout(path: str | Path | None) -> bool:
+    """Whether an output path names standard output: ``-`` (given as a string or a Path)."""
+    return path is not None and str(path) == STDOUT
+
+
 def check_target(path: Path) -> None:
     """Only a regular file (or nothing) may be replaced: os.replace would swap a symlink, or a device
-    such as /dev/stdout, for a regular file."""
+    such as /dev/stdout, for a regular file. ``-`` (standard output, see :func:`write_text`) always may."""
+    if is_stdout(path):
+        return
     if path.is_symlink():
         raise EdgeAgeError("is a symlink; refusing to replace it (name a regular file)", path)
     if path.exists() and not path.is_file():
@@ -86,10 +97,17 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; ``-`` writes it to standard output instead (so ``--json -``,
+    ``--md -`` and ``--csv -`` pipe into another program rather than creating a file named ``-``)."""
+    if is_stdout(path):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | Path, obj: Any) -> None:
+    """``obj`` as indented JSON into ``path``, or onto standard output for ``-``."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 

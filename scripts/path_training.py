@@ -4,7 +4,7 @@ Written as one CSV folder for `edge-age train --data OUT/labels.csv --detect-fac
 found by the product's detector and cropped by its framing (the chips with their canvas extended, the scenes
 in their photo): the model learns from the crops the runtime makes, with the detector's and the framing's real
 errors, instead of a fitted model of them. The reference model is trained this way (scripts/run.sh;
-benchmarks/lab_notes.md has the run and its result):
+lab/lab_notes.md has the run and its result):
 
     edge-age data wild --data ../shared/data/UTKFace.tar.gz --split train --out runs/wild_train
     python scripts/path_training.py --data ../shared/data/UTKFace.tar.gz --scenes runs/wild_train \
@@ -37,10 +37,12 @@ def main() -> int:
     ap.add_argument("--data", required=True, help="the labeled dataset the scenes were made from")
     ap.add_argument("--scenes", required=True, help="folder written by `edge-age data wild --split train`")
     ap.add_argument("--out", required=True, help="folder for chips/, scenes/ and labels.csv")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="only the first N faces of the dataset, as `data wild --limit N` made the scenes from")
     args = ap.parse_args()
     out, scenes = Path(args.out), Path(args.scenes)
     rows = []
-    ls, samples = split_samples(DataConfig(path=args.data), "train")
+    ls, samples = split_samples(DataConfig(path=args.data, limit=args.limit), "train")
     ages = {s.name: s.age for s in samples}
     for k, (name, data) in enumerate(sorted(ls.container.read_many(ages), key=lambda x: x[0])):
         if isinstance(data, Exception):

@@ -1,43 +1,50 @@
 #!/usr/bin/env bash
 # The main job for a fresh machine: install edge-age[train] into .venv, then the whole pipeline:
-# data report -> train the compact reference model (mobilenetv2_age, on its train split's chips and faces in
-# context through the detector) and the seed's SimpleCNN (each
-# resumes if interrupted) -> test-split eval -> export --int8 (ONNX and TFLite, proven against
-# PyTorch) -> bench against fp32 ResNet18/50.
+# data report -> the path folders (train-split chips and the same faces placed in scenes) -> train the
+# reference (`--recipe reference`: mobilenetv2_age on photos, each face found by the detector and framed)
+# and the seed's SimpleCNN (`--recipe simplecnn`), each resuming if interrupted -> test-split eval ->
+# export --int8 (ONNX and TFLite, proven against PyTorch) -> bench against fp32 ResNet18/50.
+#
+#   scripts/run.sh           the full recipe, results in runs/: about 2.5 hours on two cores (earlier runs:
+#                            train-split scenes 0.5 h, detection 0.1 h, the reference 0.3 h, SimpleCNN 1.1 h)
+#   scripts/run.sh --quick   every stage on a 2,000-face subset, 5 epochs, compact model only: about
+#                            15 minutes on two cores, results in runs/quick/ (a walk-through, not a model)
+#
 # Data: $EDGE_AGE_DATA, else data/UTKFace.tar.gz. Without data it benchmarks the reference models
-# committed under export/ and says how to get the data.
-# MODELS (default "mobilenetv2_age simplecnn"); EPOCHS overrides every model's default epochs.
+# committed under export/ and says how to get the data. MODELS (default "mobilenetv2_age simplecnn";
+# --quick: mobilenetv2_age) picks the models; EPOCHS overrides every recipe's epochs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+QUICK=0
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "scripts/run.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
 . scripts/venv.sh train
 
 DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
-MODELS=${MODELS:-${MODEL:-mobilenetv2_age simplecnn}}
+if [ "$QUICK" = 1 ]; then
+  RUNS=runs/quick MODELS=${MODELS:-mobilenetv2_age} EPOCHS=${EPOCHS:-5}
+  LIMIT=(--limit 2000) EVAL_LIMIT=(--limit 3000) BENCH=(--runs 20 --min-seconds 0.5 --photos 10 --limit 2000)
+  EXPORT_LIMIT=(--limit 300 --calib-size 200)
+else
+  RUNS=runs LIMIT=() EVAL_LIMIT=() BENCH=() EXPORT_LIMIT=()
+  MODELS=${MODELS:-${MODEL:-mobilenetv2_age simplecnn}}
+fi
+START=$SECONDS
+step() { printf '\n== %s (%s min in)\n' "$1" "$(( (SECONDS - START) / 60 ))"; }
 
-# The compact model starts from torchvision's ImageNet MobileNetV2 file, read offline from the torch
-# hub cache; ../shared/weights has it on our machines.
+# The compact model starts from torchvision's ImageNet MobileNetV2 file in the torch hub cache
+# (../shared/weights has it on our machines; elsewhere torchvision downloads it where a network allows).
 WEIGHTS=mobilenet_v2-b0353104.pth
 HUB=${TORCH_HOME:-$HOME/.cache/torch}/hub/checkpoints
 if [ ! -f "$HUB/$WEIGHTS" ] && [ -f "../shared/weights/$WEIGHTS" ]; then
   mkdir -p "$HUB" && cp "../shared/weights/$WEIGHTS" "$HUB/"
 fi
 
-# The recipe behind each model's committed results (benchmarks/training.md).
-train_args() {
-  case $1 in
-    mobilenetv2_age)
-      # --framing: the MTCNN detection -> crop geometry, and half of each batch cropped with the error it leaves;
-      # every model also trains through photo degradations (--degrade, default 0.25)
-      local common="--epochs ${EPOCHS:-24} --head distribution --loss dldl --bn-recalib 4096"
-      common="$common --framing edge_age/reference/framing_mtcnn.json"
-      if [ -f "$HUB/$WEIGHTS" ]; then echo "$common --pretrained"
-      else
-        echo "no $HUB/$WEIGHTS (torchvision's ImageNet MobileNetV2): training mobilenetv2_age from scratch" >&2
-        echo "$common"
-      fi ;;
-    *) echo "--epochs ${EPOCHS:-15}" ;;
-  esac
-}
 if [ ! -e "$DATA" ]; then
   cat <<MSG
 No dataset at '$DATA': benchmarking the reference models committed under export/ (latency and size;
@@ -45,38 +52,63 @@ MAE needs the data), against freshly initialised fp32 ResNet18/50.
 
 For the full run, get UTKFace (aligned & cropped faces, "UTKFace.tar.gz", non-commercial research
 licence) from its authors, then put it at data/UTKFace.tar.gz or point EDGE_AGE_DATA at it:
-    EDGE_AGE_DATA=/path/to/UTKFace.tar.gz scripts/run.sh
+    EDGE_AGE_DATA=/path/to/UTKFace.tar.gz scripts/run.sh [--quick]
 Any folder-per-age tree, CSV label file or UTKFace-named folder/archive works the same way.
 MSG
   edge-age bench export/ --baselines --threads 1 --md runs/bench_reference.md --json runs/bench_reference.json
   exit 0
 fi
-edge-age data report --data "$DATA" --out runs/data_report --no-progress
+
+# Options every recipe run shares here; EPOCHS overrides the recipe's. Without the ImageNet file and no
+# network to fetch it, the compact model trains from random weights, and the line below says so.
+recipe_args() {
+  local extra=()
+  [ -n "${EPOCHS:-}" ] && extra+=(--epochs "$EPOCHS")
+  if [ "$1" = mobilenetv2_age ] && [ ! -f "$HUB/$WEIGHTS" ] && \
+      ! python -c "import torchvision as t; t.models.mobilenet_v2(weights='IMAGENET1K_V1')" >/dev/null 2>&1; then
+    echo "no ImageNet MobileNetV2 weights ($HUB/$WEIGHTS) and none downloadable: training from random weights," \
+         "slower to converge and less accurate" >&2
+    extra+=(--no-pretrained)
+  fi
+  echo "${extra[@]}"
+}
+
+step "data report"
+edge-age data report --data "$DATA" "${LIMIT[@]}" --out "$RUNS/data_report" --no-progress
 for MODEL in $MODELS; do
-  TRAIN_DATA=("$DATA")
   if [ "$MODEL" = mobilenetv2_age ]; then
     # Trained on the path a user takes: the train split's chips and the same faces placed in scenes
-    # (`edge-age data wild`), each found by the detector and framed (lab_notes.md: faces in context 5.358 -> 4.984)
-    # made once per dataset (source.txt names it): a rebuilt folder would invalidate the detection cache
-    if [ "$(cat runs/path_train/source.txt 2>/dev/null)" != "$DATA" ]; then
-      edge-age data wild --data "$DATA" --split train --out runs/wild_train
-      python scripts/path_training.py --data "$DATA" --scenes runs/wild_train --out runs/path_train
-      echo "$DATA" > runs/path_train/source.txt
+    # (`edge-age data wild`), each found by the detector and framed (lab/lab_notes.md: faces in context
+    # 5.358 -> 4.984). Made once per dataset and limit (source.txt): a rebuilt folder would invalidate the
+    # detection cache.
+    SOURCE="$DATA ${LIMIT[*]}"
+    if [ "$(cat "$RUNS/path_train/source.txt" 2>/dev/null)" != "$SOURCE" ]; then
+      step "faces in context for training (data wild --split train)"
+      edge-age data wild --data "$DATA" "${LIMIT[@]}" --split train --out "$RUNS/wild_train" --no-progress
+      python scripts/path_training.py --data "$DATA" "${LIMIT[@]}" --scenes "$RUNS/wild_train" --out "$RUNS/path_train"
+      echo "$SOURCE" > "$RUNS/path_train/source.txt"
     fi
-    TRAIN_DATA=(runs/path_train/labels.csv --detect-faces)
+    TRAIN=(--recipe reference --data "$RUNS/path_train/labels.csv")
+    # the compact model's int8 TFLite file is fine-tuned with simulated int8 (post-training alone: 1.03x fp32 MAE)
+    EXPORT=(--calib-size 1000 --qat-epochs 0.5)
+  else
+    TRAIN=(--recipe "$MODEL" --data "$DATA" "${LIMIT[@]}")
+    EXPORT=(--calib-size 300)
   fi
-  # shellcheck disable=SC2046  # the recipe is a list of options
-  edge-age train --data "${TRAIN_DATA[@]}" --model "$MODEL" $(train_args "$MODEL") --out "runs/$MODEL" --resume
-  edge-age eval "runs/$MODEL/best.pt" --data "$DATA" --split test --json "runs/$MODEL/test_metrics.json"
-  # The compact model's int8 TFLite file is fine-tuned with simulated int8 (post-training alone: 1.03x fp32 MAE)
-  EXPORT_ARGS="--calib-size 300"; [ "$MODEL" = mobilenetv2_age ] && EXPORT_ARGS="--calib-size 1000 --qat-epochs 0.5"
+  step "train $MODEL (detection of the training photos first, cached)"
+  # shellcheck disable=SC2046  # recipe_args is a list of options
+  edge-age train "${TRAIN[@]}" $(recipe_args "$MODEL") --out "$RUNS/$MODEL" --resume --no-progress
+  step "eval $MODEL on the test split"
+  edge-age eval "$RUNS/$MODEL/best.pt" --data "$DATA" --split test "${EVAL_LIMIT[@]}" \
+    --json "$RUNS/$MODEL/test_metrics.json" --out "$RUNS/eval/$MODEL" --no-progress
+  step "export $MODEL (int8 proven against PyTorch)"
   # Under runs/: the committed references in export/ are replaced only on purpose (copy the folder there).
-  # shellcheck disable=SC2086
-  edge-age export "runs/$MODEL/best.pt" --int8 $EXPORT_ARGS --data "$DATA" --out "runs/export/$MODEL"
-  # Every export framed for the MTCNN detector (benchmarks/photo_path.md: 99.7% of faces in scenes found, Haar
-  # 93.7%): the compact model trained with that fit already; SimpleCNN's default framing is the same fit.
-  python scripts/set_framing.py "runs/export/$MODEL" --framing edge_age/reference/framing_mtcnn.json
+  edge-age export "$RUNS/$MODEL/best.pt" --int8 "${EXPORT[@]}" "${EXPORT_LIMIT[@]}" --data "$DATA" \
+    --out "$RUNS/export/$MODEL" --no-progress
 done
-echo "exported to runs/export/ (the committed references under export/ are unchanged)"
-edge-age bench runs/export/ --baselines --data "$DATA" --split test --threads 1 \
-  --json runs/bench.json --md runs/bench.md --csv runs/bench.csv --plot runs/bench.png
+step "bench against fp32 ResNet18/50"
+edge-age bench "$RUNS/export/" --baselines --data "$DATA" --split test --threads 1 "${BENCH[@]}" \
+  --json "$RUNS/bench.json" --md "$RUNS/bench.md" --csv "$RUNS/bench.csv" --plot "$RUNS/bench.png"
+echo "done in $(( (SECONDS - START) / 60 )) min: exported to $RUNS/export/ (the committed references under export/ are unchanged)"
+[ "$QUICK" = 1 ] && echo "the full recipe (scripts/run.sh without --quick: every face, 24 epochs, SimpleCNN too) took about 2.5 hours on two cores in earlier runs"
+exit 0

@@ -3,16 +3,38 @@ plugins {
     alias(libs.plugins.kotlin.android)
 }
 
-// The model and its card come from edge-age's export/ folder (default: the reference int8 model, the
-// compact mobilenetv2_age; -PedgeAgeModelDir=../../export/simplecnn builds the seed's SimpleCNN instead).
-val modelDir: String = (project.findProperty("edgeAgeModelDir") as String?) ?: "../../export/mobilenetv2_age"
+// The model the app embeds, with its card. -PedgeAgeModelDir=DIR (relative to this app/ folder) names any export
+// folder; without it: your own export runs/export/mobilenetv2_age (where `edge-age export` and scripts/run.sh
+// write) when it holds an int8 .tflite, else the reference committed under export/mobilenetv2_age.
+// -PedgeAgeModelDir=../../export/simplecnn builds the seed's SimpleCNN instead.
+val edgeAgeRoot: File = rootProject.projectDir.parentFile // android_demo/.. : the edge-age checkout
+val userExport: File = edgeAgeRoot.resolve("runs/export/mobilenetv2_age")
+val modelChoice: Pair<File, String> =
+    (findProperty("edgeAgeModelDir") as String?)?.let { file(it) to "named by -PedgeAgeModelDir" }
+        ?: userExport.takeIf { dir -> dir.listFiles()?.any { it.name.endsWith("_int8.tflite") } == true }
+            ?.let { it to "your export" }
+        ?: (edgeAgeRoot.resolve("export/mobilenetv2_age") to
+            "the committed reference; export your own model to runs/export/mobilenetv2_age to embed it")
 
-val copyModel by tasks.registering(Copy::class) {
-    description = "Copies the int8 .tflite and its model card from edge-age's export/ into the app's assets."
-    from(modelDir) {
+val copyModel by tasks.registering(Sync::class) {
+    description = "Copies the int8 .tflite and its model card (your export under runs/export/ when present, " +
+        "else the committed export/) into the app's assets, replacing what an earlier build put there."
+    val (dir, why) = modelChoice // locals: the task actions below capture these, not the build script
+    val assets = file("src/main/assets")
+    inputs.property("modelDir", dir.absolutePath)
+    from(dir) {
         include("*_int8.tflite", "*.json")
     }
-    into("src/main/assets")
+    into(assets) // generated (git-ignored): only this model's files stay, so the app finds its card
+    doFirst {
+        if (dir.listFiles()?.any { it.name.endsWith("_int8.tflite") } != true) {
+            throw GradleException("copyModel: no *_int8.tflite in $dir (run `edge-age export ... --int8` " +
+                "or pass -PedgeAgeModelDir=DIR)")
+        }
+    }
+    doLast {
+        logger.lifecycle("copyModel: embedded ${assets.list()?.sorted()} from $dir ($why)")
+    }
 }
 
 android {

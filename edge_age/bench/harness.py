@@ -111,7 +111,7 @@ def _static_row(f: Path) -> BenchRow:
 def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> Timing | str:
     """The worker's timing, or why there is none."""
     args = {"file": str(f), "threads": threads, "warmup": cfg.warmup, "runs": cfg.runs,
-            "min_seconds": cfg.min_seconds, "batch": cfg.batch}
+            "min_seconds": cfg.min_seconds, "batch": cfg.batch_size}
     r = subprocess.run([sys.executable, "-m", "edge_age.bench.worker", json.dumps(args)],
                        capture_output=True, text=True)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]

@@ -6,10 +6,11 @@ Torch-free: the CLI builds these parsers before any command runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from edge_age.cli_types import POSITIVE_INT, SEED
+from edge_age.cli_types import POSITIVE_INT, SEED, add_renamed
 from edge_age.data.sources import SCHEMES
 from edge_age.data.framing import DETECTORS
 from edge_age.data.split import SPLIT_CHOICES
@@ -17,14 +18,20 @@ from edge_age.data.split import SPLIT_CHOICES
 DEFAULT_DATA_HELP = "folder, .tar/.tar.gz/.zip archive or .csv file (default: $EDGE_AGE_DATA or data/UTKFace.tar.gz)"
 
 
+def add_labels_arg(p: argparse.ArgumentParser) -> None:
+    """The label scheme (``--labels``; ``export --formats`` names output files, a different idea)."""
+    p.add_argument("--labels", dest="scheme", default="auto", choices=list(SCHEMES),
+                   help="how ages are labelled (default: detected)")
+    add_renamed(p, "--format", "--labels")
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
-    p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
-                   help="how ages are labelled (default: detected)")
-    p.add_argument("--detect-faces", action="store_true",
+    add_labels_arg(p)
+    p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction, default=None,
                    help="raw photos: find the largest face (with the detector the model's framing was fitted "
                         "on: MTCNN, or OpenCV's Haar cascades for older cards) and crop it as that framing says "
-                        "(box, eyes levelled) first")
+                        "(box, eyes levelled) first (train: default from the recipe; elsewhere off)")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
@@ -34,7 +41,7 @@ def data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = Non
     from edge_age.data.dataset import DataConfig, default_data
     from edge_age.data.split import SplitConfig
 
-    return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=args.detect_faces,
+    return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=bool(args.detect_faces),
                       split=SplitConfig(seed=seed), limit=limit)
 
 
@@ -48,7 +55,7 @@ def cmd_data_report(args: argparse.Namespace) -> int:
 def _wild_config(args: argparse.Namespace):
     from edge_age.data.wild import WildConfig
 
-    return WildConfig(seed=args.seed)
+    return WildConfig(seed=args.scene_seed)
 
 
 def cmd_data_wild(args: argparse.Namespace) -> int:
@@ -61,15 +68,28 @@ def cmd_data_wild(args: argparse.Namespace) -> int:
 def cmd_data_framing(args: argparse.Namespace) -> int:
     from edge_age.data.framing_fit import fit_command
 
-    r = fit_command(data_config(args, 0, args.limit), args.split, args.out, _wild_config(args), not args.no_progress,
+    out = _fit_file(args.out)
+    r = fit_command(data_config(args, 0, args.limit), args.split, out, _wild_config(args), not args.no_progress,
                     args.detector)
     s = r["summary"]
     print(f"faces found in {s['found']}/{s['scenes']} scenes, eye pairs in {s['eyes_rate']:.0%} of them")
     print("framing: " + ", ".join(f"{k} {v}" for k, v in r["framing"].items() if k != "fitted_on"))
     for k, v in s["residuals"].items():
         print(f"  residual {k:<8} median {v['median']:+.3f}  5-95%: {v['p05']:+.3f} .. {v['p95']:+.3f}")
-    print(f"-> {args.out} (train with --framing {args.out})")
+    print(f"-> {out} (train with --framing {args.out})")
     return 0
+
+
+def _fit_file(out: Path) -> Path:
+    """``data framing --out`` names a folder (framing.json inside, as every --out is a folder); a path
+    ending in .json is the old spelling, still taken for one release."""
+    from edge_age.data.framing_fit import FIT_FILE
+
+    if out.suffix.lower() == ".json":
+        print(f"edge-age: note: --out names a folder now ({out.parent / out.stem}/{FIT_FILE}); a .json path "
+              "goes in the next release", file=sys.stderr)
+        return out
+    return out / FIT_FILE
 
 
 def add_data_commands(sub: Any) -> None:
@@ -92,17 +112,18 @@ def add_data_commands(sub: Any) -> None:
                          description="Fit how a detection (box, eye points) maps to the training chips' square: "
                                      "chips of a split are placed in scenes (as `data wild`), the detector runs on "
                                      "each, and the medians of what would frame each chip exactly are kept. Writes "
-                                     "the framing and the residual error it leaves as JSON.")
-    for p, split, out in ((wi, "test", Path("runs/wild_test")), (fr, "train", Path("runs/framing.json"))):
+                                     "the framing and the residual error it leaves to OUT/framing.json.")
+    for p, split, out in ((wi, "test", Path("runs/wild_test")), (fr, "train", Path("runs/framing"))):
         p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
-        p.add_argument("--format", dest="scheme", default="auto", choices=list(SCHEMES),
-                       help="how ages are labelled (default: detected)")
+        add_labels_arg(p)
         p.add_argument("--split", default=split, choices=SPLIT_CHOICES,
                        help="whose chips (split seed 0, as training; default: %(default)s)")
         p.add_argument("--limit", type=POSITIVE_INT, default=None,
                        help="use only N faces of the dataset (deterministic)")
-        p.add_argument("--seed", type=SEED, default=0, help="scene seed (default: %(default)s)")
-        p.add_argument("--out", type=Path, default=out, help="(default: %(default)s)")
+        p.add_argument("--scene-seed", type=SEED, default=0,
+                       help="seed of the scenes' placement, light and background (default: %(default)s)")
+        add_renamed(p, "--seed", "--scene-seed")
+        p.add_argument("--out", type=Path, default=out, help="output folder (default: %(default)s)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
         p.set_defaults(detect_faces=False)
     fr.add_argument("--detector", default=DETECTORS[0], choices=DETECTORS,

@@ -5,7 +5,7 @@ Two detectors, both without download or torch; a framing names the one it was fi
 rule fitted on that detector's own boxes and eyes:
 
 - ``mtcnn`` (new fits): MTCNN's three networks on ONNX Runtime (:mod:`edge_age.data.mtcnn`); it
-  gives the eye centres of every face it finds (benchmarks/photo_path.md has both detectors' rates).
+  gives the eye centres of every face it finds (lab/photo_path_history.md has both detectors' rates).
 - ``haar`` (cards fitted before MTCNN): OpenCV's Haar cascades from opencv-python(-headless) 4.x,
   with a separate eye cascade that finds an eye pair in about three faces of four.
 
@@ -47,7 +47,7 @@ class Pass:
     # cheek or a nose have none)
 
 
-# Tried in order until one finds a face (benchmarks/detector_passes.json counts what each pass finds): the
+# Tried in order until one finds a face (lab/detector_passes.json counts what each pass finds): the
 # photo as is; a tight chip on an extended canvas; then, more permissive, the photo un-equalised and
 # turned by up to +-25 degrees for heads leaning beyond the cascade's ~15 degree tolerance.
 DEFAULT_PASSES = (

@@ -167,12 +167,30 @@ def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", pr
     return result
 
 
+# Fits that ship in the package (edge_age/reference/), by detector name: `--framing mtcnn`.
+BUNDLED_FITS = {"mtcnn": "framing_mtcnn.json"}
+FIT_FILE = "framing.json"  # what `data framing --out DIR` writes into DIR
+
+
+def fit_path(name: str | Path) -> Path:
+    """A fit named on the command line: a bundled fit's detector name, a ``data framing`` output folder,
+    or the JSON file itself."""
+    from edge_age.formats import bundled_reference
+
+    path = Path(name)
+    if not path.exists() and str(name) in BUNDLED_FITS:
+        return bundled_reference().parent / BUNDLED_FITS[str(name)]
+    return path / FIT_FILE if path.is_dir() else path
+
+
 def load_fit(path: str | Path) -> tuple[Framing, dict[str, list[float]]]:
-    """The framing and the jitter ranges (5th-95th percentile of each residual) of a ``data framing`` file."""
+    """The framing and the jitter ranges (5th-95th percentile of each residual) of a ``data framing`` file
+    (or of what :func:`fit_path` finds for ``path``)."""
     import json
 
     from edge_age.errors import EdgeAgeError
 
+    path = fit_path(path)
     try:
         fit = json.loads(Path(path).read_text())
         framing = Framing.from_dict(fit["framing"])

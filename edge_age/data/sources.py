@@ -20,6 +20,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge_age.data.containers import Container, DirContainer, open_container
 from edge_age.errors import EdgeAgeError
@@ -176,12 +177,8 @@ def _csv_rows(reader, where: str, problems: list[Problem]):
         yield reader.line_num, row
 
 
-def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
-    where = container.display(csv_name)
-    try:
-        text = data.decode("utf-8-sig")  # tolerate a byte-order mark
-    except UnicodeDecodeError:
-        raise EdgeAgeError("CSV is not UTF-8 text", where) from None
+def _csv_header(text: str, where: str) -> tuple[Any, list[str], int, int]:
+    """The reader past the header, the lower-cased column names, and the path and age columns."""
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader, None)
@@ -198,6 +195,16 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
             f"or an age column ({'/'.join(CSV_AGE_COLUMNS)})",
             where,
         )
+    return reader, cols, path_col, age_col
+
+
+def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
+    where = container.display(csv_name)
+    try:
+        text = data.decode("utf-8-sig")  # tolerate a byte-order mark
+    except UnicodeDecodeError:
+        raise EdgeAgeError("CSV is not UTF-8 text", where) from None
+    reader, cols, path_col, age_col = _csv_header(text, where)
     base = posixpath.dirname(csv_name)
     available = set(container.names())
     group_cols = {attr: next(cols.index(c) for c in names if c in cols)

@@ -153,5 +153,22 @@ def wild_command(cfg: "DataConfig", split: str, out: Path, wild: WildConfig, pro
     ls, samples = split_samples(cfg, split)
     n = write_wild(ls, samples, out, wild, progress)
     print(f"wrote {n} scenes of the {split} split and {LABELS} to {out}")
-    print(f"score a model on them: edge-age eval MODEL --data {out / LABELS} --split all --detect-faces")
+    print(next_step(split, cfg.path, out))
     return 0
+
+
+def next_step(split: str, data: str, out: Path) -> str:
+    """What the scenes of ``split`` are for: a model's score on the photo path (held-out splits), or training
+    material (the train split: a model trained on these faces would score on what it learnt)."""
+    import shlex
+
+    score = f"edge-age eval MODEL --data {shlex.quote(str(out / LABELS))} --split all --detect-faces"
+    if split == "train":
+        return ("these are training material, not a test set (a model trained on this split has seen these faces): "
+                f"train on the photo path with python scripts/path_training.py --data {shlex.quote(str(data))} "
+                f"--scenes {shlex.quote(str(out))} --out runs/path_train; to score a model, make the test split's "
+                f"scenes: edge-age data wild --data {shlex.quote(str(data))} --split test")
+    if split == "all":
+        return (f"score a model on them: {score} (the all split holds the train faces too, so a trained model "
+                "scores optimistically; --split test gives a held-out score)")
+    return f"score a model on them: {score}"

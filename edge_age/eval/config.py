@@ -49,7 +49,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="which split (default: %(default)s; 'all' for a dataset never trained on)")
     p.add_argument("--seed", type=SEED, default=d("seed"), help="split seed (default: the model's training seed)")
     p.add_argument("--limit", type=POSITIVE_INT, default=d("limit"), help="use only N faces (deterministic subset)")
-    p.add_argument("--json", type=Path, default=d("json"), help="write metrics as JSON here")
+    p.add_argument("--json", type=Path, default=d("json"), help="write the metrics as JSON here (- for stdout)")
     p.add_argument("--out", type=Path, default=d("out"),
                    help="folder for plots, metrics.json and predictions.csv (one row per face: file name, true "
                         "age, estimate, error, interval) (default: runs/eval/MODELDIR_MODEL_SPLIT)")

@@ -32,29 +32,43 @@ def face_rows(names: list[str], y: np.ndarray, p: np.ndarray, bounds: Bounds) ->
     return rows
 
 
-def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
-             log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots, metrics.json and
-    predictions.csv into ``cfg.out_dir()`` (and ``cfg.json``) and returns what was written."""
-    from edge_age.data.dataset import DataConfig, config_for_model, load_dataset
-    from edge_age.runtime import load_predictor
-
+def _check_outputs(cfg: EvalConfig) -> None:
+    """A bad output path is a one-line error before any work."""
     if cfg.json:
-        fileio.check_target(Path(cfg.json))  # a bad output path is a one-line error before any work
+        fileio.check_target(Path(cfg.json))
     if cfg.report:
         report = Path(cfg.report)
         if report.exists() and not report.is_dir():
             raise EdgeAgeError("--report names a folder; this is a file", report)
         fileio.check_target(report / "report.md")
-    predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
+
+
+def _scored_faces(cfg: EvalConfig, predictor: Any, progress: bool, log: Callable[[str], None]) -> tuple[Any, Any, np.ndarray]:
+    """The data the model is scored on (its own training data unless --data), loaded at its input size,
+    and the indices of the asked split."""
+    from edge_age.data.dataset import DataConfig, config_for_model, load_dataset
+
     data = config_for_model(predictor.data_config, cfg.data, cfg.scheme, cfg.detect_faces, cfg.seed, cfg.limit)
     if predictor.data_config and (note := DataConfig.from_dict(predictor.data_config).dropped_detection(data)):
         log(note)
     splits = None if cfg.split == "all" else (cfg.split,)
-    ds = load_dataset(data, predictor.spec, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None, progress=progress, splits=splits)
+    ds = load_dataset(data, predictor.spec, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None,
+                      progress=progress, splits=splits)
     idx = ds.indices(cfg.split)
     if len(idx) == 0:
         raise EdgeAgeError(f"the {cfg.split} split is empty", data.path)
+    return data, ds, idx
+
+
+def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
+             log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots, metrics.json and
+    predictions.csv into ``cfg.out_dir()`` (and ``cfg.json``) and returns what was written."""
+    from edge_age.runtime import load_predictor
+
+    _check_outputs(cfg)
+    predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
+    data, ds, idx = _scored_faces(cfg, predictor, progress, log)
     y = ds.faces.ages[idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     m = age_metrics(y, p)

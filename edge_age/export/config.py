@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from edge_age.cli_types import POSITIVE_INT, default_of, number
+from edge_age.cli_types import POSITIVE_INT, add_renamed, config_from_args, default_of, number
 
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, ExportFormat, families, select
@@ -24,10 +24,11 @@ class ExportConfig:
     detect_faces: bool = False  # with data: its images are raw photos (a checkpoint's own path keeps its setting)
     calib_data: str | None = None  # default: the training split
     calib_size: int = 300
-    val_limit: int | None = None  # parity on at most this many val faces (default: all)
+    limit: int | None = None  # parity on at most this many val faces (default: all)
     allow_degraded: bool = False
     qat_epochs: float = 0.0  # > 0: quantization-aware fine-tuning for the int8 TFLite file
     flip_average: bool = False  # every file averages each face's estimate with its mirror image's
+    framing: str | None = None  # a `data framing` fit to put in the card instead of the checkpoint's
 
     def rows(self) -> list[ExportFormat]:
         """The formats-table rows asked for. An option that no chosen row takes is an error, not ignored
@@ -60,7 +61,7 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=d("data"),
                    help="the dataset whose val split proves the files and whose train split calibrates them "
                         "(default: the checkpoint's; same split seed)")
-    p.add_argument("--detect-faces", action="store_true",
+    p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction, default=None,
                    help="with --data: its images are raw photos, each face found and framed first (a checkpoint "
                         "trained with --detect-faces keeps it on its own --data path only)")
     p.add_argument("--calib-data", default=d("calib_data"),
@@ -74,8 +75,19 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flip-average", action="store_true",
                    help="every file runs each face and its mirror image and returns the mean estimate: inside "
                         "the file, so runtimes and the app need no change; two model passes per face")
-    p.add_argument("--val-limit", type=POSITIVE_INT, default=d("val_limit"),
+    p.add_argument("--limit", type=POSITIVE_INT, default=d("limit"), metavar="N",
                    help="prove parity on at most N val faces (default: all)")
+    add_renamed(p, "--val-limit", "--limit")
+    p.add_argument("--framing", default=d("framing"), metavar="FILE",
+                   help="the face framing the files carry, from `edge-age data framing` (its folder or "
+                        "framing.json) or a bundled fit by detector name (mtcnn), instead of the checkpoint's: "
+                        "a new detector needs its own fit, the model stays the same (default: the checkpoint's)")
     p.add_argument("--allow-degraded", action="store_true", help="keep int8 files that fail the collapse guard")
-    p.add_argument("--cache-dir", type=Path, default=None)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--cache-dir", type=Path, default=None, help="where prepared faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+
+
+def export_config(args: argparse.Namespace) -> ExportConfig:
+    """The :class:`ExportConfig` of a parsed ``export`` command line."""
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    return config_from_args(ExportConfig, args, formats=formats)

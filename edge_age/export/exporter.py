@@ -97,7 +97,8 @@ def _new_card(cfg: ExportConfig, ckpt: dict[str, Any], name: str, spec: Preproce
                     "val_mae": float(ref_mae), "pred_std": float(ref.std()),
                     "train_command": train_cmd.read_text().splitlines() if train_cmd.exists() else [],
                     **({} if same else {"data": trained.to_dict(), "split_counts": ckpt.get("split_counts")}),
-                    **({"teacher": ckpt["teacher"]} if ckpt.get("teacher") else {})},
+                    **({"teacher": ckpt["teacher"]} if ckpt.get("teacher") else {}),
+                    **({"recipe": recipe} if (recipe := ckpt.get("train_config", {}).get("recipe")) else {})},
         calibration=None if n_calib is None else {
             "n": int(n_calib), "source": cfg.calib_data or f"{data_cfg.path} [train split]",
             "selection": "evenly spaced over age-sorted faces",
@@ -165,6 +166,40 @@ def _write_all(rows: list[ExportFormat], job: WriteJob, staging: Path, out: Path
     return failures
 
 
+def _export_spec(cfg: ExportConfig, ckpt: dict[str, Any]) -> PreprocessSpec:
+    """The checkpoint's spec, taking pixels (contract 1: every file normalises inside; the runtimes only
+    crop and resize), with ``--framing``'s fit in place of the trained one where given (a new detector
+    needs its own fit while the model, trained on the chips, stays the same)."""
+    spec = replace(PreprocessSpec.from_dict(ckpt["preprocess"]), input_pixels=True)
+    if cfg.framing:
+        from edge_age.data.framing_fit import load_fit
+
+        spec = replace(spec, framing=load_fit(cfg.framing)[0])
+    return spec
+
+
+def _write_job(cfg: ExportConfig, ckpt: dict[str, Any], spec: PreprocessSpec, card: ModelCard,
+               calib: np.ndarray | None, ds: Dataset, progress: bool) -> WriteJob:
+    """The model as every file holds it (age scale folded, friendly to int8, normalisation inside) and
+    what the writers need beside it."""
+    qat = QATConfig(epochs=cfg.qat_epochs) if cfg.qat_epochs > 0 else None
+    export_model = quantization_friendly(fold_age_scale(build_model(ckpt, cfg.checkpoint)), spec.size)
+    if cfg.flip_average:  # behind the normalisation (a per-channel op: the flip commutes with it), which so
+        export_model = FlipAverage(export_model)  # stays the first op on the input, as contract 1's int8 files need
+    export_model = PixelInput(export_model, spec.mean, spec.std)
+    return WriteJob(model=export_model.eval(), spec=spec, meta=_meta(card), calib=calib, qat=qat, progress=progress,
+                    train_faces=np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None)
+
+
+def _reference_ages(cfg: ExportConfig, val_faces: np.ndarray, progress: bool) -> np.ndarray:
+    """PyTorch's ages on the val faces, through the same predictor interface as every file; with
+    --flip-average the files average each face with its mirror image, and so does the reference."""
+    from edge_age.models.checkpoint import TorchPredictor
+
+    torch_model = TorchPredictor(cfg.checkpoint)
+    return predict_all(flip_averaged(torch_model) if cfg.flip_average else torch_model, val_faces, progress=progress)
+
+
 def export_checkpoint(
     cfg: ExportConfig, command: str = "", progress: bool = True, cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
@@ -173,9 +208,7 @@ def export_checkpoint(
     that replaces ``out`` as a whole: a killed export leaves the previous complete set."""
     rows = cfg.rows()
     ckpt = load_checkpoint(cfg.checkpoint)
-    model = build_model(ckpt, cfg.checkpoint)
-    # Every exported file normalises inside and takes pixels (contract 1): the runtimes only crop and resize.
-    spec = replace(PreprocessSpec.from_dict(ckpt["preprocess"]), input_pixels=True)
+    spec = _export_spec(cfg, ckpt)
     name = cfg.name or ckpt["model"]
     out = Path(cfg.out or Path("runs") / "export" / name)
     data_cfg = DataConfig.from_dict(ckpt["data"]).with_path(cfg.data)
@@ -183,26 +216,12 @@ def export_checkpoint(
         data_cfg = replace(data_cfg, detect_faces=True)
 
     ds = load_dataset(data_cfg, spec, cache_dir=cache_dir, progress=progress, splits=("train", "val"))
-    val_faces, val_ages = _val_faces(ds, cfg.val_limit, data_cfg.path)
-    int8 = any(f.int8 for f in rows)
-    calib = _calibration_faces(cfg, ds, spec, cache_dir, progress) if int8 else None
-    qat = QATConfig(epochs=cfg.qat_epochs) if cfg.qat_epochs > 0 else None
-
-    from edge_age.models.checkpoint import TorchPredictor  # same predictor interface as every file
-
-    torch_model = TorchPredictor(cfg.checkpoint)
-    # with --flip-average the files average each face with its mirror image: so does the reference they are proven on
-    ref = predict_all(flip_averaged(torch_model) if cfg.flip_average else torch_model, val_faces, progress=progress)
+    val_faces, val_ages = _val_faces(ds, cfg.limit, data_cfg.path)
+    calib = _calibration_faces(cfg, ds, spec, cache_dir, progress) if any(f.int8 for f in rows) else None
+    ref = _reference_ages(cfg, val_faces, progress)
     card = _new_card(cfg, ckpt, name, spec, data_cfg, ref, float(np.abs(ref - val_ages).mean()), len(val_faces),
                      None if calib is None else len(calib), command)
-    export_model = quantization_friendly(fold_age_scale(model), spec.size)
-    if cfg.flip_average:  # behind the normalisation (a per-channel op: the flip commutes with it), which so
-        export_model = FlipAverage(export_model)  # stays the first op on the input, as contract 1's int8 files need
-    export_model = PixelInput(export_model, spec.mean, spec.std)
-    job = WriteJob(model=export_model.eval(), spec=spec, meta=_meta(card),
-                   calib=calib, qat=qat, progress=progress,
-                   train_faces=np.asarray(ds.faces.faces[ds.indices("train")]) if qat else None)
-
+    job = _write_job(cfg, ckpt, spec, card, calib, ds, progress)
     staging = fileio.staging_folder(out)
     try:
         failures = _write_all(rows, job, staging, out, name, card, (val_faces, val_ages, ref), progress, log)

@@ -129,42 +129,53 @@ def _normalize_node(m: onnx.ModelProto) -> onnx.NodeProto | None:
     return None
 
 
+def _stem(m: onnx.ModelProto) -> tuple[str, Any, list, list, list] | None:
+    """The QDQ stem of a model: its input tensor (behind the float normalisation of a pixel-input file),
+    that input's QuantizeLinear, its DequantizeLinear(s), and each first Conv's weight DequantizeLinear with
+    its int8 initializer; None where the graph does not start input -> Q -> DQ -> Conv (group 1)."""
+    g = m.graph
+    users: dict[str, list[onnx.NodeProto]] = {}
+    for n in g.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    after = _normalize_node(m)
+    name = g.input[0].name if after is None else after.output[0]
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {t.name: t for t in g.initializer}
+    q = users.get(name, [])
+    if len(q) != 1 or q[0].op_type != "QuantizeLinear":
+        return None
+    dq = users.get(q[0].output[0], [])
+    convs = [c for d in dq if d.op_type == "DequantizeLinear" for c in users.get(d.output[0], [])]
+    if not dq or not convs or any(c.op_type != "Conv" or c.input[0] not in {d.output[0] for d in dq} for c in convs):
+        return None
+    weights = []
+    for c in convs:
+        wdq = producer.get(c.input[1])
+        if wdq is None or wdq.op_type != "DequantizeLinear" or wdq.input[0] not in inits:
+            return None
+        if any(a.name == "group" and a.i != 1 for a in c.attribute):
+            return None
+        weights.append((wdq, inits[wdq.input[0]]))
+    return name, after, q, dq, weights
+
+
 def pad_stem_channels(m: onnx.ModelProto, multiple: int = 4) -> bool:
     """Zero-pad the RGB input of a QDQ model's first convolution to ``multiple`` channels, in place.
 
     Why: onnxruntime's int8 convolution is slow on 3 input channels (27-long dot products): on SimpleCNN's
     int8 file the 14 MMAC stem took longer than the 75 MMAC conv after it, and half as long once padded
-    (``benchmarks/stem_padding.py``, figures in ``benchmarks/stem_padding.json``). The output is unchanged:
+    (``lab/stem_padding.py``, figures in ``lab/stem_padding.json``). The output is unchanged:
     the extra channel is 0 in float, so it quantizes to the zero point, and its weights are 0. The file's
     input stays 3-channel.
     Returns False (model untouched) where the graph does not start input -> Q -> DQ -> Conv.
     """
+    stem = _stem(m)
+    if stem is None:
+        return False
+    name, after, q, dq, weights = stem
     g = m.graph
-    name = g.input[0].name
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for n in g.node:
-        for i in n.input:
-            users.setdefault(i, []).append(n)
-    after = _normalize_node(m)  # the float normalisation of a pixel-input file: the stem starts behind it
-    if after is not None:
-        name = after.output[0]
-    producer = {o: n for n in g.node for o in n.output}
     inits = {t.name: t for t in g.initializer}
-    q = users.get(name, [])
-    if len(q) != 1 or q[0].op_type != "QuantizeLinear":
-        return False
-    dq = users.get(q[0].output[0], [])
-    convs = [c for d in dq if d.op_type == "DequantizeLinear" for c in users.get(d.output[0], [])]
-    if not dq or not convs or any(c.op_type != "Conv" or c.input[0] not in {d.output[0] for d in dq} for c in convs):
-        return False
-    weights = []
-    for c in convs:
-        wdq = producer.get(c.input[1])
-        if wdq is None or wdq.op_type != "DequantizeLinear" or wdq.input[0] not in inits:
-            return False
-        if any(a.name == "group" and a.i != 1 for a in c.attribute):
-            return False
-        weights.append((wdq, inits[wdq.input[0]]))
     channels = weights[0][1].dims[1]
     if channels % multiple == 0 or any(w.dims[1] != channels for _, w in weights):
         return False

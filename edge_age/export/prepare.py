@@ -87,7 +87,7 @@ class FlipAverage(nn.Module):
 
     Inside the graph, so every runtime (ONNX, TFLite, the Android app) gets it from the file alone with no
     change of contract 1. One batch of 2N rather than two calls: the weights appear once in the file. Costs two
-    model passes per face; measured gain on the reference in benchmarks/flip_average.md. Goes behind
+    model passes per face; measured gain on the reference in lab/flip_average.md. Goes behind
     ``PixelInput`` (the per-channel normalisation commutes with the flip), which stays the first op; the int8
     ONNX file's stem is then not padded to 4 channels (``pad_stem_channels`` finds no input -> Q -> DQ -> Conv).
     """

@@ -83,6 +83,34 @@ def _quantizer() -> Any:
                                                                                            is_qat=True))
 
 
+def _fine_tune(graph: torch.fx.GraphModule, teacher: nn.Module, faces: np.ndarray, spec: PreprocessSpec,
+               cfg: QATConfig, progress: bool, disable_observer: Any) -> None:
+    """The QAT steps: the fake-int8 graph learns the float teacher's output on the same augmented input;
+    the observers freeze (ranges fixed) after ``cfg.frozen_at`` steps."""
+    from tqdm import tqdm
+
+    from edge_age.train.tensors import to_input
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(len(faces), generator=gen).numpy()
+    steps, frozen_at = cfg.steps(len(faces)), cfg.frozen_at(len(faces))
+    opt = torch.optim.Adam([p for p in graph.parameters() if p.requires_grad], lr=cfg.lr)
+    bar = tqdm(range(steps), desc="QAT", leave=False, disable=not progress, dynamic_ncols=True)
+    for step in bar:
+        if step == frozen_at:
+            graph.apply(disable_observer)
+        start = (step * cfg.batch_size) % len(faces)
+        idx = np.sort(order[start : start + cfg.batch_size])
+        x = to_input(faces[idx], spec, gen).permute(0, 2, 3, 1).contiguous()
+        with torch.no_grad():
+            target = teacher(x)
+        loss = (graph(x) - target).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+
+
 def qat_graph(model: nn.Module, faces: np.ndarray, spec: PreprocessSpec, cfg: QATConfig,
               progress: bool = True) -> tuple[torch.fx.GraphModule, Any]:
     """Fine-tune ``model`` (NHWC float input, already export-ready) with fake int8; return the converted graph.
@@ -98,40 +126,18 @@ def qat_graph(model: nn.Module, faces: np.ndarray, spec: PreprocessSpec, cfg: QA
         move_exported_model_to_train,
         quantize_pt2e,
     )
-    from tqdm import tqdm
-
-    from edge_age.train.tensors import to_input
 
     torch.manual_seed(cfg.seed)
     teacher = copy.deepcopy(model).eval()
-    student = fold_batchnorm(model)
     batch = torch.export.Dim("batch", min=1, max=4096)
     sample = (torch.zeros(2, spec.size, spec.size, 3),)
-    graph = torch.export.export(student, sample, dynamic_shapes=({0: batch},)).module()
+    graph = torch.export.export(fold_batchnorm(model), sample, dynamic_shapes=({0: batch},)).module()
     quantizer = _quantizer()
     graph = quantize_pt2e.prepare_qat_pt2e(graph, quantizer)
     fix_relu6_ranges(graph, qat=True)
     if spec.input_pixels:
         fix_pixel_input(graph, qat=True)
-
-    gen = torch.Generator().manual_seed(cfg.seed)
-    order = torch.randperm(len(faces), generator=gen).numpy()
-    steps, frozen_at = cfg.steps(len(faces)), cfg.frozen_at(len(faces))
-    opt = torch.optim.Adam([p for p in graph.parameters() if p.requires_grad], lr=cfg.lr)
     move_exported_model_to_train(graph)
-    bar = tqdm(range(steps), desc="QAT", leave=False, disable=not progress, dynamic_ncols=True)
-    for step in bar:
-        if step == frozen_at:
-            graph.apply(disable_observer)
-        start = (step * cfg.batch_size) % len(faces)
-        idx = np.sort(order[start : start + cfg.batch_size])
-        x = to_input(faces[idx], spec, gen).permute(0, 2, 3, 1).contiguous()
-        with torch.no_grad():
-            target = teacher(x)
-        loss = (graph(x) - target).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+    _fine_tune(graph, teacher, faces, spec, cfg, progress, disable_observer)
     move_exported_model_to_eval(graph)
     return quantize_pt2e.convert_pt2e(graph, fold_quantize=False), quantizer

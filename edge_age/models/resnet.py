@@ -19,17 +19,37 @@ from edge_age.errors import EdgeAgeError
 from edge_age.models.registry import age_output, init_age_output, register_model
 
 
+# How long a download of ImageNet weights may wait for the network before the run says what it lacks.
+DOWNLOAD_TIMEOUT_S = 20
+
+
 def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
+    """torchvision's ImageNet file in the torch hub cache; fetched by torch.hub where a network allows
+    (written atomically), else a one-line error saying what training without it loses."""
+    import socket
+
     import torch.hub
 
     fname = Path(weights.url).name
     path = Path(torch.hub.get_dir()) / "checkpoints" / fname
-    if not path.exists():
-        raise EdgeAgeError(
-            f"ImageNet weights not found; place torchvision's {fname} there (TORCH_HOME="
-            f"{os.environ.get('TORCH_HOME', '~/.cache/torch')}) or train without --pretrained",
-            path,
-        )
+    if path.exists():
+        return
+    old = socket.getdefaulttimeout()
+    try:
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=None, progress=False)
+        return
+    except (OSError, ValueError) as e:  # URLError is an OSError: no network, a proxy, a full disk
+        reason = getattr(e, "reason", None) or e
+    finally:
+        socket.setdefaulttimeout(old)
+    raise EdgeAgeError(
+        f"ImageNet weights not found and not downloadable ({reason}); place torchvision's {fname} there "
+        f"(TORCH_HOME={os.environ.get('TORCH_HOME', '~/.cache/torch')}) or train with --no-pretrained, from "
+        "random weights: slower to converge and less accurate",
+        path,
+    )
 
 
 def _resnet(arch: str, pretrained: bool, age_mean: float, age_std: float, dropout: float,

@@ -53,9 +53,16 @@ def list_models(folders: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 
 def format_models(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'file':<58}{'format':<13}{'MB':>6}{'input':>7}{'val MAE':>9}  where"]
-    for r in rows:
-        mae = "-" if r.get("val_mae") is None else f"{r['val_mae']:.3f}"
-        tail = r["where"] + (f"  ({r['problem']})" if "problem" in r else "")
-        lines.append(f"{r['file']:<58}{r['format']:<13}{r['mb']:>6.2f}{r.get('input', '-'):>7}{mae:>9}  {tail}")
-    return "\n".join(lines)
+    """The table of ``edge-age models``: the short columns first, each as wide as its longest cell, and the
+    file (of any length, in full) last, then any problem with it: a long path never pushes a column out of line."""
+    cells = [(r["format"], f"{r['mb']:.2f}", str(r.get("input", "-")),
+              "-" if r.get("val_mae") is None else f"{r['val_mae']:.3f}", r["where"],
+              r["file"] + (f"  ({r['problem']})" if "problem" in r else "")) for r in rows]
+    header = ("format", "MB", "input", "val MAE", "where", "file")
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header) - 1)]
+    right = (False, True, True, True, False)  # numbers right-aligned
+
+    def line(c: tuple[str, ...]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(c, widths, right)) + "  " + c[-1]
+
+    return "\n".join(line(c) for c in [header, *cells])

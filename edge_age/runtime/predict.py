@@ -133,25 +133,36 @@ def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | No
     return f"{where}\t{age:.1f}" + (f"\t{r['interval'][0]:.0f}-{r['interval'][1]:.0f}" if fitted else ""), r
 
 
+def header(fitted: dict[str, Any] | None) -> str:
+    """The column names of the lines :func:`_face_result` makes (tab-separated, as they are)."""
+    return "file\tbox x,y,w,h\tage" + (f"\t{fitted['level']:.0%} interval" if fitted else "")
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Ages of every face in ``cfg.images``: one line per face to ``log``, problems per file to stderr.
+    """Ages of every face in ``cfg.images``: a header, one line per face and a last line naming what was
+    written to ``log``, problems per file and the counts to stderr. With ``--json -`` the JSON is standard
+    output, so the default ``log`` (print) writes to stderr instead.
     Returns ``{"model", "runtime", "flip_average", "results", "failed"}`` (also written to ``cfg.json``;
     ``flip_average``: whether each age is the mean of the face's and its mirror image's, by the option or
     inside the file)."""
+    if fileio.is_stdout(cfg.json) and log is print:
+        log = _to_stderr  # stdout carries the JSON: nothing else may go there
     model = Path(cfg.model) if cfg.model else default_model()
     images = [Path(p) for p in cfg.images]
-    if cfg.json:
-        fileio.check_target(Path(cfg.json))  # before any work: a bad output path is a one-line error now
-    if cfg.min_face is not None and not cfg.detect_faces:
-        raise EdgeAgeError("--min-face needs --detect-faces (without it each image is one face, of unknown size)")
+    _check_options(cfg)
     annotated = annotation_paths(images, Path(cfg.annotate)) if cfg.annotate else []
     predictor = load_predictor(model, threads=cfg.threads or None, flip_average=cfg.flip_average)
     fitted = (file_entry(predictor) or {}).get("interval")  # the card's 80% intervals, where it has them
     if cfg.max_uncertainty is not None and not fitted:
         raise EdgeAgeError("--max-uncertainty needs per-face intervals, and this file's model card has none "
-                           "(re-export it, or add them with scripts/add_interval.py)", model)
+                           "(re-export it with this version: export writes them)", model)
     results: list[dict[str, Any]] = []
-    failed = 0
+    failed = n_annotated = 0
+    said_header = False
     for i, path in enumerate(images):
         try:
             img, faces, ages = _score_image(path, predictor, cfg.detect_faces)
@@ -163,19 +174,49 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
         labels = []
         for f, a in zip(faces, ages):
             line, r = _face_result(path, f, a, fitted, cfg)
+            if not said_header:
+                log(header(fitted))  # before the first face line
+                said_header = True
             log(line)
             results.append(r)
             labels.append("?" if r["abstained"] else f"{a:.0f}")
-        if cfg.annotate:
-            ok, buf = cv2.imencode(".jpg", annotate(img, faces, labels))
-            if ok:
-                fileio.write_bytes(annotated[i], buf.tobytes())
-    n_faces = sum(1 for r in results if "error" not in r)
-    abstained = sum(1 for r in results if r.get("abstained"))
-    print(f"{len(images)} image(s), {n_faces} face(s), " + (f"{abstained} abstained, " if abstained else "")
-          + f"{failed} skipped  [{predictor.name}, {predictor.runtime}]", file=sys.stderr)
+        if cfg.annotate and _write_annotated(annotated[i], img, faces, labels):
+            n_annotated += 1
+    _counts(images, results, failed, predictor)
     out = {"model": str(model), "runtime": predictor.runtime, "flip_average": averages_mirror(predictor),
            "results": results}
     if cfg.json:
         fileio.write_json(cfg.json, out)
+    _say_written(cfg, n_annotated, log)
     return {**out, "failed": failed}
+
+
+def _check_options(cfg: PredictConfig) -> None:
+    """Option errors before any work: a bad output path, --min-face without detection."""
+    if cfg.json:
+        fileio.check_target(Path(cfg.json))
+    if cfg.min_face is not None and not cfg.detect_faces:
+        raise EdgeAgeError("--min-face needs --detect-faces (without it each image is one face, of unknown size)")
+
+
+def _write_annotated(path: Path, img: np.ndarray, faces: list[Face], labels: list[str]) -> bool:
+    ok, buf = cv2.imencode(".jpg", annotate(img, faces, labels))
+    if ok:
+        fileio.write_bytes(path, buf.tobytes())
+    return bool(ok)
+
+
+def _counts(images: list[Path], results: list[dict[str, Any]], failed: int, predictor: Any) -> None:
+    n_faces = sum(1 for r in results if "error" not in r)
+    abstained = sum(1 for r in results if r.get("abstained"))
+    print(f"{len(images)} image(s), {n_faces} face(s), " + (f"{abstained} abstained, " if abstained else "")
+          + f"{failed} skipped  [{predictor.name}, {predictor.runtime}]", file=sys.stderr)
+
+
+def _say_written(cfg: PredictConfig, n_annotated: int, log: Callable[[str], None]) -> None:
+    written = ([] if not cfg.json else ["the results as JSON to standard output" if fileio.is_stdout(cfg.json)
+                                        else f"the results as JSON to {cfg.json}"])
+    if cfg.annotate:
+        written.append(f"{n_annotated} annotated image(s) to {cfg.annotate}")
+    if written:
+        log("wrote " + " and ".join(written))

@@ -36,7 +36,7 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=d("model"),
                    help="model file (.tflite, .onnx or .pt; default: the reference int8 model bundled with the package)")
     p.add_argument("--detect-faces", action="store_true", help="find every face (else: the image is one face crop)")
-    p.add_argument("--json", type=Path, default=d("json"), help="write results as JSON")
+    p.add_argument("--json", type=Path, default=d("json"), help="write the results as JSON (- for stdout)")
     p.add_argument("--annotate", type=Path, default=d("annotate"),
                    help="write copies with the crop fed to the model and the age into this folder")
     p.add_argument("--max-uncertainty", type=number(float, 0, 200, lo_open=True), default=d("max_uncertainty"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -203,6 +203,71 @@ def _save_epoch(out: Path, payload: dict[str, Any], model: torch.nn.Module, opt:
     plots.loss_curves(history, out / "loss.png")
 
 
+@dataclass
+class Epochs:
+    """Everything an epoch needs, built once per run (``_start``): the model as trained (``net``, wrapped
+    for DDP), the one scored (``scored``: the weight average with --ema), the optimiser, the faces and
+    their split, and the per-face extras (teacher distributions, balance weights)."""
+    cfg: TrainConfig
+    spec: PreprocessSpec
+    ctx: distributed.Context
+    model: torch.nn.Module
+    net: torch.nn.Module
+    scored: torch.nn.Module
+    ema: AveragedModel | None
+    opt: Any
+    sched: Any
+    loss_fn: Any
+    steps: int
+    precision: str
+    faces: np.ndarray
+    ages: np.ndarray
+    tr: np.ndarray
+    va: np.ndarray
+    bn_faces: np.ndarray
+    progress: bool = True
+    soft: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+    def after_step(self) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+
+
+def _record_command(out: Path, command: str, ctx: distributed.Context) -> None:
+    if command and ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "train_command.txt", "a") as f:
+            f.write(command + "\n")
+
+
+def _check_resume_data(state: dict[str, Any] | None, ds: Dataset, data_cfg: DataConfig, out: Path,
+                       resume_new_data: bool) -> None:
+    if state is not None and not resume_new_data and state.get("split_counts") not in (None, ds.counts()):
+        raise EdgeAgeError(f"--resume: {data_cfg.path} splits into {ds.counts()}, but this run was trained on "
+                           f"{state['split_counts']}: other data. Choose another --out, or pass --resume-new-data "
+                           f"to continue on it on purpose (best.pt will then be scored on the new val split)", out)
+
+
+def _start(cfg: TrainConfig, spec: PreprocessSpec, ds: Dataset, state: dict[str, Any] | None, precision: str,
+           ctx: distributed.Context, progress: bool) -> tuple[Epochs, dict[str, Any]]:
+    """The model and its builder's arguments, its optimiser and loss, and the faces in RAM (``net`` is
+    wrapped for DDP once a resume has restored the weights)."""
+    tr, va = ds.indices("train"), ds.indices("val")
+    faces, ages = np.asarray(ds.faces.faces), ds.faces.ages  # into RAM: 23.7k faces are 1.2 GB
+    model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
+    _check_sides(cfg, model, faces.shape[1], ctx.device)
+    opt, sched, steps = make_optimizer(cfg, model, len(tr))
+    loss_fn = DLDLLoss(model, teacher_weight=cfg.teacher_weight) if cfg.loss == "dldl" else LOSSES[cfg.loss]
+    ema = _average(cfg, model)
+    return Epochs(cfg=cfg, spec=spec, ctx=ctx, model=model, net=model,
+                  scored=model if ema is None else ema.module,  # what validation, precise BN and best.pt see
+                  ema=ema, opt=opt, sched=sched, loss_fn=loss_fn, steps=steps, precision=precision, faces=faces,
+                  ages=ages, tr=tr, va=va, progress=progress,
+                  bn_faces=np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib]),
+                  weights=balance_weights(ages[tr], cfg.balance)(ages) if cfg.balance else None), model_kwargs
+
+
 def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume: bool, progress: bool,
            cache_dir: Path | None, log: Callable[[str], None], command: str,
            ctx: distributed.Context, resume_new_data: bool = False) -> dict[str, Any]:
@@ -211,37 +276,35 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     out = Path(cfg.out)
     state, cfg, data_cfg, spec = _resume_state(out, cfg, data_cfg, spec, resume, log)
     precision = _setup_torch(cfg, ctx)
-    if command and ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "train_command.txt", "a") as f:
-            f.write(command + "\n")
+    _record_command(out, command, ctx)
     ds = _load_data(data_cfg, spec, cache_dir, progress, ctx, log)
-    if state is not None and not resume_new_data and state.get("split_counts") not in (None, ds.counts()):
-        raise EdgeAgeError(f"--resume: {data_cfg.path} splits into {ds.counts()}, but this run was trained on "
-                           f"{state['split_counts']}: other data. Choose another --out, or pass --resume-new-data "
-                           f"to continue on it on purpose (best.pt will then be scored on the new val split)", out)
-    tr, va = ds.indices("train"), ds.indices("val")
-    faces, ages = np.asarray(ds.faces.faces), ds.faces.ages  # into RAM: 23.7k faces are 1.2 GB
-    model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
-    _check_sides(cfg, model, faces.shape[1], ctx.device)
-    opt, sched, steps_per_epoch = make_optimizer(cfg, model, len(tr))
-    loss_fn = DLDLLoss(model, teacher_weight=cfg.teacher_weight) if cfg.loss == "dldl" else LOSSES[cfg.loss]
-    ema = _average(cfg, model)
-    history, start, best_mae, best_epoch = _restore(state, model, opt, sched, ema)
-    scored = model if ema is None else ema.module  # what validation, precise BN and best.pt see
-    net = _wrap(model, ctx)
+    _check_resume_data(state, ds, data_cfg, out, resume_new_data)
+    run, model_kwargs = _start(cfg, spec, ds, state, precision, ctx, progress)
+    history, start, best_mae, best_epoch = _restore(state, run.model, run.opt, run.sched, run.ema)
+    run.net = _wrap(run.model, ctx)
     payload = {"model": cfg.model, "model_kwargs": model_kwargs, "preprocess": spec.to_dict(),
                "data": data_cfg.to_dict(), "train_config": asdict(cfg), "split_counts": ds.counts(),
                "precision": precision}
-    soft = None
     if cfg.teacher:
-        soft, payload["teacher"] = _teacher(cfg, ds, tr, model, state, cache_dir, progress, ctx.device, log)
-    baseline = float(np.abs(ages[va] - ages[tr].mean()).mean())
-    weights = balance_weights(ages[tr], cfg.balance)(ages) if cfg.balance else None
-    bn_faces = np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib])
-    log(f"{cfg.model}: {sum(p.numel() for p in model.parameters()):,} params | train {len(tr)} val {len(va)} "
-        f"| {precision} | {ctx.device.type} x {ctx.world} process(es), {torch.get_num_threads()} threads each "
-        f"| val MAE of predicting the mean: {baseline:.2f}")
+        run.soft, payload["teacher"] = _teacher(cfg, ds, run.tr, run.model, state, cache_dir, progress, ctx.device, log)
+    baseline = float(np.abs(run.ages[run.va] - run.ages[run.tr].mean()).mean())
+    log(f"{cfg.model}: {sum(p.numel() for p in run.model.parameters()):,} params | train {len(run.tr)} "
+        f"val {len(run.va)} | {precision} | {ctx.device.type} x {ctx.world} process(es), "
+        f"{torch.get_num_threads()} threads each | val MAE of predicting the mean: {baseline:.2f}")
+    best = _epochs(run, start, history, (best_mae, best_epoch), payload, out, log)
+    if best[1] < 0:
+        raise EdgeAgeError(f"no epoch completed (--epochs {cfg.epochs}, {start} done before): no best.pt written", out)
+    summary = {"out": str(out), "best_val_mae": best[0], "best_epoch": best[1] + 1, "epochs_run": len(history),
+               "baseline_val_mae": baseline, "precision": precision}
+    if ctx.is_main:
+        fileio.write_json(out / "summary.json", summary)
+    return summary
+
+
+def _epochs(run: Epochs, start: int, history: list[dict[str, Any]], best: tuple[float, int],
+            payload: dict[str, Any], out: Path, log: Callable[[str], None]) -> tuple[float, int]:
+    """Train, validate and save epoch after epoch until --epochs or early stopping; the best (MAE, epoch)."""
+    cfg, (best_mae, best_epoch) = run.cfg, best
     for epoch in range(start, cfg.epochs):
         # Epochs on downscaled batches do not count against patience: the model has not yet trained at
         # the size it is validated and deployed at.
@@ -249,33 +312,27 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
                 and best_epoch >= 0:
             log(f"early stop: val MAE has not improved for {cfg.patience} epochs")
             break
-        if ema is not None and cfg.progressive and epoch == cfg.progressive_epochs:
-            ema.n_averaged.zero_()  # average the full-size weights only: the next update restarts it
-        row = _run_epoch(net, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps_per_epoch,
-                         progress, ctx, soft, weights,
-                         after_step=None if ema is None else lambda: ema.update_parameters(model))
-        if ema is not None:
-            ctx.share_buffers(ema.module)  # each process averaged its own BatchNorm statistics
+        if run.ema is not None and cfg.progressive and epoch == cfg.progressive_epochs:
+            run.ema.n_averaged.zero_()  # average the full-size weights only: the next update restarts it
+        row = _run_epoch(run, epoch)
+        if run.ema is not None:
+            run.ctx.share_buffers(run.ema.module)  # each process averaged its own BatchNorm statistics
         if cfg.bn_recalib:
-            recalibrate_bn(scored, faces[bn_faces], spec)
-        row.update(val_mae=_validate(scored, faces, ages, va, spec, ctx), lr=sched.get_last_lr()[0])
+            recalibrate_bn(run.scored, run.faces[run.bn_faces], run.spec)
+        row.update(val_mae=_validate(run.scored, run.faces, run.ages, run.va, run.spec, run.ctx),
+                   lr=run.sched.get_last_lr()[0])
         history.append(row)
         improved = row["val_mae"] < best_mae
         if improved:
             best_mae, best_epoch = row["val_mae"], epoch
-        if ctx.is_main:  # one writer; the weights (and the average) are identical in every process
-            _save_epoch(out, payload, model, opt, sched, epoch, history, (best_mae, best_epoch), improved, ema)
+        if run.ctx.is_main:  # one writer; the weights (and the average) are identical in every process
+            _save_epoch(out, payload, run.model, run.opt, run.sched, epoch, history, (best_mae, best_epoch),
+                        improved, run.ema)
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {row['train_loss']:.3f}  train MAE {row['train_mae']:.2f}  "
             f"val MAE {row['val_mae']:.2f}{' *' if improved else ''}  {row['img_per_s']:.0f} img/s"
             f"{' at %d px' % row['train_side'] if 'train_side' in row else ''}  "
             f"{row['seconds']:.0f}s")
-    if best_epoch < 0:
-        raise EdgeAgeError(f"no epoch completed (--epochs {cfg.epochs}, {start} done before): no best.pt written", out)
-    summary = {"out": str(out), "best_val_mae": best_mae, "best_epoch": best_epoch + 1, "epochs_run": len(history),
-               "baseline_val_mae": baseline, "precision": precision}
-    if ctx.is_main:
-        fileio.write_json(out / "summary.json", summary)
-    return summary
+    return best_mae, best_epoch
 
 
 def _teacher(cfg: TrainConfig, ds: Dataset, tr: np.ndarray, model: torch.nn.Module, state: dict[str, Any] | None,
@@ -322,49 +379,54 @@ def train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, precision:
     return loss.detach(), pred.detach()
 
 
-def _run_epoch(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, epoch, precision, steps, progress,
-               ctx: distributed.Context = distributed.Context(), soft: np.ndarray | None = None,
-               weights: np.ndarray | None = None, after_step: Callable[[], None] | None = None):
+def _batch(run: Epochs, idx: np.ndarray, side: int, gen: torch.Generator
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """This process's rows of one global batch: inputs (augmented with the whole batch's generator),
+    ages, teacher distributions and balance weights (rescaled to mean 1 over the global batch)."""
+    cfg, ctx = run.cfg, run.ctx
+    x = to_input(run.faces[idx], run.spec, gen if cfg.augment else None, cfg.jitter, cfg.degrade, cfg.edge_cut)
+    y = torch.from_numpy(run.ages[idx]).float()
+    rows = ctx.rows(len(idx))
+    x, y = x[rows].to(ctx.device), y[rows].to(ctx.device)
+    if side != x.shape[-1]:  # progressive resizing: fewer pixels, same faces
+        x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    t = None if run.soft is None else torch.from_numpy(run.soft[idx][rows]).to(ctx.device)
+    w = None
+    if run.weights is not None:
+        w = torch.from_numpy(run.weights[idx] / run.weights[idx].mean())[rows].to(ctx.device)
+    return x, y, t, w
+
+
+def _run_epoch(run: Epochs, epoch: int) -> dict[str, Any]:
     """One epoch. Every process draws the same order and augments the whole global batch with the same
     generator, then trains on its own rows: the inputs are exactly those of a one-process run.
-    ``weights``: a loss weight per face (``--balance``), rescaled to mean 1 over each global batch: a
-    batch that happens to draw many rare faces then takes a step of the usual size rather than one many
-    times larger. The rescale uses the whole global batch, so every process divides by the same number
-    and the processes' gradients still add up to the one-process one.
-    ``after_step``: called after every optimiser step (the ``--ema`` update)."""
+    Balance weights (``--balance``) are rescaled to mean 1 over each global batch: a batch that happens to
+    draw many rare faces then takes a step of the usual size rather than one many times larger. The
+    rescale uses the whole global batch, so every process divides by the same number and the processes'
+    gradients still add up to the one-process one. The --ema average is updated after every step."""
     from tqdm import tqdm
 
-    model.train()
-    rng = np.random.default_rng([cfg.seed, epoch])
+    cfg, ctx = run.cfg, run.ctx
+    run.net.train()
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     torch.manual_seed(cfg.seed * 100_019 + epoch)  # dropout
-    order = rng.permutation(tr)
-    side = trained_side = cfg.input_side(epoch, faces.shape[1])
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(run.tr)
+    side = trained_side = cfg.input_side(epoch, run.faces.shape[1])
     total_loss = total_abs = seen = 0.0
     t0 = time.perf_counter()
-    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(range(run.steps), desc=f"epoch {epoch + 1}", leave=False, disable=not run.progress, dynamic_ncols=True)
     for step in bar:
         idx = np.sort(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         if len(idx) < ctx.world:
             continue  # a last batch too small to give every process a row: skipped by all of them
-        x = to_input(faces[idx], spec, gen if cfg.augment else None, cfg.jitter, cfg.degrade, cfg.edge_cut)
-        y = torch.from_numpy(ages[idx]).float()
-        rows = ctx.rows(len(idx))
-        x, y = x[rows].to(ctx.device), y[rows].to(ctx.device)
-        if side != x.shape[-1]:  # progressive resizing: fewer pixels, same faces
-            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+        x, y, t, w = _batch(run, idx, side, gen)
         trained_side = x.shape[-1]
-        t = None if soft is None else torch.from_numpy(soft[idx][rows]).to(ctx.device)
-        w = None
-        if weights is not None:
-            w = torch.from_numpy(weights[idx] / weights[idx].mean())[rows].to(ctx.device)
-        loss, pred = train_step(model, opt, loss_fn, x, y, precision, weight=len(y) * ctx.world / len(idx), soft=t,
-                                row_weight=w)
+        loss, pred = train_step(run.net, run.opt, run.loss_fn, x, y, run.precision,
+                                weight=len(y) * ctx.world / len(idx), soft=t, row_weight=w)
         if not torch.isfinite(loss):
             raise EdgeAgeError(f"training diverged at epoch {epoch + 1} step {step} (loss {loss.item()}); lower --lr")
-        sched.step()
-        if after_step is not None:
-            after_step()
+        run.sched.step()
+        run.after_step()
         total_loss += loss.item() * len(y)
         total_abs += (pred.detach() - y).abs().sum().item()
         seen += len(y)

@@ -98,7 +98,7 @@ def edge_cut(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
     at a random side (tilted by up to :data:`EDGE_TILT_DEGREES`), at a random depth in :data:`EDGE_REACH`,
     every pixel repeats the line's pixel along the line's normal, as the runtime's crop repeats the photo's
     edge pixel (edge_age.data.framing.warp_square). Chips never show this; half the faces-in-context squares
-    do, and they carried most of its gap to the aligned chips (benchmarks/photo_gap.md)."""
+    do, and they carried most of its gap to the aligned chips (lab/photo_gap.md)."""
     n = x.shape[0]
     rows = torch.nonzero(torch.rand(n, generator=gen) < p).flatten()
     m = len(rows)

@@ -114,7 +114,7 @@ def test_data_report_lists_every_bad_item(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_train_skips_and_counts_bad_items(corpus: Path, tmp_path: Path, capsys) -> None:
-    rc = main(["train", "--data", str(corpus), "--epochs", "1", "--max-steps", "1", "--batch-size", "8",
+    rc = main(["train", "--arch", "simplecnn", "--data", str(corpus), "--epochs", "1", "--max-steps", "1", "--batch-size", "8",
                "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--threads", "1"])
     assert rc == 0
     out = capsys.readouterr().out

@@ -19,10 +19,10 @@ NUMERIC = [
     (["train"], "--bn-recalib", 0, None), (["train"], "--max-steps", 0, None), (["train"], "--seed", 0, 2**32 - 1),
     (["eval", "m.tflite"], "--batch-size", 1, 4096), (["eval", "--model", "m.tflite"], "--limit", 1, None),
     (["export", "c.pt"], "--calib-size", 1, None),
-    (["export", "c.pt"], "--val-limit", 1, None),
+    (["export", "c.pt"], "--limit", 1, None),
     (["predict", "a.jpg"], "--threads", 0, 1024), (["eval", "m.onnx"], "--threads", 0, 1024),
-    (["bench"], "--runs", 1, None), (["bench"], "--warmup", 0, None), (["bench"], "--batch", 1, 1024),
-    (["bench"], "--limit", 1, None), (["data", "wild"], "--limit", 1, None), (["data", "framing"], "--seed", 0, None),
+    (["bench"], "--runs", 1, None), (["bench"], "--warmup", 0, None), (["bench"], "--batch-size", 1, 1024),
+    (["bench"], "--limit", 1, None), (["data", "wild"], "--limit", 1, None), (["data", "framing"], "--scene-seed", 0, None),
 ]
 FLOATS = [(["train"], "--lr", 0.0, 10.0, True), (["train"], "--dropout", 0.0, 0.99, False),
           (["export", "c.pt"], "--qat-epochs", 0.0, 100.0, False),
@@ -39,6 +39,20 @@ def _parse(argv: list[str], capsys) -> tuple[argparse.Namespace | None, str]:
 
 def _dest(option: str) -> str:
     return option.lstrip("-").replace("-", "_")
+
+
+# Old spellings (one release): the same value, and one notice line naming the new spelling.
+RENAMED = [(["export", "c.pt"], "--val-limit", "limit"), (["bench"], "--batch", "batch_size"),
+           (["data", "wild"], "--seed", "scene_seed"), (["train"], "--model", "model"), (["eval", "m.onnx"], "--format", "scheme")]
+
+
+@pytest.mark.parametrize("prefix, old, dest", RENAMED, ids=[f"{p[0]} {o}" for p, o, _ in RENAMED])
+def test_an_old_spelling_still_parses_with_a_notice(prefix, old, dest, capsys) -> None:
+    value = "simplecnn" if old == "--model" else "csv" if old == "--format" else "3"
+    ns, _ = _parse([*prefix, old, value], capsys)
+    assert ns is not None and str(getattr(ns, dest)) == value
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"{old} is now --" in err
 
 
 @pytest.mark.parametrize("prefix, option, lo, hi", NUMERIC, ids=[f"{p[0]} {o}" for p, o, *_ in NUMERIC])

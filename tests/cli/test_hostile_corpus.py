@@ -2,8 +2,9 @@
 
 Each case asserts the exit code, that no traceback is printed, that the message names the culprit, and
 that nothing outside the command's output folder changed. Images go through `predict` (alone and beside
-a good face, with and without --detect-faces); datasets through `data report`, `eval` and `train`; model
-files through `predict`, `eval`, `bench` and `export`.
+a good face, with and without --detect-faces) and, labelled as a dataset, through `data report`, `data wild`,
+`eval` (as crops and with --detect-faces) and `train`; datasets through `data report`, `eval` and `train`; model
+files through `predict`, `eval`, `bench`, `export`, `check` and `models`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import pickle
 import shutil
+import stat
 import struct
 import tarfile
 import zipfile
@@ -26,6 +28,7 @@ import pytest
 
 from conftest import face_image, write_jpg
 from edge_age.cli import main
+from edge_age.formats import bundled_reference
 
 FACE = face_image(40, 3, size=96)
 
@@ -110,10 +113,6 @@ def images(tmp_path_factory) -> Path:
 
 def _image_cases(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.name != "good")
-
-
-def test_the_corpus_has_sixty_cases(images: Path) -> None:
-    assert len(_image_cases(images)) + len(DATASETS) + len(MODELS) >= 60
 
 
 @pytest.mark.parametrize("detect", [False, True], ids=["crop", "detect"])
@@ -218,7 +217,7 @@ def test_datasets_through_report_eval_and_train(case: str, exported: dict, tmp_p
         ["data", "report", "--data", str(data), "--out", str(out / "report"), "--no-progress"],
         ["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all",
          "--out", str(out / "eval"), "--no-progress", "--cache-dir", str(out / "cache")],
-        ["train", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1", "--precision", "fp32",
+        ["train", "--arch", "simplecnn", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1", "--precision", "fp32",
          "--out", str(out / "train"), "--no-progress", "--cache-dir", str(out / "cache")],
     ]
     for argv in runs:
@@ -303,5 +302,103 @@ def test_model_files_through_predict_eval_bench_and_export(case: str, exported: 
     if model.suffix == ".pt":
         rc, err = _run(["export", str(model), "--out", str(out / "export")], capsys)
         assert rc == 2 and model.name in err
+    assert not Path("/tmp/edge_age_pwned").exists()
+    assert _digest(src) == before
+
+
+# ---------------------------------------------------------------------------------------------- other commands
+
+def _one_line_or_clean(rc: int, err: str, culprits: tuple[str, ...], what: str) -> None:
+    """A command's end on hostile input: a clean result (rc 0), or rc 2 with one line on stderr, the
+    ``edge-age: error:`` line, naming one of ``culprits``."""
+    if rc == 0:
+        return
+    lines = [s for s in err.splitlines() if s.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("edge-age: error:"), (what, rc, err[-2000:])
+    assert any(c in lines[0] for c in culprits), (what, lines[0])
+
+
+def _as_dataset(images: Path, root: Path) -> tuple[Path, list[Path]]:
+    """The image corpus as a folders-labelled dataset: every case under 30/, beside 20 good faces of other ages.
+    Links stay links and the fifo a fifo (a copy would read it). Returns the root and the regular bad files."""
+    bad = []
+    for p in _image_cases(images):
+        dest = root / "30" / p.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if p.is_symlink():
+            os.symlink(os.readlink(p), dest)
+        elif stat.S_ISFIFO(os.lstat(p).st_mode):
+            os.mkfifo(dest)
+        elif p.is_dir():
+            dest.mkdir()
+        else:
+            dest.write_bytes(p.read_bytes())
+            bad.append(dest)
+    for age in range(20, 80, 3):
+        write_jpg(root / str(age) / f"good{age}.jpg", face_image(age, age, size=96))
+    return root, bad
+
+
+def test_the_image_corpus_as_a_dataset_through_every_command_that_reads_one(images: Path, tmp_path: Path,
+                                                                            capsys) -> None:
+    """Every bad image labelled beside good faces: `data report` names each one, `eval` scores the good faces
+    and counts every bad one as skipped, `data wild` places only the good ones; with --detect-faces, and in
+    `train`, a clean result or one line naming the dataset. Links and the fifo are never read (no hang)."""
+    data, bad = _as_dataset(images, tmp_path / "faces")
+    assert len(bad) >= 24
+    before = _digest(data)
+    out = tmp_path / "out"
+    model = str(bundled_reference())
+
+    rc, _ = _run(["data", "report", "--data", str(data), "--out", str(out / "report"), "--no-progress"], capsys)
+    report = json.loads((out / "report" / "report.json").read_text())
+    named = {line.split(": ")[0] for line in report["unreadable"]}
+    assert rc == 0 and named == {str(p) for p in bad}, sorted(named ^ {str(p) for p in bad})
+
+    rc = main(["eval", model, "--data", str(data), "--split", "all", "--out", str(out / "eval"), "--no-progress",
+               "--cache-dir", str(out / "cache")])
+    said = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in said.err, said.err[-2000:]
+    assert "n 20 " in said.out and f"skipped {len(bad)} item(s) with problems" in said.out, said.out[-2000:]
+
+    rc, _ = _run(["data", "wild", "--data", str(data), "--split", "all", "--out", str(out / "wild"),
+                  "--no-progress"], capsys)
+    rows = (out / "wild" / "labels.csv").read_text().splitlines()
+    assert rc == 0 and len(rows) == 1 + 20  # header and the 20 good faces
+
+    for argv in (["eval", model, "--data", str(data), "--split", "all", "--detect-faces", "--out", str(out / "eval2"),
+                  "--no-progress", "--cache-dir", str(out / "cache")],
+                 ["train", "--arch", "simplecnn", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1",
+                  "--precision", "fp32", "--out", str(out / "train"), "--no-progress",
+                  "--cache-dir", str(out / "cache")]):
+        rc, err = _run(argv, capsys)
+        _one_line_or_clean(rc, err, (str(data),), argv[0])
+    assert _digest(data) == before
+
+
+def test_check_and_models_name_every_hostile_model_file(exported: dict, tmp_path: Path, capsys) -> None:
+    """`check` refuses each hostile model file in one line naming it (or its card); `models` lists every one
+    it finds with the problem beside it, and the run still ends cleanly."""
+    src = tmp_path / "src"
+    models = {}
+    for case, build in sorted(MODELS.items()):
+        (src / case).mkdir(parents=True)
+        models[case] = build(src / case, exported)
+    before = _digest(src)
+    for case, model in models.items():
+        rc, err = _run(["check", str(model)], capsys)
+        lines = [s for s in err.splitlines() if s.strip()]
+        assert rc == 2 and len(lines) == 1 and lines[0].startswith("edge-age: error:"), (case, err)
+        assert model.name in lines[0] or model.parent.name in lines[0], (case, lines[0])
+    rc, _ = _run(["models", str(src), "--json", str(tmp_path / "models.json")], capsys)
+    listed = {r["file"]: r for r in json.loads((tmp_path / "models.json").read_text())["models"]}
+    assert rc == 0
+    # `models` reads the cards, not the model files: a valid card beside a file of another input size is listed
+    # as its card says (check, above, and predict refuse the file).
+    card_is_valid = {"card_wrong_size"}
+    for case, model in models.items():
+        if model.suffix in (".onnx", ".tflite") and model.is_file():
+            row = listed.get(str(model))
+            assert row is not None and ("problem" in row) == (case not in card_is_valid), (case, row)
     assert not Path("/tmp/edge_age_pwned").exists()
     assert _digest(src) == before

@@ -227,11 +227,11 @@ def test_framing_fit_without_faces_is_one_line(tmp_path: Path, capsys) -> None:
 
     for k in range(12):  # flat grey "chips": nothing a detector can find
         write_jpg(tmp_path / "flat" / f"{20 + k}_0_0_2017010100000{k:02d}.jpg.chip.jpg", np.full((64, 64, 3), 90 + k, np.uint8))
-    assert main(["data", "framing", "--data", str(tmp_path / "flat"), "--split", "all", "--out", str(tmp_path / "f.json"),
+    assert main(["data", "framing", "--data", str(tmp_path / "flat"), "--split", "all", "--out", str(tmp_path / "f"),
                  "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no face was detected" in err[0]
-    assert not (tmp_path / "f.json").exists()
+    assert not (tmp_path / "f" / "framing.json").exists()
 
 
 @pytest.mark.realdata

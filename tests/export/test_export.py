@@ -223,3 +223,24 @@ def test_export_on_another_dataset_records_the_training_data_beside_it(exported:
     with pytest.raises(EdgeAgeError, match="could be read"):
         export_checkpoint(ExportConfig(**{**cfg.__dict__, "out": str(tmp_path / "exp2"), "detect_faces": True}),
                           progress=False, cache_dir=exported["cache"], log=lambda s: None)
+
+
+def test_export_framing_replaces_the_checkpoints_in_the_card_and_the_file(exported: dict, tmp_path: Path,
+                                                                          capsys) -> None:
+    """`export --framing`: the files carry another detector's fit (what scripts/set_framing.py did after the
+    fact), in the card and in the ONNX file's spec, and the runtime reads that framing back."""
+    import onnx
+
+    from edge_age.data.framing_fit import load_fit
+
+    bundled, _ = load_fit("mtcnn")
+    assert exported["card"].preprocess.framing != bundled  # the fixture trained with the default framing
+    out = tmp_path / "framed"
+    rc = main(["export", str(exported["root"] / "run" / "best.pt"), "--formats", "onnx_fp32", "--framing", "mtcnn",
+               "--limit", "20", "--out", str(out), "--cache-dir", str(exported["cache"]), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    card = json.loads((out / "simplecnn.json").read_text())
+    assert card["preprocess"]["framing"] == bundled.to_dict()
+    meta = {p.key: p.value for p in onnx.load(str(out / "simplecnn_fp32.onnx")).metadata_props}
+    assert json.loads(meta["edge_age.preprocess"])["framing"] == bundled.to_dict()
+    assert load_predictor(out / "simplecnn_fp32.onnx").spec.framing == bundled

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
@@ -14,30 +17,86 @@ from edge_age import fileio
 from edge_age.cli import main
 from edge_age.errors import EdgeAgeError
 from edge_age.export.config import ExportConfig
-from edge_age.formats import FORMATS, META_CARD, META_SPEC, format_of, select, sibling
+from edge_age.formats import FORMATS, META_CARD, META_SPEC, REFERENCE_MODEL, format_of, select, sibling
 from edge_age.runtime import load_predictor
 
 
+# What each runtime name of the table means: the packages whose objects may run such a file.
+RUNTIME_PACKAGES = {"onnxruntime": ("onnxruntime",), "litert": ("ai_edge_litert", "tflite_runtime", "tensorflow")}
+REFERENCE_EXPORT = Path(__file__).resolve().parents[2] / "export" / REFERENCE_MODEL  # committed, written by export
+
+
+def _file_facts(path: Path) -> dict:
+    """What a model file is, read from its own bytes with its format's library, not from the formats table:
+    family (TFLite's FlatBuffer identifier, else a parsable ONNX graph), input layout (where the 3 channels
+    are), int8 (quantized tensors inside) and the ONNX metadata keys."""
+    data = path.read_bytes()
+    if data[4:8] == b"TFL3":
+        from ai_edge_litert.interpreter import Interpreter
+
+        it = Interpreter(model_path=str(path))
+        shape = list(it.get_input_details()[0]["shape"])
+        int8 = any(t["dtype"] == np.int8 for t in it.get_tensor_details())
+        return {"family": "tflite", "layout": "NHWC" if shape[-1] == 3 else "NCHW", "int8": int8, "metadata": set()}
+    model = onnx.load_model_from_string(data)
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    int8 = any(t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8) for t in model.graph.initializer)
+    return {"family": "onnx", "layout": "NCHW" if shape[1] == 3 else "NHWC", "int8": int8,
+            "metadata": {p.key for p in model.metadata_props}}
+
+
+def _engine_package(predictor) -> str:
+    """The top-level package of the object that runs the file inside a predictor."""
+    engine = getattr(predictor, "session", None) or getattr(predictor, "interp")
+    return type(engine).__module__.split(".")[0]
+
+
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
-def test_every_row_names_a_writer_and_a_predictor_that_exist(fmt) -> None:
-    assert callable(fmt.load_writer())
-    assert fmt.load_predictor().runtime == fmt.runtime
-    assert format_of(f"model{fmt.suffix}") is fmt
-    assert fmt.family in fmt.name and fmt.precision in fmt.name
+def test_every_row_describes_the_file_export_wrote_and_the_runtime_that_runs_it(fmt) -> None:
+    """Each row against the committed reference export (the files an export wrote, and its card): the file
+    with the row's suffix is of the row's family, layout and precision; the predictor the loader picks for that
+    suffix is the row's class and runs the file with the row's runtime; the card names that file under the row."""
+    path = REFERENCE_EXPORT / f"{REFERENCE_MODEL}{fmt.suffix}"
+    facts = _file_facts(path)
+    assert (facts["family"], facts["layout"], facts["int8"]) == (fmt.family, fmt.layout, fmt.int8), facts
+    assert format_of(path) is fmt
+    predictor = load_predictor(path, check=False)
+    assert type(predictor).__name__ == fmt.predictor.split(":")[1] and predictor.runtime == fmt.runtime
+    assert _engine_package(predictor) in RUNTIME_PACKAGES[fmt.runtime]
+    card = json.loads((REFERENCE_EXPORT / f"{REFERENCE_MODEL}.json").read_text())
+    entry = card["files"][fmt.name]
+    assert (entry["file"], entry["runtime"], entry["layout"]) == (path.name, fmt.runtime, facts["layout"])
+    assert list(inspect.signature(fmt.load_writer()).parameters)[:2] == ["job", "path"]  # as the exporter calls it
     if fmt.int8:
         assert sibling(fmt, "fp32") is not None and "calib_size" in fmt.options
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
-def test_exported_files_carry_the_metadata_their_row_declares(exported: dict, fmt) -> None:
-    path = exported["out"] / f"simplecnn{fmt.suffix}"
-    assert type(load_predictor(path)).__name__ == fmt.predictor.split(":")[1]
-    if path.suffix == ".onnx":
-        keys = {p.key for p in onnx.load(str(path)).metadata_props}
-        assert keys == set(fmt.metadata) == {META_SPEC, META_CARD}
+def test_exported_files_carry_the_metadata_their_row_declares(exported: dict, fmt, tmp_path: Path) -> None:
+    """This session's export: one file per row, as the row describes it; its card entry names that file, its
+    size, hash and layout; the metadata keys the row declares are the file's, and a file that declares none
+    cannot be opened without its card."""
+    out, card = exported["out"], exported["card"]
+    want = ["simplecnn.json", *(f"simplecnn{f.suffix}" for f in FORMATS)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(want)
+    path = out / f"simplecnn{fmt.suffix}"
+    facts = _file_facts(path)
+    assert (facts["family"], facts["layout"], facts["int8"]) == (fmt.family, fmt.layout, fmt.int8), facts
+    entry = card.files[fmt.name]
+    assert (entry["file"], entry["bytes"], entry["layout"]) == (path.name, path.stat().st_size, facts["layout"])
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    predictor = load_predictor(path)
+    assert type(predictor).__name__ == fmt.predictor.split(":")[1]
+    assert _engine_package(predictor) in RUNTIME_PACKAGES[fmt.runtime]
+    assert facts["metadata"] == set(fmt.metadata)
+    alone = tmp_path / path.name  # the file without its card
+    shutil.copy(path, alone)
+    if fmt.metadata:  # the preprocessing travels inside the file
+        assert set(fmt.metadata) == {META_SPEC, META_CARD}
+        assert load_predictor(alone, check=False).spec == card.preprocess
     else:
-        assert fmt.metadata == ()  # the spec comes from the card next to the file
-    assert exported["card"].files[fmt.name]["layout"] == fmt.layout
+        with pytest.raises(EdgeAgeError, match="model card"):
+            load_predictor(alone, check=False)
 
 
 @pytest.mark.parametrize("requested, int8, want", [
@@ -69,7 +128,7 @@ def test_one_row_can_be_asked_for(exported: dict, tmp_path: Path, capfd) -> None
     out = tmp_path / "one"
     capfd.readouterr()
     card = export_checkpoint(ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(out),
-                                          formats=("onnx_int8", "tflite_int8"), calib_size=40, val_limit=40),
+                                          formats=("onnx_int8", "tflite_int8"), calib_size=40, limit=40),
                              progress=False, cache_dir=exported["cache"], log=lambda s: None)
     said = capfd.readouterr()
     assert said.out == "" and said.err == "", said  # the converters' and quantizers' own output stays off
@@ -95,7 +154,7 @@ def test_an_export_killed_half_way_leaves_the_previous_set(exported: dict, tmp_p
 
     monkeypatch.setattr(onnx_export, "write_int8", killed)
     cfg = ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(out), int8=True, formats=("onnx",),
-                       calib_size=40, val_limit=40)
+                       calib_size=40, limit=40)
     with pytest.raises(KeyboardInterrupt):
         export_checkpoint(cfg, progress=False, cache_dir=exported["cache"], log=lambda s: None)
     assert _snapshot(out) == before
@@ -109,7 +168,7 @@ def test_a_new_set_replaces_the_old_one_as_a_whole(exported: dict, tmp_path: Pat
     shutil.copytree(exported["out"], out)
     (out / "notes.txt").write_text("mine")  # a file the export does not own stays
     export_checkpoint(ExportConfig(str(exported["root"] / "run" / "best.pt"), out=str(out), formats=("onnx",),
-                                   val_limit=40), progress=False, cache_dir=exported["cache"], log=lambda s: None)
+                                   limit=40), progress=False, cache_dir=exported["cache"], log=lambda s: None)
     card = json.loads((out / "simplecnn.json").read_text())
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "simplecnn.json", "simplecnn_fp32.onnx"]
     assert list(card["files"]) == ["onnx_fp32"] and (out / "notes.txt").read_text() == "mine"

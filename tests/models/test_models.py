@@ -17,7 +17,7 @@ def test_train_model_choices_are_the_registry(capsys) -> None:
     help_text = " ".join(capsys.readouterr().out.split())
     assert "registry model: " + ", ".join(list_models()) in help_text
     with pytest.raises(SystemExit) as e:
-        build_parser().parse_args(["train", "--model", "resnet1"])
+        build_parser().parse_args(["train", "--arch", "resnet1"])
     assert e.value.code == 2 and "invalid choice: 'resnet1'" in capsys.readouterr().err
 
 
@@ -65,13 +65,42 @@ def test_simplecnn_is_exactly_the_seed_architecture() -> None:
 
 
 def test_unknown_model_and_missing_pretrained_weights(tmp_path, monkeypatch) -> None:
+    """Without the file and without a network: one line naming the file and what training without it loses."""
+    import urllib.error
+
+    import torch.hub
+
+    def offline(url, dst, **kw):
+        raise urllib.error.URLError("no network")
+
     with pytest.raises(EdgeAgeError, match="unknown model"):
         create_model("vgg99")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(EdgeAgeError, match="ImageNet weights not found"):
         create_model("resnet18", pretrained=True)
-    with pytest.raises(EdgeAgeError, match="mobilenet_v2-b0353104.pth"):
+    with pytest.raises(EdgeAgeError, match="mobilenet_v2-b0353104.pth.*--no-pretrained, from random weights"):
         create_model("mobilenetv2_age", pretrained=True)
+
+
+def test_missing_imagenet_weights_are_fetched_where_a_network_allows(tmp_path, monkeypatch) -> None:
+    """torch.hub fetches the file into the hub cache (faked here: a copy of a state dict), and the model starts from it."""
+    import torch.hub
+    import torchvision
+
+    reference = torchvision.models.mobilenet_v2().state_dict()
+    fetched = []
+
+    def download(url, dst, **kw):
+        fetched.append(url)
+        torch.save(reference, dst)
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    model = create_model("mobilenetv2_age", pretrained=True)
+    assert fetched and fetched[0].endswith("mobilenet_v2-b0353104.pth")
+    first = next(v for k, v in model.state_dict().items() if k.endswith("weight") and v.dim() == 4)
+    assert torch.equal(first, reference["features.0.0.weight"])
 
 
 def test_compact_model_is_small_and_loads_imagenet_weights(tmp_path, monkeypatch) -> None:
@@ -108,7 +137,7 @@ def test_a_builder_refuses_an_option_it_does_not_take(name: str) -> None:
 def test_head_on_a_model_without_one_is_a_one_line_error(utk_dir, tmp_path, capsys) -> None:
     from edge_age.cli import main
 
-    rc = main(["train", "--model", "simplecnn", "--head", "distribution", "--data", str(utk_dir),
+    rc = main(["train", "--arch", "simplecnn", "--head", "distribution", "--data", str(utk_dir),
                "--out", str(tmp_path / "r"), "--epochs", "1", "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "takes no option head" in err and len(err.splitlines()) == 1, err

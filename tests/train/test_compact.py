@@ -50,13 +50,18 @@ def test_compact_model_trains_at_64px_with_dldl_and_exports(tmp_path: Path) -> N
 
     data = make_utk(tmp_path / "UTKFace", n_per_age=4)
     out = tmp_path / "run"
-    cfg = TrainConfig(model="mobilenetv2_age", out=str(out), epochs=3, batch_size=16, lr=2e-3, loss="dldl", threads=1,
-                      model_kwargs={"head": "distribution", "input_size": 64})
+    # fp32 on every CPU (auto picks bf16 where it is native). Four steps an epoch are too few for BatchNorm's
+    # running statistics to follow the weights, so each epoch recomputes them on the train faces (--bn-recalib).
+    cfg = TrainConfig(model="mobilenetv2_age", out=str(out), epochs=8, batch_size=16, lr=2e-3, loss="dldl", threads=1,
+                      precision="fp32", bn_recalib=64, model_kwargs={"head": "distribution", "input_size": 64})
     summary = train(cfg, DataConfig(str(data)), PreprocessSpec(size=64), progress=False, cache_dir=tmp_path / "c",
                     log=lambda s: None)
     ck = load_checkpoint(out / "best.pt")
     assert ck["preprocess"]["size"] == 64 and ck["model_kwargs"]["head"] == "distribution"
-    assert summary["best_val_mae"] < summary["baseline_val_mae"] * 1.5  # it trains, and does not blow up
+    # It learns the age the generated faces carry (brightness, stripes): predicting the mean age scores the
+    # baseline, and six training seeds reached 0.30-0.39 of it on x86-64 (a model that learned nothing: 1.0).
+    assert summary["precision"] == "fp32"
+    assert summary["best_val_mae"] < 0.6 * summary["baseline_val_mae"], summary
     card = export_checkpoint(ExportConfig(str(out / "best.pt"), out=str(tmp_path / "export"), int8=True,
                                           calib_size=40, allow_degraded=True),
                              command="pytest", progress=False, cache_dir=tmp_path / "c", log=lambda s: None)

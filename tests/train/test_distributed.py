@@ -24,7 +24,7 @@ def test_two_processes_match_one(utk_dir: Path, tmp_path: Path, balance: str, em
     # With --balance the two halves of a batch weigh differently; each process must rescale its rows by
     # the whole global batch's mean weight (not its own half's) for the sum to be the one-process step.
     # With --ema every process keeps its own average of the (identical) weights: validation and best.pt see it.
-    common = ["train", "--balance", balance, "--ema", ema, "--data", str(utk_dir), "--model", "simplecnn", "--epochs", "2",
+    common = ["train", "--balance", balance, "--ema", ema, "--data", str(utk_dir), "--arch", "simplecnn", "--epochs", "2",
               "--batch-size", "16",
               "--lr", "5e-4", "--dropout", "0", "--threads", "1", "--seed", "3", "--no-progress",
               # fp32 pinned: the claim is exact DDP equivalence, which bf16 autocast (picked by "auto" on

@@ -16,7 +16,7 @@ from conftest import REPO, make_utk
 
 
 def _train_cmd(data: Path, out: Path, cache: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "edge_age", "train", "--data", str(data), "--out", str(out), "--epochs", "4",
+    return [sys.executable, "-m", "edge_age", "train", "--arch", "simplecnn", "--data", str(data), "--out", str(out), "--epochs", "4",
             "--batch-size", "8", "--threads", "1", "--no-progress", "--cache-dir", str(cache), *extra]
 
 

@@ -629,9 +629,9 @@ def test_balanced_run_records_its_power_and_old_runs_resume_unbalanced(utk_dir: 
     seen: list[tuple[TrainConfig, object]] = []
     real = train_module._run_epoch
 
-    def spy(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, *a, **k):
-        seen.append((cfg, a[-1] if a else k.get("weights")))
-        return real(model, opt, sched, loss_fn, faces, ages, tr, spec, cfg, *a, **k)
+    def spy(run, epoch):
+        seen.append((run.cfg, run.weights))
+        return real(run, epoch)
 
     monkeypatch.setattr(train_module, "_run_epoch", spy)
     train(_cfg(out, epochs=2, max_steps=2, balance=0.5), data, resume=True, **quiet)

@@ -1,4 +1,5 @@
-"""The torch-free boundary: the runtime side must import on a device that has no torch."""
+"""The package layout: the torch-free boundary (the runtime side imports on a device without torch), a one-way
+import graph by stage, and small functions."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ TORCH_FREE_EXTRA = ["edge_age.cli", "edge_age.formats", "edge_age.quiet", "edge_
 
 
 def _runtime_modules() -> list[str]:
-    root = Path(__file__).resolve().parents[2] / "edge_age"
+    root = Path(__file__).resolve().parents[1] / "edge_age"
     mods = [f"edge_age.{pkg}.{f.stem}".removesuffix(".__init__") for pkg in TORCH_FREE_PACKAGES
             for f in sorted((root / pkg).glob("*.py"))]
     return mods + TORCH_FREE_EXTRA
@@ -39,7 +40,7 @@ def _import_graph() -> dict[str, set[str]]:
     """edge_age module -> the edge_age modules it imports anywhere (function-level imports included)."""
     import ast
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     mods = {}
     for f in (root / "edge_age").rglob("*.py"):
         name = ".".join(f.relative_to(root).with_suffix("").parts)
@@ -109,3 +110,17 @@ def test_loss_and_model_names_match_the_torch_side() -> None:
     from edge_age.train.config import LOSS_NAMES
 
     assert LOSS_NAMES == [*LOSSES, *DISTRIBUTION_LOSSES]
+
+
+MAX_FUNCTION_LINES = 50
+
+
+def test_no_function_is_longer_than_fifty_lines() -> None:
+    """Long functions are where "a sequence of named steps" stops reading as one; split them instead."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "edge_age"
+    long = [f"{f.relative_to(root)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1} lines)"
+            for f in root.rglob("*.py") for n in ast.walk(ast.parse(f.read_text()))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, long
