@@ -1,6 +1,8 @@
 """Collect the committed result tables from what the runs wrote -- no figure is typed by hand.
 
-    python benchmarks/collect.py training RUN_DIR|EVAL.json ...  -> benchmarks/training.{md,json} (rows merged)
+    python benchmarks/collect.py training [RUN_DIR|EVAL.json ...]
+        -> lab/training_history.{md,json} (every run, rows merged) and benchmarks/training.{md,json}
+           (the shipped models' rows only, each with the recipe it was trained with: SHIPPED below)
     python benchmarks/collect.py export CARD.json [CARD.json ...]  -> benchmarks/export.{md,json}
     python benchmarks/collect.py photo DIR [DIR ...]  -> stdout: a photo-path table per folder of photo_path.sh's files
     python benchmarks/collect.py speedup BENCH.json [BENCH.json ...]  -> stdout: the speed-ups of each bench run
@@ -8,6 +10,7 @@
 A training run folder holds summary.json, metrics.csv, train_command.txt and test_metrics.json
 (from ``edge-age eval --json``); the export card holds sizes and parity. A run whose folder is gone
 is collected from ``edge-age eval --json`` of its exported fp32 file and the card beside it.
+``training`` with no argument rebuilds both tables from lab/training_history.json.
 """
 
 from __future__ import annotations
@@ -20,6 +23,39 @@ from pathlib import Path
 from edge_age import fileio
 
 HERE = Path(__file__).parent
+LAB = HERE.parent / "lab"
+HISTORY = "training_history"  # lab/training_history.{md,json}: every training run collected here
+
+# The training runs behind the shipped files, and the recipe (edge_age/recipes/NAME.toml) each ran: the rows of
+# benchmarks/training.md. A promotion (CONTRIBUTING.md) changes this table and re-runs `collect.py training`.
+SHIPPED = {
+    "mobilenetv2_age_path24": "reference",  # export/mobilenetv2_age/ and edge_age/reference/
+    "simplecnn10": "simplecnn",  # export/simplecnn/ (with --epochs 10)
+    "resnet18_dldl": "resnet18",  # the float ResNet18 baseline (export/resnet18/, not committed: 45 MB a file)
+    "resnet50_dldl": "resnet50",  # the float ResNet50 baseline (its run folder was lost before an export)
+}
+# The reference run split scripts/path_training.py's folder again, so its own val MAE is optimistic; what it was
+# chosen on is the UTKFace val split (edge-age eval --json of its checkpoint, in lab/path24/).
+REFERENCE_VAL = "path24/val_aligned_fp32.json"
+
+
+def _shipped_notes(rows: dict[str, dict], lab: Path) -> list[str]:
+    ref = next(run for run, recipe in SHIPPED.items() if recipe == "reference")
+    val = json.loads((lab / REFERENCE_VAL).read_text())["metrics"]["mae"]
+    return [
+        "# Training runs of the shipped models (UTKFace, seed 0)",
+        "",
+        "Made by `python benchmarks/collect.py training` from `lab/training_history.json` (every run trained here:",
+        "`lab/training_history.md`). `recipe`: the `edge-age train --recipe NAME` whose options the run used",
+        "(`edge_age/recipes/NAME.toml`). The commands below are the runs' own, as recorded, in the spelling of their",
+        "day: `--model ARCH` is now `--arch ARCH`, and `benchmarks/framing_fit_mtcnn.json` is the same file, moved to",
+        "`edge_age/reference/framing_mtcnn.json`. simplecnn10 ran the simplecnn recipe with `--epochs 10`;",
+        "resnet18_dldl trained before `--degrade` existed. The val column is each run's own val split:",
+        f"{ref} split `scripts/path_training.py`'s folder again (a chip and its own scene can sit on both",
+        f"sides), so its {rows[ref]['best_val_mae']} is optimistic; on the UTKFace val split it scores {val:.3f}",
+        f"(`lab/{REFERENCE_VAL}`).",
+        "",
+    ]
 
 
 def _test_columns(test: dict | None) -> dict:
@@ -61,22 +97,14 @@ def _eval_row(eval_json: Path) -> dict:
             **_test_columns(test)}
 
 
-def training(sources: list[Path]) -> None:
-    """Update benchmarks/training.*: a row per run folder (or eval JSON of an exported file).
-
-    Rows already in training.json for runs not named here are kept, so a table built over many
-    sessions survives the loss of old run folders.
-    """
-    old = json.loads((HERE / "training.json").read_text()) if (HERE / "training.json").exists() else []
-    new = [_eval_row(p) if p.suffix == ".json" else _run_row(p) for p in sources]
-    by_run = {r["run"]: r for r in old} | {r["run"]: r for r in new}
-    rows = list(by_run.values())
-    fileio.write_json(HERE / "training.json", rows)
-    lines = ["| run | epochs | best epoch | val MAE | test MAE | test RMSE | CS@5 | train img/s | hours | precision |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+def _table(rows: list[dict], recipe: bool) -> list[str]:
+    """The markdown of a training table: one row per run, its commands, and MAE per age band with the gates."""
     cols = ("run", "epochs_run", "best_epoch", "best_val_mae", "test_mae", "test_rmse", "test_cs5",
             "train_img_per_s", "train_hours", "precision")
-    lines += ["| " + " | ".join("-" if r[c] is None else str(r[c]) for c in cols) + " |" for r in rows]
+    head = "| run | epochs | best epoch | val MAE | test MAE | test RMSE | CS@5 | train img/s | hours | precision |"
+    lines = ["| recipe " + head if recipe else head, "|---" * recipe + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines += [("| " + SHIPPED[r["run"]] + " " if recipe else "")
+              + "| " + " | ".join("-" if r[c] is None else str(r[c]) for c in cols) + " |" for r in rows]
     lines += ["", "Commands:", ""] + [
         f"- {r['run']}: `{r['train_command']}` then `{r['eval_command']}`" if r["train_command"] else
         f"- {r['run']}: run folder not kept (epoch and val MAE from its export card); test: `{r['eval_command']}`"
@@ -91,7 +119,29 @@ def training(sources: list[Path]) -> None:
             g = r["gates"]
             lines.append(f"| {r['run']} | " + " | ".join(f"{r['mae_per_band'][n]['mae']:.2f}" for n in names) + " | "
                          + " | ".join(f"{g[k][m]:.3f}" for k in ("under_18", "under_25") for m in ("tpr", "fpr")) + " |")
-    fileio.write_text(HERE / "training.md", "\n".join(lines) + "\n")
+    return lines
+
+
+def training(sources: list[Path], lab: Path = LAB, out: Path = HERE) -> None:
+    """Update lab/training_history.* (a row per run folder or eval JSON of an exported file) and rewrite
+    benchmarks/training.* with the shipped models' rows (SHIPPED), each with its recipe.
+
+    Rows already in the history for runs not named here are kept, so a table built over many
+    sessions survives the loss of old run folders.
+    """
+    hist = lab / f"{HISTORY}.json"
+    old = json.loads(hist.read_text()) if hist.exists() else []
+    new = [_eval_row(p) if p.suffix == ".json" else _run_row(p) for p in sources]
+    by_run = {r["run"]: r for r in old} | {r["run"]: r for r in new}
+    rows = list(by_run.values())
+    fileio.write_json(hist, rows)
+    fileio.write_text(lab / f"{HISTORY}.md", "\n".join(_table(rows, recipe=False)) + "\n")
+    missing = sorted(set(SHIPPED) - set(by_run))
+    if missing:
+        raise SystemExit(f"collect.py: no row for the shipped run(s) {', '.join(missing)} in {hist}")
+    shipped = [{"recipe": recipe, **by_run[run]} for run, recipe in SHIPPED.items()]
+    fileio.write_json(out / "training.json", shipped)
+    fileio.write_text(out / "training.md", "\n".join([*_shipped_notes(by_run, lab), *_table(shipped, recipe=True)]) + "\n")
 
 
 def _export_rows(card: dict) -> list[dict]:
@@ -177,7 +227,8 @@ def speedup(bench_files: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    what, *paths = sys.argv[1:]
-    {"training": lambda: training([Path(p) for p in paths]), "export": lambda: export([Path(p) for p in paths]),
-     "photo": lambda: photo([Path(p) for p in paths]),
-     "speedup": lambda: speedup([Path(p) for p in paths])}[what]()
+    commands = {"training": training, "export": export, "photo": photo, "speedup": speedup}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
+    commands[sys.argv[1]]([Path(p) for p in sys.argv[2:]])

@@ -1,14 +1,17 @@
-"""What averaging each face's estimate with its mirror image's would buy (benchmarks/flip_average.md).
+"""What averaging each face's estimate with its mirror image's would buy (lab/flip_average.md).
 
 A measurement for a later change, not a feature: every set is scored by the model file through the product's
 own loading path (torch-free runtime, the card's preprocessing, the framing of ``--detect-faces``) twice, on the
 crops as given and mirrored left-right, and the MAE of each and of their mean is reported. Sets are
 ``DATA:SPLIT:DETECT`` (DETECT 1 for raw photos through MTCNN -> framing -> crop, as `edge-age eval --detect-faces`).
 
-    python benchmarks/flip_average.py export/mobilenetv2_age/mobilenetv2_age_int8.tflite \
+    python lab/flip_average.py export/mobilenetv2_age/mobilenetv2_age_int8.tflite \
         ../shared/data/UTKFace.tar.gz:val:0 runs/wild_val/labels.csv:all:1 \
         ../shared/data/UTKFace.tar.gz:test:0 ../shared/data/UTKFace.tar.gz:test:1 runs/wild_test/labels.csv:all:1 \
-        --out benchmarks/flip_average
+        --out lab/flip_average
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.data.dataset, runtime, runtime.batch,
+cli_types, errors, fileio), so a rename there can break it: tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except EdgeAgeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    command = "python benchmarks/flip_average.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python lab/flip_average.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     lines = ["# Averaging each estimate with the mirror image's", "", f"Made by `{command}`.", "",
              f"Model: `{args.model}` ({args.threads} thread). Mirrored = the crop flipped left-right; mean = the "
              "average of the two estimates (two model runs per face).", "",

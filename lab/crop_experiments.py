@@ -1,4 +1,4 @@
-"""Experiments on the crop rule (benchmarks/lab_notes.md): the faces in context scored with the rotated crop
+"""Experiments on the crop rule (lab/lab_notes.md): the faces in context scored with the rotated crop
 sampled another way than the product's, to see what the crop geometry costs before changing its contract.
 
 - ``--sample-side N``: sample every face at N pixels per side instead of about one source pixel per output
@@ -8,17 +8,21 @@ sampled another way than the product's, to see what the crop geometry costs befo
   repeating the edge pixels (OpenCV's BORDER_REFLECT instead of BORDER_REPLICATE).
 - ``--scales 0.92,1,1.08``: score every face once per scale of its framed square's side (one eval each, in
   OUT/scale_S) and report the MAE of each and of the mean estimate per face: what averaging over the framing's
-  scale error (MTCNN's residual: 0.89-1.10, 5-95%, framing_fit_mtcnn.json) would buy on the photo path.
+  scale error (MTCNN's residual: 0.89-1.10, 5-95%, edge_age/reference/framing_mtcnn.json) would buy on the photo path.
 - ``--flip-average``: passed on to every eval.
 - ``--aligned-scale S --data ARCHIVE``: no detection: the aligned chips of the test split, each cropped to its
   central S of a side before the model's resize: does the model read a tighter (S < 1) crop of a true chip better
   or worse? It tells a framing that suits the model from one that suits the scenes' made-up surroundings.
 
-    python benchmarks/crop_experiments.py --sample-side 200 --out runs/eval/crop_side200 \
-        --json benchmarks/crop_experiments/side200.json
+    python lab/crop_experiments.py --sample-side 200 --out runs/eval/crop_side200 \
+        --json lab/crop_experiments/side200.json
 
 Not product options: a change of the crop contract would have to reach the Kotlin core and its goldens too.
 A fresh --cache-dir keeps crops made by the product's rule out of the measurement.
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.data.framing and .preprocess, whose
+functions it swaps at run time; edge_age.cli, cli_types, fileio, formats), so a rename there can break it:
+tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ def _scales(args: argparse.Namespace, base: list[str]) -> int:
     y = np.array([truth[n] for n in names])
     per = {scale: np.array([est[n] for n in names]) for scale, (est, _) in runs.items()}
     mean = np.mean(list(per.values()), axis=0)
-    record = {"command": "python benchmarks/crop_experiments.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    record = {"command": "python lab/crop_experiments.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
               "model": args.model, "wild": args.wild, "flip_average": args.flip_average, "n": len(names),
               "mae": {f"{scale:g}": float(np.abs(p - y).mean()) for scale, p in per.items()},
               "mae_mean_of_scales": float(np.abs(mean - y).mean())}
@@ -134,7 +138,7 @@ def main() -> int:
     if rc == 0:  # the eval command alone would measure the product's rule: record this one
         record = json.loads(Path(args.json).read_text())
         record["eval_command"] = record.get("command")
-        record["command"] = "python benchmarks/crop_experiments.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        record["command"] = "python lab/crop_experiments.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         fileio.write_json(Path(args.json), record)
     return rc
 

@@ -1,9 +1,12 @@
 """Training throughput (img/s) of each registry model in fp32 and under bf16 autocast on this CPU.
 
-Times ``edge_age.train.train_step`` (the loop's own step: channels-last input, augmentation off,
-AdamW) on random batches after warm-up. Writes benchmarks/train_throughput.{json,md}.
+Times ``edge_age.train.loop.train_step`` (the loop's own step: channels-last input, augmentation off,
+AdamW) on random batches after warm-up. Writes lab/train_throughput.{json,md}.
 
-    python benchmarks/train_throughput.py [--models simplecnn,resnet18,resnet50] [--steps 8]
+    python lab/train_throughput.py [--models simplecnn,resnet18,resnet50] [--steps 8]
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.train.loop, .losses, .tensors, .hardware,
+models, data.preprocess (torch)), so a rename there can break it: tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Which 13-17-year-olds fail the Challenge-25 check, and do the models here fail the same ones?
 
-    python benchmarks/challenge25.py NAME=runs/eval/RUN/predictions.csv [NAME=...] --out benchmarks/challenge25
+    python lab/challenge25.py NAME=runs/eval/RUN/predictions.csv [NAME=...] --out lab/challenge25
 
 Reads the per-face tables ``edge-age eval`` writes (``predictions.csv``) for several models on the
 same split and reports, for the 13-17-year-olds: how many each model estimates at 25 or over, how
@@ -8,6 +8,9 @@ many every model fails and any model fails, what the mean of the models' estimat
 fails, and the true ages and estimates of the failing faces. It answers whether the target (>= 0.98
 estimated under 25) is out of reach of one model or of all of them. The output holds no file names
 (the dataset's licence forbids publishing a list of them): faces are numbered by estimate.
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.fileio), so a rename there can break it:
+tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{item}: the name {name} is given twice")
         tables[name] = _read(path)
     result = analyse(tables)
-    command = "python benchmarks/challenge25.py " + " ".join(args.tables) + f" --out {args.out}"
+    command = "python lab/challenge25.py " + " ".join(args.tables) + f" --out {args.out}"
     fileio.write_json(args.out + ".json", {"command": command, **result})
     fileio.write_text(args.out + ".md", to_markdown(result, command))
     print(to_markdown(result, command))

@@ -1,12 +1,15 @@
 """What each detection pass adds on faces in context: found (the face itself), and false boxes.
 
-    python benchmarks/detector_passes.py runs/wild_test --n 400 --json benchmarks/detector_passes.json
+    python lab/detector_passes.py runs/wild_test --n 400 --json lab/detector_passes.json
 
 Each pass of ``edge_age.data.faces.DEFAULT_PASSES`` is run alone on the first N scenes of a
 ``edge-age data wild`` folder; a scene counts as found by a pass when its largest box near the chip's
 centre frames the chip to within 25% of its side (``framing_fit.match`` and the default framing), and as
 a false box when the pass returns boxes but none that does. The cumulative column is the detector as
 shipped: passes in order, each only where the earlier ones found nothing.
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.data.faces, .framing, .framing_fit,
+.wild), so a rename there can break it: tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """One model, one set of detections, several framings: what each framing choice costs on the photo path.
 
-    python benchmarks/framing_choices.py runs/wild_test export/mobilenetv2_age/mobilenetv2_age_int8.tflite \
-        --fit benchmarks/framing_fit.json --json benchmarks/framing_choices.json
+    python lab/framing_choices.py runs/wild_test export/mobilenetv2_age/mobilenetv2_age_int8.tflite \
+        --fit lab/framing_fit.json --json lab/framing_choices.json
 
 Detects every scene of an ``edge-age data wild`` folder once (the shipped detector), then crops each
 found face with: the fitted framing (eye rule where eyes were found, else box rule), the box rule
 alone (fitted the same way), the old hand-set margin (box grown by 0.4 per side, no rotation), and the
 chip's true square (the upper bound a perfect detector and framing would reach), and scores the model
 on each. Same faces in every row.
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.data.faces, .framing, .preprocess, .wild,
+runtime), so a rename there can break it: tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations

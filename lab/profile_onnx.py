@@ -1,10 +1,13 @@
 """Per-node kernel time of an ONNX file on onnxruntime (1 thread by default): where the milliseconds go.
 
-    python benchmarks/profile_onnx.py export/simplecnn/simplecnn_int8.onnx --json benchmarks/profile_simplecnn_int8.json
+    python lab/profile_onnx.py export/simplecnn/simplecnn_int8.onnx --json lab/profile_simplecnn_int8.json
 
 Why: the bench gives one latency per file; deciding what to optimise (or that nothing is left to gain)
 needs the split by node. Uses ORT's own profiler (``SessionOptions.enable_profiling``); the trace file
 is written to a temporary folder and removed.
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.bench.harness, fileio), so a rename there
+can break it: tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations

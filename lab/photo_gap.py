@@ -1,4 +1,4 @@
-"""Where faces in context lose accuracy against the same faces as aligned chips (benchmarks/photo_gap.md).
+"""Where faces in context lose accuracy against the same faces as aligned chips (lab/photo_gap.md).
 
 Joins, face by face, `edge-age eval --split test` on the aligned chips and `edge-age eval --detect-faces` on the
 faces-in-context set made from the same split (`edge-age data wild`: scene i holds test chip i, and its
@@ -8,8 +8,11 @@ sides: a turned square pokes out by a corner, so the share of its area outside i
 Only faces found in their scene count (the aligned MAE of the same faces is the baseline). No file names are
 written: the tables hold counts and means.
 
-    python benchmarks/photo_gap.py runs/eval/photo_aligned/predictions.csv runs/eval/photo_wild/predictions.csv \
-        runs/wild_test/labels.csv --out benchmarks/photo_gap
+    python lab/photo_gap.py runs/eval/photo_aligned/predictions.csv runs/eval/photo_wild/predictions.csv \
+        runs/wild_test/labels.csv --out lab/photo_gap
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.data.wild, errors, fileio), so a rename
+there can break it: tests/lab/test_lab_smoke.py runs its --help.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("aligned", type=Path, help="predictions.csv of eval on the aligned test chips")
     ap.add_argument("wild", type=Path, help="predictions.csv of eval --detect-faces on the faces-in-context set")
     ap.add_argument("labels", type=Path, help="that set's labels.csv (with face_cx, face_cy, face_side, face_angle)")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/photo_gap"), help="writes OUT.json and OUT.md")
+    ap.add_argument("--out", type=Path, default=Path("lab/photo_gap"), help="writes OUT.json and OUT.md")
     args = ap.parse_args(argv)
     d = join(args.aligned, args.wild, args.labels)
     q = np.quantile(d["side"], [0.2, 0.4, 0.6, 0.8])
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             + table(d, "angle", [0, 5, 10, 15, 20, 26], "in-plane angle (degrees)")
             + table(d, "outside", [0, 0, 0.05, 0.15, 1.01], "reach of the face's square past the photo's edge (face sides)")
             + table(d, "age", [0, 13, 18, 25, 35, 45, 60, 120], "true age"))
-    command = "python benchmarks/photo_gap.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = "python lab/photo_gap.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     chip_mae, scene_mae = float(np.abs(d["chip"] - d["age"]).mean()), float(np.abs(d["scene"] - d["age"]).mean())
     fileio.write_json(args.out.with_suffix(".json"), {"command": command, "n": int(len(d["age"])),
                                                       "chip_mae": chip_mae, "scene_mae": scene_mae, "rows": rows})

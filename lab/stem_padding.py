@@ -1,11 +1,15 @@
 """Measure what padding the RGB input of an int8 ONNX file's first conv to 4 channels buys.
 
-    python benchmarks/stem_padding.py export/simplecnn/simplecnn_int8.onnx [--rounds 7] [--threads 1]
+    python lab/stem_padding.py export/simplecnn/simplecnn_int8.onnx [--rounds 7] [--threads 1]
 
 Builds the padded copy in memory with ``edge_age.export.onnx_export.pad_stem_channels`` (what the
 exporter now does to every int8 ONNX file), checks both give the same ages, then times both in
 alternating rounds (batch 1, after warm-up) so machine noise hits both alike. Prints a table and the
 median per-round p50 latency and first-conv kernel time of each; ``--json FILE`` keeps the figures.
+
+Lab script (lab/README.md). It imports edge_age internals (edge_age.export.onnx_export (torch), bench.harness,
+fileio, and its sibling profile_onnx.py), so a rename there can break it: tests/lab/test_lab_smoke.py runs its
+--help.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import onnxruntime as ort
 from edge_age import fileio
 from edge_age.bench.harness import machine_info
 from edge_age.export.onnx_export import pad_stem_channels
-from profile_onnx import node_times  # benchmarks/ sibling: the shared ORT-profile reader
+from profile_onnx import node_times  # lab/ sibling: the shared ORT-profile reader
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
