@@ -29,7 +29,9 @@ DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
 if [ "$QUICK" = 1 ]; then
   RUNS=runs/quick MODELS=${MODELS:-mobilenetv2_age} EPOCHS=${EPOCHS:-5}
   LIMIT=(--limit 2000) EVAL_LIMIT=(--limit 3000) BENCH=(--runs 20 --min-seconds 0.5 --photos 10 --limit 2000)
-  EXPORT_LIMIT=(--limit 300 --calib-size 200)
+  # a few epochs on a subset make no model to ship: its int8 files are kept even where the collapse guard flags
+  # them (the export table still marks them DEGRADED), so the walk reaches the bench
+  EXPORT_LIMIT=(--limit 300 --calib-size 200 --allow-degraded)
 else
   RUNS=runs LIMIT=() EVAL_LIMIT=() BENCH=() EXPORT_LIMIT=()
   MODELS=${MODELS:-${MODEL:-mobilenetv2_age simplecnn}}
