@@ -26,8 +26,10 @@ TRAIN_EXTRA_MODULES = ("torch", "torchvision", "onnx", "litert_torch", "torchao"
 
 
 def _say(args: argparse.Namespace) -> Any:
-    """Where a command's human lines go: stderr when ``--json -`` puts the JSON on stdout."""
-    return sys.stderr if str(getattr(args, "json", "") or "") == "-" else sys.stdout
+    """Where a command's human lines go: stderr when an output option (``--json -``, bench's ``--md -`` or
+    ``--csv -``) puts a file's content on stdout."""
+    outputs = (getattr(args, name, None) for name in ("json", "md", "csv"))
+    return sys.stderr if any(str(o) == "-" for o in outputs if o is not None) else sys.stdout
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -100,6 +102,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edge_age.bench.report import to_markdown, write_outputs
 
     cfg = config_from_args(BenchConfig, args, paths=tuple(args.paths), peak=not args.no_peak)
+    if sum(str(p) == "-" for p in (args.json, args.md, args.csv) if p is not None) > 1:
+        raise EdgeAgeError("only one of --json, --md and --csv can be - (standard output)")
     say = _say(args)
     result = run_bench(cfg, log=lambda line: print(line, file=say))
     result["command"] = args.command_line
@@ -119,7 +123,7 @@ def _add_train(sub: Any) -> None:
                         description="Train an age regressor on labeled faces, from a named recipe (default: the "
                                     "reference model on photos) with any option overridden; writes best.pt, last.pt, "
                                     "metrics.csv, loss.png into --out. Interrupt and re-run with --resume to continue.")
-    add_data_args(tr)
+    add_data_args(tr, negatable=True)
     add_train_args(tr)
     tr.set_defaults(func=cmd_train)
 

@@ -5,10 +5,12 @@
 # and the seed's SimpleCNN (`--recipe simplecnn`), each resuming if interrupted -> test-split eval ->
 # export --int8 (ONNX and TFLite, proven against PyTorch) -> bench against fp32 ResNet18/50.
 #
-#   scripts/run.sh           the full recipe, results in runs/: about 2.5 hours on two cores (earlier runs:
-#                            train-split scenes 0.5 h, detection 0.1 h, the reference 0.3 h, SimpleCNN 1.1 h)
-#   scripts/run.sh --quick   every stage on a 2,000-face subset, 5 epochs, compact model only: about
-#                            15 minutes on two cores, results in runs/quick/ (a walk-through, not a model)
+#   scripts/run.sh           the full recipe, results in runs/: about 3 hours on two cores, estimated from earlier
+#                            runs' stages (train-split scenes 0.5 h, detection 0.1 h, the reference 0.3 h, SimpleCNN
+#                            15 epochs ~1.5 h, eval/export/bench ~0.3 h)
+#   scripts/run.sh --quick   every stage on a 2,000-face subset, 5 epochs, compact model only: 6.4 minutes
+#                            from a fresh clone on two AMD EPYC cores, venv included; results in runs/quick/
+#                            (a walk-through, not a model)
 #
 # Data: $EDGE_AGE_DATA, else data/UTKFace.tar.gz. Without data it benchmarks the reference models
 # committed under export/ and says how to get the data. MODELS (default "mobilenetv2_age simplecnn";
@@ -19,7 +21,7 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/run.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -72,45 +74,46 @@ recipe_args() {
          "slower to converge and less accurate" >&2
     extra+=(--no-pretrained)
   fi
-  echo "${extra[@]}"
+  echo ${extra[@]+"${extra[@]}"}
 }
 
 step "data report"
-edge-age data report --data "$DATA" "${LIMIT[@]}" --out "$RUNS/data_report" --no-progress
+edge-age data report --data "$DATA" ${LIMIT[@]+"${LIMIT[@]}"} --out "$RUNS/data_report" --no-progress
 for MODEL in $MODELS; do
   if [ "$MODEL" = mobilenetv2_age ]; then
     # Trained on the path a user takes: the train split's chips and the same faces placed in scenes
     # (`edge-age data wild`), each found by the detector and framed (lab/lab_notes.md: faces in context
     # 5.358 -> 4.984). Made once per dataset and limit (source.txt): a rebuilt folder would invalidate the
     # detection cache.
-    SOURCE="$DATA ${LIMIT[*]}"
+    SOURCE="$DATA${LIMIT[*]:+ ${LIMIT[*]}}"
     if [ "$(cat "$RUNS/path_train/source.txt" 2>/dev/null)" != "$SOURCE" ]; then
       step "faces in context for training (data wild --split train)"
-      edge-age data wild --data "$DATA" "${LIMIT[@]}" --split train --out "$RUNS/wild_train" --no-progress
-      python scripts/path_training.py --data "$DATA" "${LIMIT[@]}" --scenes "$RUNS/wild_train" --out "$RUNS/path_train"
+      edge-age data wild --data "$DATA" ${LIMIT[@]+"${LIMIT[@]}"} --split train --out "$RUNS/wild_train" --no-progress
+      python scripts/path_training.py --data "$DATA" ${LIMIT[@]+"${LIMIT[@]}"} --scenes "$RUNS/wild_train" --out "$RUNS/path_train"
       echo "$SOURCE" > "$RUNS/path_train/source.txt"
     fi
     TRAIN=(--recipe reference --data "$RUNS/path_train/labels.csv")
     # the compact model's int8 TFLite file is fine-tuned with simulated int8 (post-training alone: 1.03x fp32 MAE)
     EXPORT=(--calib-size 1000 --qat-epochs 0.5)
   else
-    TRAIN=(--recipe "$MODEL" --data "$DATA" "${LIMIT[@]}")
+    # --arch NAME trains the recipe of that name where there is one (simplecnn, resnet18, resnet50)
+    TRAIN=(--arch "$MODEL" --data "$DATA" ${LIMIT[@]+"${LIMIT[@]}"})
     EXPORT=(--calib-size 300)
   fi
   step "train $MODEL (detection of the training photos first, cached)"
   # shellcheck disable=SC2046  # recipe_args is a list of options
-  edge-age train "${TRAIN[@]}" $(recipe_args "$MODEL") --out "$RUNS/$MODEL" --resume --no-progress
+  edge-age train ${TRAIN[@]+"${TRAIN[@]}"} $(recipe_args "$MODEL") --out "$RUNS/$MODEL" --resume --no-progress
   step "eval $MODEL on the test split"
-  edge-age eval "$RUNS/$MODEL/best.pt" --data "$DATA" --split test "${EVAL_LIMIT[@]}" \
+  edge-age eval "$RUNS/$MODEL/best.pt" --data "$DATA" --split test ${EVAL_LIMIT[@]+"${EVAL_LIMIT[@]}"} \
     --json "$RUNS/$MODEL/test_metrics.json" --out "$RUNS/eval/$MODEL" --no-progress
   step "export $MODEL (int8 proven against PyTorch)"
   # Under runs/: the committed references in export/ are replaced only on purpose (copy the folder there).
-  edge-age export "$RUNS/$MODEL/best.pt" --int8 "${EXPORT[@]}" "${EXPORT_LIMIT[@]}" --data "$DATA" \
+  edge-age export "$RUNS/$MODEL/best.pt" --int8 ${EXPORT[@]+"${EXPORT[@]}"} ${EXPORT_LIMIT[@]+"${EXPORT_LIMIT[@]}"} --data "$DATA" \
     --out "$RUNS/export/$MODEL" --no-progress
 done
 step "bench against fp32 ResNet18/50"
-edge-age bench "$RUNS/export/" --baselines --data "$DATA" --split test --threads 1 "${BENCH[@]}" \
+edge-age bench "$RUNS/export/" --baselines --data "$DATA" --split test --threads 1 ${BENCH[@]+"${BENCH[@]}"} \
   --json "$RUNS/bench.json" --md "$RUNS/bench.md" --csv "$RUNS/bench.csv" --plot "$RUNS/bench.png"
 echo "done in $(( (SECONDS - START) / 60 )) min: exported to $RUNS/export/ (the committed references under export/ are unchanged)"
-[ "$QUICK" = 1 ] && echo "the full recipe (scripts/run.sh without --quick: every face, 24 epochs, SimpleCNN too) took about 2.5 hours on two cores in earlier runs"
+[ "$QUICK" = 1 ] && echo "the full recipe (scripts/run.sh without --quick: every face, 24 epochs, SimpleCNN too) takes about 3 hours on two cores (estimated from earlier runs' stages)"
 exit 0

@@ -25,13 +25,15 @@ def add_labels_arg(p: argparse.ArgumentParser) -> None:
     add_renamed(p, "--format", "--labels")
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
+def add_data_args(p: argparse.ArgumentParser, negatable: bool = False) -> None:
+    """``negatable``: --detect-faces / --no-detect-faces (train: the recipe sets it, the line may unset it)."""
     p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
     add_labels_arg(p)
-    p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction if negatable else "store_true",
+                   default=None if negatable else False,
                    help="raw photos: find the largest face (with the detector the model's framing was fitted "
                         "on: MTCNN, or OpenCV's Haar cascades for older cards) and crop it as that framing says "
-                        "(box, eyes levelled) first (train: default from the recipe; elsewhere off)")
+                        "(box, eyes levelled) first" + (" (default: the recipe's)" if negatable else ""))
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")

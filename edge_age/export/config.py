@@ -61,7 +61,7 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=d("data"),
                    help="the dataset whose val split proves the files and whose train split calibrates them "
                         "(default: the checkpoint's; same split seed)")
-    p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--detect-faces", action="store_true",
                    help="with --data: its images are raw photos, each face found and framed first (a checkpoint "
                         "trained with --detect-faces keeps it on its own --data path only)")
     p.add_argument("--calib-data", default=d("calib_data"),

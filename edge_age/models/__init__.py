@@ -1,7 +1,7 @@
 """Models stage (torch): the registry and one small file per model.
 
 Every module of this package is imported here, so a new file with a ``@register_model`` builder is
-registered (and picked up by ``train --model``, the export matrix and the model tests) with no other edit.
+registered (and picked up by ``train --arch``, the export matrix and the model tests) with no other edit.
 """
 
 import importlib

@@ -26,6 +26,8 @@ DOWNLOAD_TIMEOUT_S = 20
 def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
     """torchvision's ImageNet file in the torch hub cache; fetched by torch.hub where a network allows
     (written atomically), else a one-line error saying what training without it loses."""
+    import http.client
+    import re
     import socket
 
     import torch.hub
@@ -38,9 +40,14 @@ def _weights_available(weights: "torchvision.models.WeightsEnum") -> None:
     try:
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=None, progress=False)
+        # torchvision's file names carry a prefix of the file's sha256: a proxy's error page saved as the
+        # weights would otherwise fail every later run
+        prefix = re.search(r"-([a-f0-9]+)\.", fname)
+        torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=prefix.group(1) if prefix else None,
+                                       progress=False)
         return
-    except (OSError, ValueError) as e:  # URLError is an OSError: no network, a proxy, a full disk
+    except (OSError, ValueError, RuntimeError, http.client.HTTPException) as e:
+        # URLError is an OSError (no network, a proxy, a full disk); a hash mismatch is a RuntimeError
         reason = getattr(e, "reason", None) or e
     finally:
         socket.setdefaulttimeout(old)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edge_age.train import recipes
@@ -109,7 +110,8 @@ class TrainConfig:
 
 
 # Options a recipe may not set: where the data and the run live, and how this one invocation behaves.
-NOT_IN_RECIPES = {"data", "out", "resume", "resume_new_data", "cache_dir", "no_progress", "recipe", "limit"}
+NOT_IN_RECIPES = {"data", "out", "resume", "resume_new_data", "cache_dir", "no_progress", "recipe", "limit",
+                  "threads", "max_steps"}
 
 
 def _d(name: str) -> Any:
@@ -118,9 +120,10 @@ def _d(name: str) -> Any:
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", default=None, metavar="NAME",
-                   help=f"named recipe whose options this run starts from: {', '.join(recipes.names())} or a "
-                        f".toml file; options given here override it (default: {recipes.DEFAULT}; with --arch "
-                        "alone, the recipe of that name when there is one)")
+                   help=f"named recipe whose options this run starts from: {', '.join(recipes.names())}, a .toml "
+                        f"file, or {NO_RECIPE}; options given here override it, and the defaults shown below apply "
+                        f"only to options the recipe does not set (default: {recipes.DEFAULT}; with --arch alone, "
+                        "the recipe of that name when there is one; with --resume, the run's own)")
     p.add_argument("--arch", dest="model", default=None, choices=RegistryNames(), metavar="NAME",
                    help="registry model: %(choices)s; mobilenetv2_age is the compact one (default: the recipe's)")
     add_renamed(p, "--model", "--arch")
@@ -214,11 +217,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                                    and a.help != argparse.SUPPRESS and a.dest not in NOT_IN_RECIPES})
 
 
+NO_RECIPE = "none"  # `--recipe none`: the options given and TrainConfig's defaults, nothing else
+
+
 def _recipe_name(args: argparse.Namespace) -> str:
     """--recipe, else the recipe named after --arch when there is one (``--arch simplecnn`` alone trains
     the SimpleCNN recipe, not the reference's options on SimpleCNN), else the default."""
     if args.recipe:
-        return args.recipe
+        return "" if args.recipe == NO_RECIPE else args.recipe
     if args.model:
         return args.model if args.model in recipes.names() else ""
     return recipes.DEFAULT
@@ -244,6 +250,8 @@ def apply_recipe(args: argparse.Namespace) -> tuple[str, list[str]]:
         if getattr(args, action.dest) is not None:
             continue  # the command line overrides the recipe
         option = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction) and not isinstance(value, bool):
+            raise EdgeAgeError(f"recipe {name}: {option}: {value!r} is not true or false")
         try:
             parsed = action.type(str(value)) if action.type else value
         except (argparse.ArgumentTypeError, ValueError) as e:
@@ -281,17 +289,38 @@ def train_job(args: argparse.Namespace) -> tuple[TrainConfig, Any, Any, str]:
     from edge_age.data.preprocess import PreprocessSpec
     from edge_age.models import default_input_size
 
+    _resume_defaults(args)
     recipe, spelled = apply_recipe(args)
     size = args.input_size or default_input_size(args.model or _d("model"))
     framing, jitter = load_fit(args.framing) if args.framing else (None, None)
     cfg = train_config(args, recipe, size, jitter)
     spec = PreprocessSpec(size=size, denoise=bool(args.denoise), deblur=bool(args.deblur),
                           **({"framing": framing} if framing else {}))
-    return cfg, data_config(args, cfg.seed, args.limit), spec, resolved_command(args.argv, spelled)
+    return cfg, data_config(args, cfg.seed, args.limit), spec, resolved_command(args.argv, recipe, spelled)
 
 
-def resolved_command(argv: list[str], spelled: list[str]) -> str:
-    """The command line with ``--recipe NAME`` replaced by the options the recipe set."""
+def _resume_defaults(args: argparse.Namespace) -> None:
+    """A resumed run continues as it started: its recipe (not today's default) and its epoch count, unless
+    the command line names them."""
+    if not args.resume:
+        return
+    recipe = args.recipe or recipes.DEFAULT
+    arch = args.model or (recipes.load_recipe(recipe).get("arch") if recipe != NO_RECIPE else None) or _d("model")
+    last = Path(args.out or f"runs/{arch}") / "last.pt"
+    if not last.is_file():
+        return
+    from edge_age.models.checkpoint import load_checkpoint
+
+    stored = load_checkpoint(last).get("train_config", {})
+    if args.recipe is None and args.model is None:
+        args.recipe = stored.get("recipe") or NO_RECIPE
+    if args.epochs is None and "epochs" in stored:
+        args.epochs = stored["epochs"]
+
+
+def resolved_command(argv: list[str], recipe: str, spelled: list[str]) -> str:
+    """The command line with the recipe named explicitly and every option it set spelled out: run again, it
+    is the same run (the recipe then sets nothing the line does not already give)."""
     import shlex
 
     kept, skip = [], False
@@ -300,4 +329,4 @@ def resolved_command(argv: list[str], spelled: list[str]) -> str:
             skip = a == "--recipe"
             continue
         kept.append(a)
-    return "edge-age " + " ".join(shlex.quote(a) for a in kept + spelled)
+    return "edge-age " + " ".join(shlex.quote(a) for a in kept + ["--recipe", recipe or NO_RECIPE] + spelled)

@@ -111,7 +111,7 @@ def _load_data(data_cfg: DataConfig, spec: PreprocessSpec, cache_dir: Path | Non
         raise EdgeAgeError(f"need faces in both train and val splits, got {len(tr)} and {len(va)}", data_cfg.path)
     if float(np.ptp(ds.faces.ages[tr])) == 0:
         log(f"warning: every training face is labelled {ds.faces.ages[tr][0]:g}: the model can only learn that "
-            f"one age (check the labels or --format)")
+            f"one age (check the labels or --labels)")
     return ds
 
 
@@ -124,7 +124,7 @@ def _build_model(cfg: TrainConfig, train_ages: np.ndarray, state: dict[str, Any]
         model_kwargs = state["model_kwargs"]
     model = create_model(cfg.model, **model_kwargs).to(device, memory_format=torch.channels_last)
     if model_kwargs.get("head", "regression") != "regression" and distribution_head(model) is None:
-        raise EdgeAgeError(f"model {cfg.model!r} has no distribution head; choose another --model for "
+        raise EdgeAgeError(f"model {cfg.model!r} has no distribution head; choose another --arch for "
                            f"--head distribution")
     return model, model_kwargs
 

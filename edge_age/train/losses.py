@@ -81,7 +81,7 @@ class DLDLLoss:
     def __init__(self, model: torch.nn.Module, sigma: float = 2.0, teacher_weight: float = 0.0) -> None:
         head = distribution_head(model)
         if head is None:
-            raise EdgeAgeError("--loss dldl needs a model with a distribution head (e.g. --model mobilenetv2_age "
+            raise EdgeAgeError("--loss dldl needs a model with a distribution head (e.g. --arch mobilenetv2_age "
                                "--head distribution)")
         self.bins, self.sigma, self.teacher_weight = head.bins, sigma, teacher_weight
         self.logits: torch.Tensor | None = None

@@ -4,7 +4,7 @@ overrides it, and the reference recipe is the reference command the project trai
 from __future__ import annotations
 
 import shlex
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,34 @@ def test_the_reference_recipe_is_the_reference_command() -> None:
     # the resolved command, run without the recipe, is the same run again
     cfg_again, data_again, spec_again, _ = _job(resolved.removeprefix("edge-age "))
     assert (replace(cfg_again, recipe=""), data_again, spec_again) == (cfg_before, data_before, spec_before)
-    assert "--recipe" not in resolved
+    assert "--recipe reference" in resolved
+
+
+def test_a_resolved_command_is_the_same_run_whatever_its_arch_names() -> None:
+    """--recipe reference --arch resnet18: the resolved line keeps the recipe explicit, so the resnet18 recipe
+    (an --arch of that name alone would pick it) adds nothing on a re-run; --recipe none uses no recipe."""
+    cfg, data, spec, resolved = _job("train --recipe reference --arch resnet18 --data faces")
+    again = _job(resolved.removeprefix("edge-age "))
+    assert (again[0], again[1], again[2]) == (cfg, data, spec) and cfg.progressive == 0
+    cfg, data, _, resolved = _job("train --recipe none --arch resnet18 --data faces")
+    assert cfg.recipe == "" and cfg.loss == "l1" and cfg.progressive == 0 and not data.detect_faces
+    assert _job(resolved.removeprefix("edge-age "))[0] == cfg
+
+
+def test_a_resumed_run_keeps_its_recipe_and_epochs(tmp_path: Path) -> None:
+    """`train --out RUN --resume` without --recipe continues with the run's recipe and epoch count, not
+    today's default recipe's."""
+    from edge_age.models.checkpoint import save_checkpoint
+    from edge_age.train.config import TrainConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    stored = asdict(TrainConfig(model="simplecnn", epochs=7, recipe="simplecnn"))
+    save_checkpoint(run / "last.pt", {"format": "edge-age-checkpoint", "version": 1, "train_config": stored})
+    cfg, _, _, _ = _job(f"train --data faces --out {run} --resume")
+    assert cfg.recipe == "simplecnn" and cfg.epochs == 7 and cfg.model == "simplecnn"
+    cfg, _, _, _ = _job(f"train --data faces --out {run} --resume --epochs 9")
+    assert cfg.epochs == 9
 
 
 @pytest.mark.parametrize("name", recipes.names())
@@ -77,7 +104,8 @@ def test_a_bad_recipe_is_one_line_naming_it(tmp_path: Path) -> None:
                           ('arch = "simplecnn"\nepochs = 0\n', "--epochs: 0 is out of range"),
                           ('arch = "vgg99"\n', "--arch: 'vgg99' is not one of"),
                           ('arch = "simplecnn"\ndata = "elsewhere"\n', "'data' is not a train option"),
-                          ("arch = [", "not a valid recipe file")):
+                          ("arch = [", "not a valid recipe file"),
+                          ('arch = "simplecnn"\npretrained = "no"\n', "--pretrained: 'no' is not true or false")):
         bad.write_text(text)
         with pytest.raises(EdgeAgeError, match=message):
             _job(f"train --recipe {bad} --data faces")
