@@ -158,9 +158,10 @@ def _add_predict(sub: Any) -> None:
     from edge_age.runtime.predict_config import add_predict_args
 
     pr = sub.add_parser("predict", help="ages for image files (runtime only: no torch needed)",
-                        description="One line per face: file, box (x,y,w,h), age. With --detect-faces every face "
-                                    "is found and framed as the model card says; --json adds the eye points and "
-                                    "the crop fed to the model, --annotate draws that crop.")
+                        description="One line per face: file, box (x,y,w,h), age and its 80%% interval. Every face "
+                                    "of each photo is found and framed as the model card says (--crops: each image "
+                                    "is one face crop already); --json adds the eye points and the crop fed to the "
+                                    "model, --annotate draws that crop.")
     add_predict_args(pr)
     pr.set_defaults(func=cmd_predict)
 

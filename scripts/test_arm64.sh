@@ -249,10 +249,10 @@ tol_of() { local m; for m in "${MODELS[@]}"; do [ "${m%%|*}" = "$1" ] && { echo 
 predict_json() {  # RUNNER CPU MODEL OUT : edge-age predict --json on every face; prints the exit status
     local runner=$1 cpu=$2 model=$3 out=$4 rc=0
     if [ "$runner" = x86 ]; then
-        x86 -m edge_age predict "$FACES"/* --model "$MODEL_DIR/$(file_of "$model")" --threads 1 --json "$out" \
+        x86 -m edge_age predict --crops "$FACES"/* --model "$MODEL_DIR/$(file_of "$model")" --threads 1 --json "$out" \
             >/dev/null 2>"$out.log" || rc=$?
     else
-        arm "$cpu" -m edge_age predict "$FACES"/* --model "$MODEL_DIR/$(file_of "$model")" --threads 1 --json "$out" \
+        arm "$cpu" -m edge_age predict --crops "$FACES"/* --model "$MODEL_DIR/$(file_of "$model")" --threads 1 --json "$out" \
             >/dev/null 2>"$out.log" || rc=$?
     fi
     if [ "$rc" != 0 ]; then rm -f "$out"; fi
@@ -344,7 +344,7 @@ if mode == "safe":
     P.load_predictor = lambda path, threads=None, **kw: cls(path, threads=threads, safe=True)
 elif "check" in inspect.signature(load_predictor).parameters:  # edge_age with golden-output checks
     P.load_predictor = functools.partial(load_predictor, check=False)
-P.predict(PredictConfig(images=tuple(faces), model=model, json=out, threads=1), log=lambda line: None)
+P.predict(PredictConfig(images=tuple(faces), model=model, json=out, threads=1, detect_faces=False), log=lambda line: None)
 '
 raw_json() {  # RUNNER CPU MODE MODEL OUT : the kernels of MODE (raw|safe) without the golden check; prints the exit status
     local runner=$1 cpu=$2 mode=$3 model=$4 out=$5 rc=0

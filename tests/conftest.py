@@ -145,6 +145,21 @@ TRAINING_FIXTURES = frozenset({
 })
 
 
+MARKERS = (
+    "realdata: needs the real UTKFace archive (../shared/data or $EDGE_AGE_DATA); conftest adds it to every test "
+    "asking for real_data",
+    "slow: takes more than ~10 s on a 2-core CPU (out of -m fast; the full suite runs it)",
+    "fast: set by tests/conftest.py, never by hand: not slow, not realdata, no training/export fixture "
+    "(conftest.TRAINING_FIXTURES); `pytest -m fast` is the developer loop, under 2 minutes on 2 cores",
+)
+
+
+def pytest_configure(config) -> None:
+    """The markers live here rather than in setup.cfg: the runtime matrix runs a copy of tests/ outside the checkout."""
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Classify every collected test, so that no one has to remember to:
 

@@ -199,10 +199,11 @@ def warp_square(img: np.ndarray, square: Square, out: int) -> np.ndarray:
     y0, wy = _split(sy)
     xa, xb = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
     ya, yb = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
-    src = img.astype(np.int64)
-    wx, wy = wx[..., None], wy[..., None]
-    top = src[ya, xa] * (256 - wx) + src[ya, xb] * wx
-    bottom = src[yb, xa] * (256 - wx) + src[yb, xb] * wx
+    # Only the four neighbours of each output pixel are read and widened (never the whole photo: its cost
+    # would grow with the photo, not the crop). int32 holds the largest sum, 255 * 256 * 256 + 32768.
+    wx, wy = wx[..., None].astype(np.int32), wy[..., None].astype(np.int32)
+    top = img[ya, xa].astype(np.int32) * (256 - wx) + img[ya, xb].astype(np.int32) * wx
+    bottom = img[yb, xa].astype(np.int32) * (256 - wx) + img[yb, xb].astype(np.int32) * wx
     return ((top * (256 - wy) + bottom * wy + 32768) >> 16).astype(np.uint8)
 
 

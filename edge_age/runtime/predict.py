@@ -1,7 +1,7 @@
 """``edge-age predict``: ages for image files, with any model file. Imports no torch.
 
-Each image is a face crop (the whole image, centre-squared) or, with ``--detect-faces``, a photo in
-which every face is found and framed as the model's card says (box, eyes, rotation). Bad files are reported, counted and
+Each image is a photo in which every face is found and framed as the model's card says (box, eyes,
+rotation), or with ``--crops`` one face crop (the whole image, centre-squared). Bad files are reported, counted and
 skipped; the exit code is non-zero only when no image could be processed.
 """
 
@@ -196,7 +196,7 @@ def _check_options(cfg: PredictConfig) -> None:
     if cfg.json:
         fileio.check_target(Path(cfg.json))
     if cfg.min_face is not None and not cfg.detect_faces:
-        raise EdgeAgeError("--min-face needs --detect-faces (without it each image is one face, of unknown size)")
+        raise EdgeAgeError("--min-face needs face detection: with --crops each image is one face, of unknown size")
 
 
 def _write_annotated(path: Path, img: np.ndarray, faces: list[Face], labels: list[str]) -> bool:

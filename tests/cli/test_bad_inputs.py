@@ -127,7 +127,7 @@ def test_predict_names_each_bad_file_and_exits_nonzero_when_nothing_worked(expor
     bad = sorted(p for p in corpus.glob("*.jpg.chip.jpg") if any(
         n in p.name for n, (_, r) in IMAGE_CORPUS.items() if r))
     model = str(exported["out"] / "simplecnn_int8.tflite")
-    assert main(["predict", *map(str, bad), "--model", model]) == 2
+    assert main(["predict", "--crops", *map(str, bad), "--model", model]) == 2
     err = capsys.readouterr().err
     assert err.count("edge-age: skipped") == len(bad)
     assert f"{len(bad)} image(s), 0 face(s), {len(bad)} skipped" in err
@@ -142,13 +142,13 @@ def test_foreign_and_broken_model_files(exported: dict, tmp_path: Path) -> None:
 
     foreign = tmp_path / "matmul_fp32.onnx"
     foreign.write_bytes(matmul_model_path(False).read_bytes())  # a valid ONNX file of another model
-    r = _cli("predict", str(exported["data"] / "1_0_0_20170110000000.jpg.chip.jpg"), "--model", str(foreign),
+    r = _cli("predict", "--crops", str(exported["data"] / "1_0_0_20170110000000.jpg.chip.jpg"), "--model", str(foreign),
              cwd=tmp_path)
     assert r.returncode == 2 and "matmul_fp32.onnx" in r.stderr and "4-D image input" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     lonely = tmp_path / "lonely_int8.tflite"
     lonely.write_bytes((exported["out"] / "simplecnn_int8.tflite").read_bytes())
-    r = _cli("predict", str(exported["data"] / "1_0_0_20170110000000.jpg.chip.jpg"), "--model", str(lonely),
+    r = _cli("predict", "--crops", str(exported["data"] / "1_0_0_20170110000000.jpg.chip.jpg"), "--model", str(lonely),
              cwd=tmp_path)
     assert r.returncode == 2 and "model card lonely.json not found" in r.stderr
 

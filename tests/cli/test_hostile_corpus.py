@@ -123,7 +123,7 @@ def test_predict_names_every_bad_image_and_scores_the_good_one(exported: dict, i
     good = images / "good" / "face.jpg"
     js = tmp_path / "out.json"
     argv = ["predict", *map(str, cases), str(good), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
-            "--json", str(js), "--annotate", str(tmp_path / "ann")] + (["--detect-faces"] if detect else [])
+            "--json", str(js), "--annotate", str(tmp_path / "ann")] + ([] if detect else ["--crops"])
     rc, err = _run(argv, capsys)
     results = json.loads(js.read_text())["results"]
     scored = any("age" in r for r in results if r["file"] == str(good))
@@ -139,7 +139,7 @@ def test_predict_names_every_bad_image_and_scores_the_good_one(exported: dict, i
 
 @pytest.mark.parametrize("name", sorted(IMAGES)[:8])
 def test_predict_on_one_bad_image_fails_in_one_line(exported: dict, images: Path, name: str, capsys) -> None:
-    rc, err = _run(["predict", str(images / f"{name}.jpg"), "--model", str(exported["out"] / "simplecnn_int8.onnx")],
+    rc, err = _run(["predict", "--crops", str(images / f"{name}.jpg"), "--model", str(exported["out"] / "simplecnn_int8.onnx")],
                    capsys)
     lines = [s for s in err.splitlines() if s.strip()]
     assert rc == 2 and f"{name}.jpg" in lines[0] and "0 face(s), 1 skipped" in lines[-1]
@@ -289,7 +289,7 @@ def test_model_files_through_predict_eval_bench_and_export(case: str, exported: 
     face = write_jpg(tmp_path / "face.jpg", face_image(30, 1, size=128))
     before = _digest(src)
     out = tmp_path / "out"
-    for argv in (["predict", str(face), "--model", str(model)],
+    for argv in (["predict", "--crops", str(face), "--model", str(model)],
                  ["eval", str(model), "--data", str(exported["data"]), "--split", "val", "--no-progress",
                   "--out", str(out / "eval"), "--cache-dir", str(exported["cache"])]):
         rc, err = _run(argv, capsys)

@@ -63,7 +63,7 @@ def test_write_json_to_dash_is_standard_output(tmp_path: Path, monkeypatch, caps
 def test_predict_json_dash_puts_only_json_on_stdout(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     imgs = _faces(tmp_path / "in")
-    assert main(["predict", *map(str, imgs), "--json", "-"]) == 0
+    assert main(["predict", "--crops", *map(str, imgs), "--json", "-"]) == 0
     said = capsys.readouterr()
     result = json.loads(said.out)  # nothing but the JSON: a pipe into `jq` works
     assert [Path(r["file"]) for r in result["results"]] == imgs and not (tmp_path / "-").exists()
@@ -77,7 +77,7 @@ def test_predict_json_dash_puts_only_json_on_stdout(tmp_path: Path, monkeypatch,
 def test_predict_prints_a_header_and_names_what_it_wrote(tmp_path: Path, capsys) -> None:
     imgs = _faces(tmp_path / "in")
     js, ann = tmp_path / "p.json", tmp_path / "ann"
-    assert main(["predict", *map(str, imgs), "--json", str(js), "--annotate", str(ann)]) == 0
+    assert main(["predict", "--crops", *map(str, imgs), "--json", str(js), "--annotate", str(ann)]) == 0
     said = capsys.readouterr()
     lines = said.out.splitlines()
     header, faces, wrote = lines[0], lines[1:-1], lines[-1]
@@ -101,3 +101,18 @@ def test_data_wild_suggests_what_the_split_is_for(split: str, tmp_path: Path, ca
         assert "training material" in said and "scripts/path_training.py" in said and str(out) in said, said
     else:
         assert f"score a model on them: edge-age eval MODEL --data {out / 'labels.csv'}" in said, said
+
+
+def test_predict_finds_faces_by_default_and_crops_reads_each_image_as_one(tmp_path: Path, capsys) -> None:
+    """`edge-age predict photo.jpg` detects: a photo without a face is reported, not given an age; --crops reads
+    the same image as one face crop; the old --detect-faces still parses, with a notice."""
+    import numpy as np
+
+    blank = write_jpg(tmp_path / "blank.jpg", np.full((240, 320, 3), 128, np.uint8))
+    assert main(["predict", str(blank)]) == 2
+    assert "no face" in capsys.readouterr().err
+    assert main(["predict", "--crops", str(blank), "--json", str(tmp_path / "c.json")]) == 0
+    assert len(json.loads((tmp_path / "c.json").read_text())["results"]) == 1
+    capsys.readouterr()
+    assert main(["predict", "--detect-faces", str(blank)]) == 2
+    assert "finds faces by default now" in capsys.readouterr().err

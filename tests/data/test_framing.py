@@ -167,7 +167,7 @@ def test_detector_finds_tight_chips_and_turned_faces(real_data: Path) -> None:
 
 @pytest.mark.realdata
 def test_predict_reports_box_eyes_and_crop_and_draws_the_crop(real_data: Path, tmp_path: Path) -> None:
-    """predict --detect-faces on a photo: per face the box, the eye points, the crop fed to the model and
+    """predict on a photo (detection is the default): per face the box, the eye points, the crop fed to the model and
     the age; --annotate writes the photo with that crop drawn (and leaves the input alone)."""
     import json
     import subprocess
@@ -184,7 +184,7 @@ def test_predict_reports_box_eyes_and_crop_and_draws_the_crop(real_data: Path, t
     photos = sorted(tmp_path.glob("photo*.jpg"))
     before = [p.read_bytes() for p in photos]
     model = Path(__file__).resolve().parents[2] / "export" / "mobilenetv2_age" / "mobilenetv2_age_int8.tflite"
-    r = subprocess.run([sys.executable, "-m", "edge_age", "predict", *map(str, photos), "--detect-faces", "--model",
+    r = subprocess.run([sys.executable, "-m", "edge_age", "predict", *map(str, photos), "--model",
                         str(model), "--json", str(tmp_path / "out.json"), "--annotate", str(tmp_path / "ann")],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -296,3 +296,34 @@ def test_mtcnn_finds_a_real_face_with_its_eyes_where_the_chip_has_them(real_data
         d = math.hypot(rx - lx, ry - ly)
         good += lx < rx and abs(ry - ly) < 0.2 * d and 40 < d < 110 and 100 < dets[0].center[0] < 300
     assert good >= 7, good
+
+
+def _warp_whole_photo(img: np.ndarray, square, out: int) -> np.ndarray:
+    """The warp as it was written before it read only each output pixel's neighbours: the whole photo widened
+    to int64 first (the arithmetic the Kotlin core and the golden crops are held to)."""
+    from edge_age.data.framing import _split
+
+    h, w = img.shape[:2]
+    t = ((np.arange(out, dtype=np.float64) + 0.5) / out - 0.5) * square.side
+    a, b = t[None, :], t[:, None]
+    x0, wx = _split(square.cx + a * square.cos - b * square.sin - 0.5)
+    y0, wy = _split(square.cy + a * square.sin + b * square.cos - 0.5)
+    xa, xb = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
+    ya, yb = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
+    src = img.astype(np.int64)
+    wx, wy = wx[..., None], wy[..., None]
+    top = src[ya, xa] * (256 - wx) + src[ya, xb] * wx
+    bottom = src[yb, xa] * (256 - wx) + src[yb, xb] * wx
+    return ((top * (256 - wy) + bottom * wy + 32768) >> 16).astype(np.uint8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 48), st.integers(1, 48), st.floats(-20, 70), st.floats(-20, 70), st.floats(0.5, 90),
+       st.floats(-3.2, 3.2), st.integers(1, 40), st.integers(0, 2**32 - 1), st.booleans())
+def test_the_warp_reads_only_what_it_outputs_with_the_same_bytes(h, w, cx, cy, side, angle, out, seed, saturated):
+    """Same bytes as the whole-photo warp for any square: inside, across an edge, wholly outside, any angle;
+    a saturated photo checks that the narrower integers do not overflow."""
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 255, np.uint8) if saturated else rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    square = Square(cx, cy, side, math.cos(angle), math.sin(angle))
+    assert np.array_equal(warp_square(img, square, out), _warp_whole_photo(img, square, out))

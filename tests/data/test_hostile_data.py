@@ -91,7 +91,7 @@ def test_predict_annotate_keeps_the_inputs_intact(exported: dict, tmp_path: Path
     imgs = [write_jpg(tmp_path / d / "face.jpg", face_image(20 + i * 30, i, size=150)) for i, d in enumerate("ab")]
     victim = write_jpg(ann / "face_age.jpg", face_image(50, 9, size=150))
     before = victim.read_bytes()
-    rc = main(["predict", *map(str, imgs), str(victim), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
+    rc = main(["predict", "--crops", *map(str, imgs), str(victim), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
                "--annotate", str(ann)])
     assert rc == 0 and victim.read_bytes() == before
     assert len(list(ann.glob("*_age.jpg"))) == 4  # the victim, and one annotation per input

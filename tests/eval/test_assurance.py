@@ -162,12 +162,12 @@ def test_predict_gives_intervals_and_abstains_when_asked(exported: dict, tmp_pat
 
     face = next(exported["data"].glob("*.jpg"))
     model = str(exported["out"] / "simplecnn_int8.tflite")
-    assert main(["predict", str(face), "--model", model, "--json", str(tmp_path / "a.json")]) == 0
+    assert main(["predict", "--crops", str(face), "--model", model, "--json", str(tmp_path / "a.json")]) == 0
     r = json.loads((tmp_path / "a.json").read_text())["results"][0]
     lo, hi = r["interval"]
     assert lo <= r["age"] <= hi and r["std"] > 0 and r["abstained"] is None
     capsys.readouterr()
-    assert main(["predict", str(face), "--model", model, "--max-uncertainty", "0.01", "--json", str(tmp_path / "b.json")]) == 0
+    assert main(["predict", "--crops", str(face), "--model", model, "--max-uncertainty", "0.01", "--json", str(tmp_path / "b.json")]) == 0
     r = json.loads((tmp_path / "b.json").read_text())["results"][0]
     assert r["age"] is None and "max-uncertainty" in r["abstained"]
     assert "1 abstained" in capsys.readouterr().err
@@ -182,15 +182,15 @@ def test_abstention_options_that_cannot_act_are_one_line_errors(exported: dict, 
     folder = tmp_path / "m"
     shutil.copytree(exported["out"], folder)
     model = str(folder / "simplecnn_int8.tflite")
-    assert main(["predict", face, "--model", model, "--min-face", "40"]) == 2
+    assert main(["predict", "--crops", face, "--model", model, "--min-face", "40"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--min-face needs --detect-faces" in err and len(err.splitlines()) == 1, err
+    assert "--min-face needs face detection" in err and len(err.splitlines()) == 1, err
     card_file = folder / "simplecnn.json"
     card = json.loads(card_file.read_text())
     for entry in card["files"].values():
         entry.pop("interval", None)
     card_file.write_text(json.dumps(card))
-    assert main(["predict", face, "--model", model, "--max-uncertainty", "10"]) == 2
+    assert main(["predict", "--crops", face, "--model", model, "--max-uncertainty", "10"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--max-uncertainty needs per-face intervals" in err and "simplecnn_int8.tflite" in err, err
 

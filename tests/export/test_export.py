@@ -139,7 +139,7 @@ def test_predict_cli(exported: dict, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     js = tmp_path / "p.json"
-    rc = main(["predict", *map(str, imgs), str(bad), "--model", str(exported["out"] / "simplecnn_int8.tflite"),
+    rc = main(["predict", "--crops", *map(str, imgs), str(bad), "--model", str(exported["out"] / "simplecnn_int8.tflite"),
                "--json", str(js), "--annotate", str(tmp_path / "ann")])
     assert rc == 0
     res = json.loads(js.read_text())["results"]
@@ -148,9 +148,9 @@ def test_predict_cli(exported: dict, tmp_path: Path, capsys) -> None:
     assert (tmp_path / "ann" / "face0_age.jpg").is_file()
     err = capsys.readouterr().err
     assert "3 image(s), 2 face(s), 1 skipped" in err
-    # With --detect-faces, a photo without a face is reported, not silently given an age.
+    # With detection (the default), a photo without a face is reported, not silently given an age.
     blank = write_jpg(tmp_path / "blank.jpg", np.full((200, 300, 3), 90, np.uint8))
-    assert main(["predict", str(blank), "--detect-faces", "--model",
+    assert main(["predict", str(blank), "--model",
                  str(exported["out"] / "simplecnn_fp32.onnx")]) == 2
 
 

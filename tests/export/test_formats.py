@@ -246,7 +246,7 @@ def test_a_card_with_a_bad_spec_is_a_one_line_error_naming_the_file(exported: di
     card = json.loads(card_file.read_text())
     card["preprocess"][field] = value
     card_file.write_text(json.dumps(card))
-    rc = main(["predict", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
+    rc = main(["predict", "--crops", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and says in err and "simplecnn" in err and len(err.splitlines()) == 1, err
 
@@ -276,7 +276,7 @@ def test_a_card_with_a_missing_or_mistyped_field_is_a_one_line_error(exported: d
     card = json.loads(card_file.read_text())
     edit(card)
     card_file.write_text(json.dumps(card))
-    rc = main(["predict", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
+    rc = main(["predict", "--crops", str(tmp_path / "none.jpg"), "--model", str(out / "simplecnn_int8.tflite")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and says in err and "simplecnn.json" in err and len(err.splitlines()) == 1, err
 

@@ -79,7 +79,7 @@ def test_a_file_wrong_on_both_paths_is_refused_in_one_line(monkeypatch, capsys) 
         load_predictor(bundled_reference())
     assert main(["check", str(bundled_reference())]) == 1
     assert "this file is refused" in capsys.readouterr().out
-    rc = main(["predict", str(bundled_reference()), "--model", str(bundled_reference())])
+    rc = main(["predict", "--crops", str(bundled_reference()), "--model", str(bundled_reference())])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "ages would be wrong" in err, err
 

@@ -86,7 +86,7 @@ def test_predict_gives_a_photo_and_its_mirror_one_age(tmp_path: Path, capsys) ->
     ages = {}
     for flip in (False, True):
         out = tmp_path / f"{flip}.json"
-        assert main(["predict", str(a), str(b), "--json", str(out)] + ["--flip-average"] * flip) == 0
+        assert main(["predict", "--crops", str(a), str(b), "--json", str(out)] + ["--flip-average"] * flip) == 0
         result = json.loads(out.read_text())
         assert result["flip_average"] is flip
         ages[flip] = [r["age"] for r in result["results"]]

@@ -40,7 +40,7 @@ def test_the_bundled_reference_is_the_committed_one() -> None:
 
 def test_predict_from_an_empty_folder_uses_the_bundled_model_and_says_nothing_else(tmp_path: Path) -> None:
     write_jpg(tmp_path / "face.jpg", face_image(30, 0, size=96))
-    r = _runtime_only(["predict", "face.jpg", "--json", "out.json"], tmp_path)
+    r = _runtime_only(["predict", "--crops", "face.jpg", "--json", "out.json"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().splitlines() == [
         "1 image(s), 1 face(s), 0 skipped  [mobilenetv2_age_int8.tflite, litert]"], r.stderr

@@ -138,7 +138,7 @@ def test_bombs_and_lying_headers_are_skipped_and_the_rest_scored(exported: dict,
     good = write_jpg(tmp_path / "good.jpg", face_image(30, 1, size=128))
     js = tmp_path / "p.json"
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rc = main(["predict", str(bad), str(good), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
+    rc = main(["predict", "--crops", str(bad), str(good), "--model", str(exported["out"] / "simplecnn_int8.onnx"),
                "--json", str(js)])
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     res = json.loads(js.read_text())["results"]

@@ -122,7 +122,7 @@ def test_three_real_faces_and_no_face_under_detect_faces(real_data: Path, tmp_pa
 
     model = REPO / "export" / "simplecnn" / "simplecnn_int8.tflite"
     r = subprocess.run([sys.executable, "-m", "edge_age", "predict", str(root / "40" / "group.jpg"),
-                        str(root / "22" / "empty.jpg"), "--detect-faces", "--model", str(model),
+                        str(root / "22" / "empty.jpg"), "--model", str(model),
                         "--json", str(tmp_path / "p.json")], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "p.json").read_text())["results"]
