@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 # script -> the optional packages it needs beyond the runtime install (skipped where they are missing)
 SCRIPTS = {
     "lab/challenge25.py": (),
+    "lab/crop_cost.py": (),
     "lab/crop_experiments.py": (),
     "lab/detector_passes.py": (),
     "lab/flip_average.py": (),
