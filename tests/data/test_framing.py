@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -298,23 +299,20 @@ def test_mtcnn_finds_a_real_face_with_its_eyes_where_the_chip_has_them(real_data
     assert good >= 7, good
 
 
-def _warp_whole_photo(img: np.ndarray, square, out: int) -> np.ndarray:
-    """The warp as it was written before it read only each output pixel's neighbours: the whole photo widened
-    to int64 first (the arithmetic the Kotlin core and the golden crops are held to)."""
-    from edge_age.data.framing import _split
+@functools.cache
+def _crop_cost():
+    import importlib.util
 
-    h, w = img.shape[:2]
-    t = ((np.arange(out, dtype=np.float64) + 0.5) / out - 0.5) * square.side
-    a, b = t[None, :], t[:, None]
-    x0, wx = _split(square.cx + a * square.cos - b * square.sin - 0.5)
-    y0, wy = _split(square.cy + a * square.sin + b * square.cos - 0.5)
-    xa, xb = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
-    ya, yb = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
-    src = img.astype(np.int64)
-    wx, wy = wx[..., None], wy[..., None]
-    top = src[ya, xa] * (256 - wx) + src[ya, xb] * wx
-    bottom = src[yb, xa] * (256 - wx) + src[yb, xb] * wx
-    return ((top * (256 - wy) + bottom * wy + 32768) >> 16).astype(np.uint8)
+    spec = importlib.util.spec_from_file_location("crop_cost", Path(__file__).resolve().parents[2] / "lab" / "crop_cost.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _warp_whole_photo(img: np.ndarray, square, out: int) -> np.ndarray:
+    """The warp as it was written before it read only each output pixel's neighbours (the whole photo widened to
+    int64 first): kept once, in lab/crop_cost.py, which times the two."""
+    return _crop_cost().warp_whole_photo(img, square, out)
 
 
 @settings(max_examples=150, deadline=None)
