@@ -71,9 +71,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from edge_age.runtime.predict import predict
     from edge_age.runtime.predict_config import PredictConfig
 
+    if args.video is not None or args.camera is not None:
+        return _predict_video(args)
+    if not args.images:
+        raise EdgeAgeError("predict needs image files, --video FILE or --camera N")
     cfg = config_from_args(PredictConfig, args, images=tuple(map(str, args.images)))
     result = predict(cfg)
     return 0 if result["failed"] < len(cfg.images) else 2  # non-zero only when no image could be scored
+
+
+def _predict_video(args: argparse.Namespace) -> int:
+    from edge_age.runtime.video import VideoConfig, track_video
+
+    if args.images:
+        raise EdgeAgeError("give image files or --video/--camera, not both")
+    photo_only = [o for o, v in (("--crops", not args.detect_faces), ("--max-uncertainty", args.max_uncertainty),
+                                  ("--min-face", args.min_face), ("--flip-average", args.flip_average)) if v]
+    if photo_only:
+        raise EdgeAgeError(f"{', '.join(photo_only)} does not apply to --video/--camera")
+    source = args.video if args.video is not None else str(args.camera)
+    say = _say(args)
+    result = track_video(config_from_args(VideoConfig, args, source=source),
+                         log=lambda line: print(line, file=say))
+    return 130 if result["interrupted"] else 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -158,7 +178,7 @@ def _add_predict(sub: Any) -> None:
     from edge_age.runtime.predict_config import add_predict_args
 
     pr = sub.add_parser("predict", help="ages for image files (runtime only: no torch needed)",
-                        description="One line per face: file, box (x,y,w,h), age and its 80%% interval. Every face "
+                        description="One line per face: file, box (x,y,w,h), age and its 80% interval. Every face "
                                     "of each photo is found and framed as the model card says (--crops: each image "
                                     "is one face crop already); --json adds the eye points and the crop fed to the "
                                     "model, --annotate draws that crop.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_age.cli_types import THREADS, default_of, number
+from edge_age.cli_types import POSITIVE_INT, THREADS, default_of, number
 from edge_age.runtime.flip import FLIP_AVERAGE_HELP
 
 
@@ -41,7 +41,16 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     def d(name: str) -> Any:
         return default_of(PredictConfig, name)
 
-    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("images", nargs="*", type=Path, help="image files (or --video / --camera)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--video", metavar="FILE", default=None,
+                        help="a video file instead of images: faces found in every frame, tracked from frame to "
+                             "frame, each track's age the mean of its last estimates; --json writes JSON lines (one "
+                             "per frame, then one per track), --annotate an annotated video (.mp4 or .avi)")
+    source.add_argument("--camera", type=number(int, 0, 99), default=None, metavar="N",
+                        help="as --video, from camera N (OpenCV's index; Ctrl-C or --max-frames stops it)")
+    p.add_argument("--max-frames", type=POSITIVE_INT, default=None, metavar="N",
+                   help="with --video/--camera: stop after N frames")
     # The images are the positional arguments here, so the model file is an option (as in bench's
     # positional files and eval/export's positional model, it is a path).
     p.add_argument("--model", type=Path, default=d("model"),
@@ -54,7 +63,8 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(detect_faces=d("detect_faces"))
     p.add_argument("--json", type=Path, default=d("json"), help="write the results as JSON (- for stdout)")
     p.add_argument("--annotate", type=Path, default=d("annotate"),
-                   help="write copies with the crop fed to the model and the age into this folder")
+                   help="write copies with the crop fed to the model and the age into this folder (with "
+                        "--video/--camera: a video file)")
     p.add_argument("--max-uncertainty", type=number(float, 0, 200, lo_open=True), default=d("max_uncertainty"),
                    metavar="YEARS", help="abstain (no age) for a face whose 80%% interval is wider than this")
     p.add_argument("--min-face", type=number(int, 1, 100_000), default=d("min_face"), metavar="PX",

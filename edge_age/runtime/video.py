@@ -1,0 +1,226 @@
+"""``edge-age predict --video FILE`` / ``--camera N``: ages of the faces in a video, per frame and per track.
+Imports no torch.
+
+Every frame goes the photo path (detect -> frame -> crop -> model, as ``predict`` on a photo). Faces are linked
+from frame to frame by the overlap of their boxes (greedy IoU), so each person keeps a track id, and a track's age
+is the mean of its last ``smooth`` estimates: one face's estimate moves by a year or two from frame to frame with
+light and pose, the mean much less. The card's 80% interval is given around that mean.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import numpy as np
+
+from edge_age import fileio
+from edge_age.data.preprocess import prepare_face
+from edge_age.errors import EdgeAgeError
+from edge_age.runtime import intervals, load_predictor
+from edge_age.runtime.card import file_entry
+from edge_age.runtime.predict import Face, annotate, default_model, faces_in
+
+CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    source: str  # a video file, or a camera index ("0")
+    model: str | None = None  # default: the bundled reference
+    json: str | None = None  # JSON lines: one per frame, then one per track ("-": standard output)
+    annotate: str | None = None  # a video file: each frame with its faces' squares, track ids and ages
+    threads: int = 0
+    max_frames: int | None = None  # stop after this many frames (a camera runs until Ctrl-C otherwise)
+    smooth: int = 15  # a track's age: the mean of its last this many estimates
+    min_iou: float = 0.3  # a face continues a track whose last box it overlaps at least this much
+    max_gap: int = 10  # frames a track may go unseen before it ends
+
+    @property
+    def camera(self) -> int | None:
+        return int(self.source) if self.source.isdigit() else None
+
+
+@dataclass
+class Track:
+    id: int
+    box: list[float]
+    last_frame: int
+    first_frame: int
+    recent: deque = field(default_factory=deque)
+    all_ages: list[float] = field(default_factory=list)
+
+    def add(self, box: list[float], age: float, frame: int, smooth: int) -> float:
+        self.box, self.last_frame = box, frame
+        self.recent.append(age)
+        while len(self.recent) > smooth:
+            self.recent.popleft()
+        self.all_ages.append(age)
+        return float(np.mean(self.recent))
+
+    def summary(self) -> dict[str, Any]:
+        ages = np.asarray(self.all_ages)
+        return {"track": self.id, "first_frame": self.first_frame, "last_frame": self.last_frame,
+                "frames": len(ages), "age": round(float(ages.mean()), 2), "age_std": round(float(ages.std()), 2)}
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    """Overlap of two x, y, w, h boxes: intersection over union."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+class Tracker:
+    """Greedy IoU matching of this frame's boxes to the live tracks (highest overlap first); a box no live
+    track overlaps enough starts a new track; a track unseen for more than ``max_gap`` frames ends."""
+
+    def __init__(self, cfg: VideoConfig) -> None:
+        self.cfg = cfg
+        self.live: list[Track] = []
+        self.done: list[Track] = []
+        self.next_id = 1
+
+    def assign(self, boxes: list[list[float]], frame: int) -> list[Track]:
+        pairs = sorted(((iou(t.box, b), ti, bi) for ti, t in enumerate(self.live) for bi, b in enumerate(boxes)),
+                       reverse=True)
+        owner: dict[int, Track] = {}
+        taken: set[int] = set()
+        for overlap, ti, bi in pairs:
+            if overlap >= self.cfg.min_iou and ti not in taken and bi not in owner:
+                owner[bi] = self.live[ti]
+                taken.add(ti)
+        for bi in range(len(boxes)):
+            if bi not in owner:
+                owner[bi] = Track(self.next_id, boxes[bi], frame, frame)
+                self.live.append(owner[bi])
+                self.next_id += 1
+        self.done += [t for t in self.live if frame - t.last_frame > self.cfg.max_gap]
+        self.live = [t for t in self.live if frame - t.last_frame <= self.cfg.max_gap]
+        return [owner[bi] for bi in range(len(boxes))]
+
+    def all(self) -> list[Track]:
+        return sorted(self.done + self.live, key=lambda t: t.id)
+
+
+def _frames(cfg: VideoConfig) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(index, time in seconds, BGR frame) from the file or camera; a source that cannot be opened is one line."""
+    cap = cv2.VideoCapture(cfg.camera if cfg.camera is not None else cfg.source)
+    if not cap.isOpened():
+        if cfg.camera is not None:
+            raise EdgeAgeError(f"--camera {cfg.camera}: cannot open it (no such camera, or in use)")
+        raise EdgeAgeError("cannot open the video (missing, unreadable or not a format OpenCV decodes)",
+                           Path(cfg.source))
+    try:
+        i = 0
+        while cfg.max_frames is None or i < cfg.max_frames:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield i, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, frame
+            i += 1
+    finally:
+        cap.release()
+
+
+def _face_entry(face: Face, track: Track, age: float, smoothed: float, fitted: dict[str, Any] | None) -> dict:
+    d = face.as_dict()
+    entry = {"track": track.id, "box": d["box"], "eyes": d["eyes"], "age": round(age, 2),
+             "track_age": round(smoothed, 2), "interval": None}
+    if fitted:
+        lo, hi = (float(v[0]) for v in intervals.interval(np.array([smoothed]), fitted))
+        entry["interval"] = [round(lo, 1), round(hi, 1)]
+    return entry
+
+
+class _Writer:
+    """The annotated video, written to a staging file and moved into place when complete."""
+
+    def __init__(self, path: Path, fps: float, shape: tuple[int, ...]) -> None:
+        codec = CODECS.get(path.suffix.lower())
+        if codec is None:
+            raise EdgeAgeError(f"--annotate names a video file ({', '.join(CODECS)})", path)
+        fileio.check_target(path)
+        self.path, self.tmp = path, path.with_name(f".{path.name}.partial{path.suffix}")
+        self.out = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*codec), fps, (shape[1], shape[0]))
+        if not self.out.isOpened():
+            raise EdgeAgeError(f"OpenCV cannot write {codec} video here", path)
+
+    def write(self, frame: np.ndarray) -> None:
+        self.out.write(frame)
+
+    def close(self, keep: bool = True) -> None:
+        """Move the finished video into place; ``keep=False`` (a failed run) removes the staging file."""
+        self.out.release()
+        if keep:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _score_frame(frame: np.ndarray, predictor: Any) -> tuple[list[Face], list[float]]:
+    faces = faces_in(frame, True, predictor.spec)
+    if not faces:
+        return [], []
+    crops = np.stack([prepare_face(f.crop, predictor.spec) for f in faces])
+    return faces, [float(a) for a in predictor.predict(crops)]
+
+
+def _run(cfg: VideoConfig, predictor: Any, tracker: Tracker, lines: list[dict[str, Any]]) -> tuple[int, bool]:
+    """Score and track every frame into ``lines`` (and the annotated video); the frame count, and whether
+    Ctrl-C stopped it (a camera runs until stopped: what was seen is kept)."""
+    fitted = (file_entry(predictor) or {}).get("interval")
+    writer, n, ok = None, 0, False
+    try:
+        for i, t, frame in _frames(cfg):
+            faces, ages = _score_frame(frame, predictor)
+            tracks = tracker.assign([f.as_dict()["box"] for f in faces], i)
+            entries = [_face_entry(f, tr, a, tr.add(f.as_dict()["box"], a, i, cfg.smooth), fitted)
+                       for f, tr, a in zip(faces, tracks, ages)]
+            lines.append({"frame": i, "time_s": round(t, 3), "faces": entries})
+            if cfg.annotate:
+                writer = writer or _Writer(Path(cfg.annotate), _fps_of(cfg), frame.shape)
+                writer.write(annotate(frame, faces, [f"#{e['track']} {e['track_age']:.0f}" for e in entries]))
+            n = i + 1
+        ok = True
+    except KeyboardInterrupt:
+        ok = True
+        return n, True
+    finally:
+        if writer:
+            writer.close(keep=ok)
+    return n, False
+
+
+def track_video(cfg: VideoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the video; write ``cfg.json`` (JSON lines: one per frame, then one per track) and ``cfg.annotate``;
+    return the tracks, the frame count and the end-to-end frames per second (decode, detect, crop, model,
+    tracking)."""
+    if cfg.json:
+        fileio.check_target(Path(cfg.json))
+    predictor = load_predictor(cfg.model or default_model(), threads=cfg.threads or None)
+    tracker, lines, t0 = Tracker(cfg), [], time.perf_counter()
+    n, interrupted = _run(cfg, predictor, tracker, lines)
+    fps = n / max(time.perf_counter() - t0, 1e-9)
+    tracks = [tr.summary() for tr in tracker.all()]
+    if cfg.json:
+        fileio.write_text(cfg.json, "".join(json.dumps(x) + "\n" for x in lines + tracks))
+    log(f"{n} frame(s), {len(tracks)} track(s), {fps:.1f} frames/s end to end [{predictor.name}, {predictor.runtime}]")
+    for tr in tracks:
+        log(f"  track {tr['track']}: age {tr['age']:.1f} (std {tr['age_std']:.1f} over {tr['frames']} frames)")
+    return {"frames": n, "fps": fps, "tracks": tracks, "interrupted": interrupted}
+
+
+def _fps_of(cfg: VideoConfig) -> float:
+    """The source's frame rate for the annotated video (a camera or a file that does not say: 30)."""
+    cap = cv2.VideoCapture(cfg.camera if cfg.camera is not None else cfg.source)
+    fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    cap.release()
+    return fps if 1 <= fps <= 240 else 30.0
