@@ -1,11 +1,13 @@
 """Face detection for raw photos (``--detect-faces``): boxes and eye points, ready for the framing.
 
-Two detectors, both without download or torch; a framing names the one it was fitted with
+Three detectors, none with a download or torch; a framing names the one it was fitted with
 (``Framing.detector``), and every caller detects with that one, so a crop is always framed by the
 rule fitted on that detector's own boxes and eyes:
 
 - ``mtcnn`` (new fits): MTCNN's three networks on ONNX Runtime (:mod:`edge_age.data.mtcnn`); it
   gives the eye centres of every face it finds (lab/photo_path_history.md has both detectors' rates).
+- ``blazeface``: MediaPipe's BlazeFace full-range on LiteRT (:mod:`edge_age.data.blazeface`); eyes on every
+  face, several times faster than MTCNN (lab/detector_compare.json); not yet any shipped card's detector.
 - ``haar`` (cards fitted before MTCNN): OpenCV's Haar cascades from opencv-python(-headless) 4.x,
   with a separate eye cascade that finds an eye pair in about three faces of four.
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_age.data import mtcnn
+from edge_age.data import blazeface, mtcnn
 from edge_age.data.framing import DETECTORS, Detection, Framing
 from edge_age.errors import EdgeAgeError
 
@@ -56,8 +58,8 @@ DEFAULT_PASSES = (
 )
 
 
-# MTCNN finds faces leaning up to ~15 degrees and always has eyes; its fallbacks: a tight chip on an
-# extended canvas, then the photo turned by +-12 and +-25 degrees.
+# MTCNN (and BlazeFace) find faces leaning up to ~15 degrees and always have eyes; their fallbacks: a tight chip
+# on an extended canvas, then the photo turned by +-12 and +-25 degrees.
 MTCNN_PASSES = (Pass(), Pass(pad=True), *(Pass(angle=a) for a in (-12.0, 12.0, -25.0, 25.0)))
 
 
@@ -82,7 +84,7 @@ class DetectConfig:
     def pass_list(self) -> tuple[Pass, ...]:
         if self.passes is not None:
             return self.passes
-        return MTCNN_PASSES if self.detector == "mtcnn" else DEFAULT_PASSES
+        return DEFAULT_PASSES if self.detector == "haar" else MTCNN_PASSES
 
 
 def _cascade(name: str) -> "cv2.CascadeClassifier":
@@ -187,17 +189,32 @@ def _mtcnn_in(view: _View, cfg: DetectConfig) -> list[Detection]:
             for (x1, y1, x2, y2, _), pts in zip(boxes, points)]
 
 
+def _blazeface_in(view: _View, cfg: DetectConfig) -> list[Detection]:
+    """BlazeFace's faces in one view, mapped back to the photo; its first two key points are the eyes."""
+    found = []
+    for v, _ in blazeface.detect(view.image):
+        x1, y1, x2, y2 = v[:4]
+        if min(x2 - x1, y2 - y1) >= cfg.min_size:
+            found.append(view.detection(x1, y1, x2 - x1, y2 - y1, ((v[4], v[5]), (v[6], v[7]))))
+    return found
+
+
+def _found(view: _View, ps: Pass, cfg: DetectConfig) -> list[Detection]:
+    if cfg.detector == "mtcnn":
+        return _mtcnn_in(view, cfg)
+    if cfg.detector == "blazeface":
+        return _blazeface_in(view, cfg)
+    return _detect_in(view, ps.neighbors, cfg)
+
+
 def detect_faces(img_bgr: np.ndarray, cfg: DetectConfig = DetectConfig()) -> list[Detection]:
     """All faces found by the first pass that finds any, largest first."""
-    work = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB if cfg.detector == "mtcnn" else cv2.COLOR_BGR2GRAY)
+    work = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY if cfg.detector == "haar" else cv2.COLOR_BGR2RGB)
     scale = min(1.0, cfg.max_side / max(work.shape[:2]))
     small = cv2.resize(work, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else work
     for ps in cfg.pass_list():
         view = _view(small, 1.0 / scale, ps, cfg.pad)
-        if cfg.detector == "mtcnn":
-            found = _mtcnn_in(view, cfg)
-        else:
-            found = _detect_in(view, ps.neighbors, cfg)
+        found = _found(view, ps, cfg)
         if ps.need_eyes:
             found = [d for d in found if d.eyes is not None]
         if found:

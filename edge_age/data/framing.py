@@ -27,7 +27,7 @@ from edge_age.errors import EdgeAgeError
 # input with the spec's interpolation (as the training chips were). Capped so that a face that fills
 # a 12 MP photo costs no more than a (4 x size)^2 sample.
 MAX_SAMPLE_FACTOR = 4
-DETECTORS = ("mtcnn", "haar")  # edge_age.data.faces; the first is what new framings are fitted for
+DETECTORS = ("mtcnn", "haar", "blazeface")  # edge_age.data.faces; the first is what new framings are fitted for
 _LABELS = ("fitted_on", "detector")  # the framing's fields that are not numbers of its rules
 
 

@@ -168,7 +168,7 @@ def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", pr
 
 
 # Fits that ship in the package (edge_age/reference/), by detector name: `--framing mtcnn`.
-BUNDLED_FITS = {"mtcnn": "framing_mtcnn.json"}
+BUNDLED_FITS = {"mtcnn": "framing_mtcnn.json", "blazeface": "framing_blazeface.json"}
 FIT_FILE = "framing.json"  # what `data framing --out DIR` writes into DIR
 
 

@@ -29,6 +29,7 @@ def test_framing_names_a_folder_a_file_or_a_bundled_fit(tmp_path: Path, monkeypa
     (folder / FIT_FILE).write_text(json.dumps(fit))
     monkeypatch.chdir(tmp_path)
     assert fit_path("mtcnn") == bundled
+    assert load_fit("blazeface")[0].detector == "blazeface"  # each bundled fit is its detector's
     assert fit_path(folder) == folder / FIT_FILE
     assert fit_path(folder / FIT_FILE) == folder / FIT_FILE
     assert load_fit(folder) == load_fit("mtcnn") == load_fit(bundled)

