@@ -193,6 +193,7 @@ def _blazeface_in(view: _View, cfg: DetectConfig) -> list[Detection]:
     """BlazeFace's faces in one view, mapped back to the photo; its first two key points are the eyes."""
     found = []
     for v, _ in blazeface.detect(view.image):
+        v = [float(a) for a in v]  # numpy scalars would reach the JSON outputs
         x1, y1, x2, y2 = v[:4]
         if min(x2 - x1, y2 - y1) >= cfg.min_size:
             found.append(view.detection(x1, y1, x2 - x1, y2 - y1, ((v[4], v[5]), (v[6], v[7]))))
