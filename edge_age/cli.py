@@ -29,7 +29,7 @@ def _say(args: argparse.Namespace) -> Any:
     """Where a command's human lines go: stderr when an output option (``--json -``, bench's ``--md -`` or
     ``--csv -``) puts a file's content on stdout."""
     outputs = (getattr(args, name, None) for name in ("json", "md", "csv"))
-    return sys.stderr if any(str(o) == "-" for o in outputs if o is not None) else sys.stdout
+    return sys.stderr if any(fileio.is_stdout(o) for o in outputs) else sys.stdout
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -122,7 +122,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edge_age.bench.report import to_markdown, write_outputs
 
     cfg = config_from_args(BenchConfig, args, paths=tuple(args.paths), peak=not args.no_peak)
-    if sum(str(p) == "-" for p in (args.json, args.md, args.csv) if p is not None) > 1:
+    if sum(fileio.is_stdout(p) for p in (args.json, args.md, args.csv)) > 1:
         raise EdgeAgeError("only one of --json, --md and --csv can be - (standard output)")
     say = _say(args)
     result = run_bench(cfg, log=lambda line: print(line, file=say))

@@ -52,14 +52,12 @@ class Track:
     box: list[float]
     last_frame: int
     first_frame: int
-    recent: deque = field(default_factory=deque)
+    recent: deque = field(default_factory=deque)  # the last estimates the running mean is over (maxlen: smooth)
     all_ages: list[float] = field(default_factory=list)
 
-    def add(self, box: list[float], age: float, frame: int, smooth: int) -> float:
+    def add(self, box: list[float], age: float, frame: int) -> float:
         self.box, self.last_frame = box, frame
         self.recent.append(age)
-        while len(self.recent) > smooth:
-            self.recent.popleft()
         self.all_ages.append(age)
         return float(np.mean(self.recent))
 
@@ -99,7 +97,7 @@ class Tracker:
                 taken.add(ti)
         for bi in range(len(boxes)):
             if bi not in owner:
-                owner[bi] = Track(self.next_id, boxes[bi], frame, frame)
+                owner[bi] = Track(self.next_id, boxes[bi], frame, frame, deque(maxlen=self.cfg.smooth))
                 self.live.append(owner[bi])
                 self.next_id += 1
         self.done += [t for t in self.live if frame - t.last_frame > self.cfg.max_gap]
@@ -110,28 +108,31 @@ class Tracker:
         return sorted(self.done + self.live, key=lambda t: t.id)
 
 
-def _frames(cfg: VideoConfig) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(index, time in seconds, BGR frame) from the file or camera; a source that cannot be opened is one line."""
+def _frames(cfg: VideoConfig) -> Iterator[tuple[int, float, np.ndarray, float]]:
+    """(index, time in seconds, BGR frame, the source's frame rate) from the file or camera, opened once; a source
+    that cannot be opened is one line. A rate the source does not state (a camera, some files) reads 30."""
     cap = cv2.VideoCapture(cfg.camera if cfg.camera is not None else cfg.source)
     if not cap.isOpened():
         if cfg.camera is not None:
             raise EdgeAgeError(f"--camera {cfg.camera}: cannot open it (no such camera, or in use)")
         raise EdgeAgeError("cannot open the video (missing, unreadable or not a format OpenCV decodes)",
                            Path(cfg.source))
+    rate = cap.get(cv2.CAP_PROP_FPS)
+    rate = rate if 1 <= rate <= 240 else 30.0
     try:
         i = 0
         while cfg.max_frames is None or i < cfg.max_frames:
             ok, frame = cap.read()
             if not ok:
                 return
-            yield i, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, frame
+            yield i, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, frame, rate
             i += 1
     finally:
         cap.release()
 
 
-def _face_entry(face: Face, track: Track, age: float, smoothed: float, fitted: dict[str, Any] | None) -> dict:
-    d = face.as_dict()
+def _face_entry(d: dict[str, Any], track: Track, age: float, smoothed: float, fitted: dict[str, Any] | None) -> dict:
+    """One face's JSON entry from its ``Face.as_dict()``, its track and both ages."""
     entry = {"track": track.id, "box": d["box"], "eyes": d["eyes"], "age": round(age, 2),
              "track_age": round(smoothed, 2), "interval": None}
     if fitted:
@@ -179,14 +180,14 @@ def _run(cfg: VideoConfig, predictor: Any, tracker: Tracker, lines: list[dict[st
     fitted = (file_entry(predictor) or {}).get("interval")
     writer, n, ok = None, 0, False
     try:
-        for i, t, frame in _frames(cfg):
+        for i, t, frame, rate in _frames(cfg):
             faces, ages = _score_frame(frame, predictor)
-            tracks = tracker.assign([f.as_dict()["box"] for f in faces], i)
-            entries = [_face_entry(f, tr, a, tr.add(f.as_dict()["box"], a, i, cfg.smooth), fitted)
-                       for f, tr, a in zip(faces, tracks, ages)]
+            found = [f.as_dict() for f in faces]
+            tracks = tracker.assign([d["box"] for d in found], i)
+            entries = [_face_entry(d, tr, a, tr.add(d["box"], a, i), fitted) for d, tr, a in zip(found, tracks, ages)]
             lines.append({"frame": i, "time_s": round(t, 3), "faces": entries})
             if cfg.annotate:
-                writer = writer or _Writer(Path(cfg.annotate), _fps_of(cfg), frame.shape)
+                writer = writer or _Writer(Path(cfg.annotate), rate, frame.shape)
                 writer.write(annotate(frame, faces, [f"#{e['track']} {e['track_age']:.0f}" for e in entries]))
             n = i + 1
         ok = True
@@ -216,11 +217,3 @@ def track_video(cfg: VideoConfig, log: Callable[[str], None] = print) -> dict[st
     for tr in tracks:
         log(f"  track {tr['track']}: age {tr['age']:.1f} (std {tr['age_std']:.1f} over {tr['frames']} frames)")
     return {"frames": n, "fps": fps, "tracks": tracks, "interrupted": interrupted}
-
-
-def _fps_of(cfg: VideoConfig) -> float:
-    """The source's frame rate for the annotated video (a camera or a file that does not say: 30)."""
-    cap = cv2.VideoCapture(cfg.camera if cfg.camera is not None else cfg.source)
-    fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
-    cap.release()
-    return fps if 1 <= fps <= 240 else 30.0

@@ -75,7 +75,7 @@ def test_the_tracker_follows_overlap_and_ends_lost_tracks() -> None:
     a, b = tracker.assign([[0, 0, 10, 10], [100, 0, 10, 10]], 0)
     assert (a.id, b.id) == (1, 2)
     for t in (a, b):
-        t.add(t.box, 30.0, 0, 5)
+        t.add(t.box, 30.0, 0)
     # the boxes swap their order and move a little: each keeps its track; a far box starts a third
     c, d, e = tracker.assign([[102, 1, 10, 10], [1, 1, 10, 10], [300, 300, 10, 10]], 1)
     assert (c.id, d.id, e.id) == (2, 1, 3)
