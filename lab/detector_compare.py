@@ -52,7 +52,7 @@ def path_cost(images: list[np.ndarray], detector: str, framing, runs: int) -> fl
         for _ in range(runs):
             t = time.perf_counter()
             for d in detect_faces(img, DetectConfig(detector=detector)):
-                prepare_face(crop_detection(img, d, framing, spec.size)[0], spec)
+                prepare_face(crop_detection(img, d, framing, spec.size, spec.interpolation)[0], spec)
             times.append(time.perf_counter() - t)
     return round(1000 * float(np.median(times)), 2)
 

@@ -65,12 +65,12 @@ def main() -> None:
         crops = []
         for i in found:
             img = cv2.imread(str(args.folder / rows[i]["file_name"]))
-            crops.append(crop_detection(img, dets[i][0], f, pred.spec.size)[0])
+            crops.append(crop_detection(img, dets[i][0], f, pred.spec.size, pred.spec.interpolation)[0])
         score(name, crops)
     crops = []
     for i in found:
         t = truth[rows[i]["file_name"]]
-        crops.append(warp_square(cv2.imread(str(args.folder / rows[i]["file_name"])), t, sample_side(t, pred.spec.size)))
+        crops.append(warp_square(cv2.imread(str(args.folder / rows[i]["file_name"])), t, sample_side(t, pred.spec.size, pred.spec.interpolation)))
     score("the chip's true square (upper bound)", crops)
     print(f"{len(found)}/{len(rows)} scenes with a face found; model {args.model}\n")
     print("| framing | MAE | bias | under-18 TPR / FPR |\n|---|---:|---:|---:|")

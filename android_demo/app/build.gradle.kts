@@ -18,12 +18,16 @@ val modelChoice: Pair<File, String> =
 
 val copyModel by tasks.registering(Sync::class) {
     description = "Copies the int8 .tflite and its model card (your export under runs/export/ when present, " +
-        "else the committed export/) into the app's assets, replacing what an earlier build put there."
+        "else the committed export/) and the BlazeFace detector into the app's assets, replacing what an earlier build put there."
     val (dir, why) = modelChoice // locals: the task actions below capture these, not the build script
     val assets = file("src/main/assets")
     inputs.property("modelDir", dir.absolutePath)
     from(dir) {
         include("*_int8.tflite", "*.json")
+    }
+    // The face detector the app runs (FaceFinder): the same file as Python's BlazeFace (edge_age/detector/).
+    from(edgeAgeRoot.resolve("edge_age/detector")) {
+        include("blazeface_full_range.tflite")
     }
     into(assets) // generated (git-ignored): only this model's files stay, so the app finds its card
     doFirst {

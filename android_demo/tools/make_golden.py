@@ -1,7 +1,7 @@
 """Write golden cases for the Kotlin core: source pixels, face box, card, and Python's int8 tensor.
 
 The expected bytes come from ``edge_age.runtime.tflite.TFLitePredictor.input_tensor`` after
-``prepare_face`` (and ``crop_detection`` with the card's framing for detected faces): exactly what the
+``prepare_face`` (and ``crop_face`` with the card's framing for detected faces): exactly what the
 Python runtime feeds the model. Real faces are read from the UTKFace archive at test time, placed in
 scenes at several scales and angles and detected by the project's detector (box, eyes, turned
 passes); they are written only to the output folder, which is never committed.
@@ -15,14 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge_age.data.faces import detect_faces
-from edge_age.data.framing import Detection, crop_detection
-from edge_age.data.preprocess import decode_image, prepare_face
+from edge_age.data import blazeface
+from edge_age.data.faces import DetectConfig, Pass, blazeface_in_photo, detect_faces, views
+from edge_age.data.framing_fit import load_fit
+from edge_age.data.framing import Detection
+from edge_age.data.preprocess import PreprocessSpec, crop_face, decode_image, prepare_face
 from edge_age.data.sources import load_labeled
 from edge_age.data.split import stable_hash
 from edge_age.formats import card_path
@@ -34,9 +37,10 @@ from edge_age.runtime.tflite import TFLitePredictor
 
 
 def write_case(out: Path, k: int, what: str, img_bgr: np.ndarray, det: Detection | None,
-               pred: TFLitePredictor) -> None:
-    crop = img_bgr if det is None else crop_detection(img_bgr, det, pred.spec.framing, pred.spec.size)[0]
-    tensor = pred.input_tensor(prepare_face(crop, pred.spec))
+               pred: TFLitePredictor, spec: PreprocessSpec | None = None) -> None:
+    spec = spec or pred.spec
+    crop = img_bgr if det is None else crop_face(img_bgr, det, spec)[0]
+    tensor = pred.input_tensor(prepare_face(crop, spec))
     rgb = np.ascontiguousarray(cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB))
     (out / f"case{k:02d}.rgb").write_bytes(rgb.tobytes())
     (out / f"case{k:02d}.int8").write_bytes(tensor.astype(np.int8).tobytes())
@@ -46,6 +50,37 @@ def write_case(out: Path, k: int, what: str, img_bgr: np.ndarray, det: Detection
     (out / f"case{k:02d}.json").write_text(json.dumps({
         "what": what, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "face": face,
         "rgb": f"case{k:02d}.rgb", "tensor": f"case{k:02d}.int8"}))
+
+
+def write_detector_case(out: Path, k: int, what: str, img_bgr: np.ndarray, pred: TFLitePredictor,
+                        passes: tuple[Pass, ...] | None = None) -> bool:
+    """A case that starts from BlazeFace's raw outputs on the first view (of ``passes``, else BlazeFace's own) that
+    finds a face: the outputs, the view (its pass, letterbox and map back to the photo), Python's detection and the
+    tensor its crop gives, framed by the card's framing when the card is BlazeFace's, else by the bundled fit."""
+    cfg = DetectConfig(detector="blazeface", passes=passes)
+    spec = pred.spec
+    if spec.framing.detector != "blazeface":
+        spec = replace(spec, framing=load_fit("blazeface")[0])
+    for ps, view in ((ps, v) for ps, vs in views(img_bgr, cfg) for v in vs):
+        tensor, box = blazeface.letterbox(view.image)
+        raw, logits = blazeface.run(tensor)
+        found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box), cfg), key=lambda d: d.w * d.h,
+                       reverse=True)
+        if not found:
+            continue
+        write_case(out, k, what, img_bgr, found[0], pred, spec)
+        (out / f"case{k:02d}.raw").write_bytes(raw.astype("<f4").tobytes())
+        (out / f"case{k:02d}.logits").write_bytes(logits.astype("<f4").tobytes())
+        case = json.loads((out / f"case{k:02d}.json").read_text())
+        case["framing"] = spec.framing.to_dict()
+        case["detector"] = {"raw": f"case{k:02d}.raw", "logits": f"case{k:02d}.logits",
+                            "letterbox": [box.scale, box.px, box.py],
+                            "view_size": [int(view.image.shape[1]), int(view.image.shape[0])],
+                            "back": [float(v) for v in view.back.ravel()], "angle": view.angle,
+                            "min_size": cfg.min_size, "pass": ps.as_dict()}
+        (out / f"case{k:02d}.json").write_text(json.dumps(case))
+        return True
+    return False
 
 
 def scene_cases(img: np.ndarray, name: str) -> list[tuple[str, np.ndarray, Detection]]:
@@ -81,9 +116,15 @@ def main() -> int:
             img = decode_image(data, s.name)
             write_case(args.out, k, "real aligned face", img, None, pred)
             k += 1
-            for what, scene, det in scene_cases(img, s.name):
+            scenes = scene_cases(img, s.name)
+            for what, scene, det in scenes:
                 write_case(args.out, k, what, scene, det, pred)
                 k += 1
+                k += write_detector_case(args.out, k, f"{what}; BlazeFace from its raw outputs", scene, pred)
+            # Each kind of view at least once, whether or not the cascade would reach it on this scene.
+            for ps in (Pass(halves=True), Pass(pad=True), Pass(angle=-25.0)) if scenes else ():
+                what, scene, _ = scenes[-1]
+                k += write_detector_case(args.out, k, f"{what}; BlazeFace pass {ps.as_dict()} forced", scene, pred, (ps,))
     eyes = ((300.25, 210.5), (352.75, 219.0))
     level = ((100.5, 120.0), (160.5, 120.0))  # as the app derives them from Android's midpoint and distance
     for w, h, det in [(37, 53, None), (300, 200, None), (128, 128, None),

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from edge_age.bench.config import BenchConfig
 from edge_age.bench.peak import measure_peak
-from edge_age.bench.row import Accuracy, BenchRow, Timing
+from edge_age.bench.row import Accuracy, BenchRow, PhotoAge, Timing
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import FORMATS, format_of
 from edge_age.runtime.card import ModelCard, read_card
@@ -178,15 +178,30 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[str,
                 row.peak_share = row.gmacs / pk if pk else None
             rows.append(row)
     add_relative_columns(rows)
-    photo = {}
-    if cfg.data and cfg.photos:
-        from edge_age.bench.photo import photo_path_cost
-
-        for t in cfg.threads:
-            log(f"  timing the photo path (detect, frame, crop) x {t} thread(s) ...")
-            photo[t] = photo_path_cost(cfg.data, cfg.split, t, cfg.photos)
+    photo = _photo_paths(rows, cfg, log) if cfg.data and cfg.photos else {}
     return {"machine": machine_info(cfg.threads), "config": asdict(cfg), "peak": peak,
             "rows": [r.to_dict() for r in rows], "photo_path": photo}
+
+
+def _photo_paths(rows: list[BenchRow], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The photo path before the model, timed once per distinct card preprocessing (detector, framing, crop) and
+    thread count, and each row's photo -> age: that cost plus the row's own model time (medians added, and
+    90th percentiles added: the model's time varies little beside the detector's)."""
+    from edge_age.bench.photo import photo_path_cost, photos
+
+    faces, empty = photos(cfg.data, cfg.split, cfg.photos)
+    out: dict[str, Any] = {}
+    for row in rows:
+        card = _card(Path(row.file)) if row.timing else None
+        if card is None:
+            continue
+        spec = card.preprocess
+        key = f"{spec.framing.detector} {spec.size}px, {row.threads} thr"
+        if key not in out:
+            log(f"  timing the photo path (detect, frame, crop) for {key} ...")
+            out[key] = photo_path_cost(faces, empty, row.threads, spec)
+        row.photo = PhotoAge.of(out[key], row.timing)
+    return out
 
 
 def _family(row: BenchRow) -> str:

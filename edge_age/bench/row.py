@@ -51,6 +51,23 @@ class Accuracy:
                    (m.get("interval") or {}).get("coverage"))
 
 
+@dataclass(frozen=True)
+class PhotoAge:
+    """Photo -> age for one file: its card's detect + frame + crop on 640x480 photos plus its model time."""
+
+    photo_detector: str
+    photo_found: str  # "found/photos"
+    photo_age_p50_ms: float
+    photo_age_p90_ms: float
+    no_face_p50_ms: float
+    no_face_p90_ms: float
+
+    @classmethod
+    def of(cls, path: dict[str, Any], timing: "Timing") -> "PhotoAge":
+        return cls(path["detector"], f"{path['found']}/{path['photos']}", path["p50_ms"] + timing.p50_ms,
+                   path["p90_ms"] + timing.p90_ms, path["no_face_p50_ms"], path["no_face_p90_ms"])
+
+
 @dataclass
 class BenchRow:
     file: str
@@ -71,6 +88,7 @@ class BenchRow:
     peak_share: float | None = None  # of this core's measured matmul peak
     speedups: dict[str, float | None] = field(default_factory=dict)  # "resnet18" -> its p50 / ours
     mae_delta_vs_fp32: float | None = None
+    photo: "PhotoAge | None" = None  # photo -> age with this card's detector (bench --data)
 
     @property
     def p50_ms(self) -> float | None:
@@ -91,6 +109,8 @@ class BenchRow:
                 out.update(mae=value.mae, rmse=value.rmse, cs5=value.cs5, interval_coverage=value.interval_coverage,
                            **value.gates,
                            **{f"mae_{band}": mae for band, mae in value.bands.items()})
+            elif f.name == "photo":
+                out.update(vars(value) if value is not None else {})
             elif f.name == "speedups":
                 out.update({f"speedup_vs_{base}": ratio for base, ratio in value.items()})
             elif f.name == "mae_delta_vs_fp32":

@@ -19,9 +19,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from edge_age import fileio
-from edge_age.data.faces import DetectConfig, detect_faces
-from edge_age.data.framing import crop_detection
-from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
+from edge_age.data.faces import PATH_VERSION, DetectConfig, detect_faces
+from edge_age.data.preprocess import PreprocessSpec, crop_face, decode_image, prepare_face
 from edge_age.data.sources import LabeledSet, Problem, Sample
 from edge_age.errors import EdgeAgeError
 
@@ -68,7 +67,7 @@ def _process(name: str, data: bytes | Exception, display: str, spec: PreprocessS
             n = len(boxes)
             if not boxes:
                 return _Item(name, None, sha, 0, Problem(display, "no face found"))
-            img, _ = crop_detection(img, boxes[0], spec.framing, spec.size)
+            img, _ = crop_face(img, boxes[0], spec)
         return _Item(name, prepare_face(img, spec), sha, n, None)
     except EdgeAgeError as e:
         return _Item(name, None, sha, 0, Problem(display, e.reason))
@@ -86,6 +85,7 @@ def _cache_key(ls: LabeledSet, samples: Sequence[Sample], spec: PreprocessSpec, 
         "detect": detect,
         # The detected crop's geometry (the key keeps its old name so that caches of chips stay valid).
         "margin": spec.framing.to_dict() if detect else None,
+        "path": PATH_VERSION if detect else None,  # what the detector and the crop compute
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     for s in samples:

@@ -7,15 +7,17 @@ rule fitted on that detector's own boxes and eyes:
 - ``mtcnn`` (new fits): MTCNN's three networks on ONNX Runtime (:mod:`edge_age.data.mtcnn`); it
   gives the eye centres of every face it finds (lab/photo_path_history.md has both detectors' rates).
 - ``blazeface``: MediaPipe's BlazeFace full-range on LiteRT (:mod:`edge_age.data.blazeface`); eyes on every
-  face, several times faster than MTCNN (lab/detector_compare.json); not yet any shipped card's detector.
+  face, several times faster than MTCNN (lab/detector_compare.json); the Android app runs the same file with the
+  same decode, cascade and framing (android_demo/.../core/BlazeFace.kt, Cascade.kt; golden-tested).
 - ``haar`` (cards fitted before MTCNN): OpenCV's Haar cascades from opencv-python(-headless) 4.x,
   with a separate eye cascade that finds an eye pair in about three faces of four.
 
 The first pass finds upright faces whose whole head is in view; fallbacks cover what it misses on its
-own, each tried only when the previous pass found nothing:
+own, each tried only when the previous pass found nothing (so a photo without a face pays for all of them):
 
 - a tight chip (the face fills the image): the canvas is extended with replicated edges;
-- a face turned in the image plane beyond ~15 degrees: the image is turned by +-``angle`` first.
+- a face turned in the image plane beyond ~15 degrees: the image is turned by +-``angle`` first;
+- (BlazeFace) a face too small for its fixed 192 px input: two overlapping windows of the photo, each on its own.
 
 With Haar, the eye cascade looks for one eye in each upper quarter of a face box; a pair that is
 plausible (distance, level) becomes the face's eye points, which the framing uses to level the eyes.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -35,6 +38,9 @@ from edge_age.data.framing import DETECTORS, Detection, Framing
 from edge_age.errors import EdgeAgeError
 
 _per_thread = threading.local()
+# Raised whenever a change here or in the crop (edge_age.data.framing) changes what a detected face's crop is:
+# caches of detected faces are keyed by it. 2: crops sampled straight at the model's side.
+PATH_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,11 @@ class Pass:
     neighbors: int = 5  # the cascade's minNeighbors: lower finds more faces and more false ones
     need_eyes: bool = False  # keep only boxes with an eye pair (the permissive passes' false boxes on a
     # cheek or a nose have none)
+    halves: bool = False  # two overlapping windows of HALF_WINDOW of the photo along its longer side, each
+    # given to the detector on its own: faces too small for a fixed-input detector at the whole photo's scale
+
+    def as_dict(self) -> dict[str, object]:
+        return {"pad": self.pad, "angle": self.angle, "halves": self.halves}
 
 
 # Tried in order until one finds a face (lab/detector_passes.json counts what each pass finds): the
@@ -62,14 +73,26 @@ DEFAULT_PASSES = (
 # on an extended canvas, then the photo turned by +-12 and +-25 degrees.
 MTCNN_PASSES = (Pass(), Pass(pad=True), *(Pass(angle=a) for a in (-12.0, 12.0, -25.0, 25.0)))
 
+# BlazeFace sees every pass at 192 x 192, so small faces are what it misses, and it finds faces leaning up to
+# ~20 degrees: the halves first, the tight chip, then +-25 degrees (lab/blazeface_cascade.json measures each
+# choice: faces found on faces in context and on chips, and what a photo without a face pays).
+BLAZEFACE_PASSES = (Pass(), Pass(halves=True), Pass(pad=True), Pass(angle=-25.0), Pass(angle=25.0))
+HALF_WINDOW = 0.6  # each window's share of the longer side (the two overlap by 2 x 0.6 - 1 = 20%)
+_OWN_PASSES = {"haar": DEFAULT_PASSES, "mtcnn": MTCNN_PASSES, "blazeface": BLAZEFACE_PASSES}
+
+
+# The longest side each detector works at: no detector gains from 12 MP. BlazeFace sees a 192 px input whatever it is
+# given; twice that keeps each pass's extended or turned view sharp at the input while costing little to make.
+WORKING_SIDE = {"mtcnn": 1024, "haar": 1024, "blazeface": 2 * blazeface.SIDE}
+
 
 @dataclass(frozen=True)
 class DetectConfig:
     detector: str = DETECTORS[0]  # one of framing.DETECTORS
     min_size: int = 24  # smallest face side in pixels of the (downscaled) working image
-    max_side: int = 1024  # photos are downscaled to this longest side first: no detector gains from 12 MP
+    max_side: int | None = None  # photos are downscaled to this longest side first; None: the detector's WORKING_SIDE
     pad: float = 0.5  # tight-chip pass: extend each side by this fraction of the longest side
-    passes: tuple[Pass, ...] | None = None  # None: the detector's own (DEFAULT_PASSES, MTCNN_PASSES)
+    passes: tuple[Pass, ...] | None = None  # None: the detector's own (DEFAULT_PASSES, MTCNN_PASSES, BLAZEFACE_PASSES)
     eyes: bool = True  # Haar: look for eye pairs (MTCNN always has them)
 
     def __post_init__(self) -> None:
@@ -81,10 +104,11 @@ class DetectConfig:
         """The detector the framing was fitted with: its rule is only right for that detector's boxes."""
         return cls(detector=framing.detector)
 
+    def working_side(self) -> int:
+        return self.max_side or WORKING_SIDE[self.detector]
+
     def pass_list(self) -> tuple[Pass, ...]:
-        if self.passes is not None:
-            return self.passes
-        return DEFAULT_PASSES if self.detector == "haar" else MTCNN_PASSES
+        return self.passes if self.passes is not None else _OWN_PASSES[self.detector]
 
 
 def _cascade(name: str) -> "cv2.CascadeClassifier":
@@ -115,8 +139,10 @@ class _View:
     angle: float = 0.0  # the photo turned by this (clockwise on screen) gives the view
 
     def to_photo(self, x: float, y: float) -> tuple[float, float]:
-        p = self.back @ np.array([x, y, 1.0])
-        return float(p[0]), float(p[1])
+        # Written out (not a matrix product, which BLAS may fuse) so that the Kotlin core gets the same doubles.
+        b = self.back
+        return (float(b[0, 0]) * x + float(b[0, 1]) * y + float(b[0, 2]),
+                float(b[1, 0]) * x + float(b[1, 1]) * y + float(b[1, 2]))
 
     def detection(self, x: float, y: float, w: float, h: float,
                   eyes: tuple[tuple[float, float], tuple[float, float]] | None) -> Detection:
@@ -149,6 +175,16 @@ def _view(small: np.ndarray, inv: float, ps: Pass, pad: float) -> _View:
         img = cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         back = back @ np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]])
     return _View(img, back[:2], ps.angle)
+
+
+def _halves(small: np.ndarray, inv: float) -> list[_View]:
+    """The two overlapping windows of the halves pass, each with its map back to the photo."""
+    h, w = small.shape[:2]
+    if w >= h:
+        n = int(HALF_WINDOW * w)
+        return [_View(small[:, x0:x0 + n], np.array([[inv, 0.0, x0 * inv], [0.0, inv, 0.0]])) for x0 in (0, w - n)]
+    n = int(HALF_WINDOW * h)
+    return [_View(small[y0:y0 + n], np.array([[inv, 0.0, 0.0], [0.0, inv, y0 * inv]])) for y0 in (0, h - n)]
 
 
 def _eyes(gray: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
@@ -189,15 +225,20 @@ def _mtcnn_in(view: _View, cfg: DetectConfig) -> list[Detection]:
             for (x1, y1, x2, y2, _), pts in zip(boxes, points)]
 
 
-def _blazeface_in(view: _View, cfg: DetectConfig) -> list[Detection]:
-    """BlazeFace's faces in one view, mapped back to the photo; its first two key points are the eyes."""
+def blazeface_in_photo(view: _View, decoded: list[tuple[np.ndarray, float]], cfg: DetectConfig) -> list[Detection]:
+    """BlazeFace's decoded faces in one view, mapped back to the photo; its first two key points are the eyes.
+    (The Kotlin core's BlazeFace.inPhoto does the same, golden-tested from the raw outputs.)"""
     found = []
-    for v, _ in blazeface.detect(view.image):
+    for v, _ in decoded:
         v = [float(a) for a in v]  # numpy scalars would reach the JSON outputs
         x1, y1, x2, y2 = v[:4]
         if min(x2 - x1, y2 - y1) >= cfg.min_size:
             found.append(view.detection(x1, y1, x2 - x1, y2 - y1, ((v[4], v[5]), (v[6], v[7]))))
     return found
+
+
+def _blazeface_in(view: _View, cfg: DetectConfig) -> list[Detection]:
+    return blazeface_in_photo(view, blazeface.detect(view.image), cfg)
 
 
 def _found(view: _View, ps: Pass, cfg: DetectConfig) -> list[Detection]:
@@ -208,14 +249,41 @@ def _found(view: _View, ps: Pass, cfg: DetectConfig) -> list[Detection]:
     return _detect_in(view, ps.neighbors, cfg)
 
 
+def views(img_bgr: np.ndarray, cfg: DetectConfig) -> Iterator[tuple[Pass, list[_View]]]:
+    """Each pass's working images, made only when it is reached: the photo downscaled to the detector's working
+    side (grey for Haar, RGB for the others), then extended, turned or cut in two."""
+    scale = min(1.0, cfg.working_side() / max(img_bgr.shape[:2]))
+
+    def down(img: np.ndarray) -> np.ndarray:
+        return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img
+
+    # RGB after the resize (a channel swap commutes with it, and costs less on fewer pixels); grey before it, as
+    # the Haar cascades were always given it.
+    if cfg.detector == "haar":
+        small = down(cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY))
+    else:
+        small = cv2.cvtColor(down(img_bgr), cv2.COLOR_BGR2RGB)
+    for ps in cfg.pass_list():
+        yield ps, _halves(small, 1.0 / scale) if ps.halves else [_view(small, 1.0 / scale, ps, cfg.pad)]
+
+
+def _distinct(found: list[Detection]) -> list[Detection]:
+    """One detection per face where the halves' windows overlap: a box whose centre lies inside a larger
+    one's is the same face seen twice."""
+    kept: list[Detection] = []
+    for d in sorted(found, key=lambda d: d.w * d.h, reverse=True):
+        cx, cy = d.center
+        if not any(abs(cx - k.center[0]) < k.w / 2 and abs(cy - k.center[1]) < k.h / 2 for k in kept):
+            kept.append(d)
+    return kept
+
+
 def detect_faces(img_bgr: np.ndarray, cfg: DetectConfig = DetectConfig()) -> list[Detection]:
     """All faces found by the first pass that finds any, largest first."""
-    work = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY if cfg.detector == "haar" else cv2.COLOR_BGR2RGB)
-    scale = min(1.0, cfg.max_side / max(work.shape[:2]))
-    small = cv2.resize(work, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else work
-    for ps in cfg.pass_list():
-        view = _view(small, 1.0 / scale, ps, cfg.pad)
-        found = _found(view, ps, cfg)
+    for ps, vs in views(img_bgr, cfg):
+        found = [d for view in vs for d in _found(view, ps, cfg)]
+        if len(vs) > 1:
+            found = _distinct(found)
         if ps.need_eyes:
             found = [d for d in found if d.eyes is not None]
         if found:

@@ -23,9 +23,12 @@ import numpy as np
 
 from edge_age.errors import EdgeAgeError
 
-# The rotated crop is sampled at about one source pixel per output pixel, then resized to the model's
-# input with the spec's interpolation (as the training chips were). Capped so that a face that fills
-# a 12 MP photo costs no more than a (4 x size)^2 sample.
+# A card whose chips were resized with bilinear_exact (every shipped card) gets its crop sampled straight at the
+# model's side: the same 2 x 2 bilinear taps as the chips' resize, at a cost that grows with the model's input,
+# not the face (lab/crop_cost.json). Other interpolations sample at about one source pixel per output pixel,
+# then resize with the spec's interpolation, capped so that a face filling a 12 MP photo costs no more than a
+# (4 x size)^2 sample.
+DIRECT_INTERPOLATION = "bilinear_exact"
 MAX_SAMPLE_FACTOR = 4
 DETECTORS = ("mtcnn", "haar", "blazeface")  # edge_age.data.faces; the first is what new framings are fitted for
 _LABELS = ("fitted_on", "detector")  # the framing's fields that are not numbers of its rules
@@ -178,8 +181,11 @@ def frame(det: Detection, framing: Framing) -> Square:
     return box_square(det, framing)
 
 
-def sample_side(square: Square, size: int) -> int:
-    """Pixels per side of the rotated sample: about one per source pixel, at least the model's size."""
+def sample_side(square: Square, size: int, interpolation: str = DIRECT_INTERPOLATION) -> int:
+    """Pixels per side of the rotated sample: the model's size where the chips were resized bilinearly, else about
+    one per source pixel (at least the model's size, at most MAX_SAMPLE_FACTOR times it)."""
+    if interpolation == DIRECT_INTERPOLATION:
+        return size
     return int(min(max(math.floor(square.side + 0.5), size), MAX_SAMPLE_FACTOR * size))
 
 
@@ -198,12 +204,18 @@ def warp_square(img: np.ndarray, square: Square, out: int) -> np.ndarray:
     x0, wx = _split(sx)
     y0, wy = _split(sy)
     xa, xb = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
-    ya, yb = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
+    ya, yb = np.clip(y0, 0, h - 1) * w, np.clip(y0 + 1, 0, h - 1) * w
     # Only the four neighbours of each output pixel are read and widened (never the whole photo: its cost
-    # would grow with the photo, not the crop). int32 holds the largest sum, 255 * 256 * 256 + 32768.
+    # would grow with the photo, not the crop), by flat index (``take`` is several times faster than 2-D fancy
+    # indexing here). int32 holds the largest sum, 255 * 256 * 256 + 32768.
+    flat = img.reshape(h * w, -1)
     wx, wy = wx[..., None].astype(np.int32), wy[..., None].astype(np.int32)
-    top = img[ya, xa].astype(np.int32) * (256 - wx) + img[ya, xb].astype(np.int32) * wx
-    bottom = img[yb, xa].astype(np.int32) * (256 - wx) + img[yb, xb].astype(np.int32) * wx
+
+    def at(i: np.ndarray) -> np.ndarray:
+        return flat.take(i, axis=0).astype(np.int32)
+
+    top = at(ya + xa) * (256 - wx) + at(ya + xb) * wx
+    bottom = at(yb + xa) * (256 - wx) + at(yb + xb) * wx
     return ((top * (256 - wy) + bottom * wy + 32768) >> 16).astype(np.uint8)
 
 
@@ -216,7 +228,9 @@ def _split(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i + carry, np.where(carry, 0, f)
 
 
-def crop_detection(img: np.ndarray, det: Detection, framing: Framing, size: int) -> tuple[np.ndarray, Square]:
-    """The face of ``det`` as an upright square crop (BGR), ready for ``prepare_face``; and its square."""
+def crop_detection(img: np.ndarray, det: Detection, framing: Framing, size: int,
+                   interpolation: str = DIRECT_INTERPOLATION) -> tuple[np.ndarray, Square]:
+    """The face of ``det`` as an upright square crop (BGR), ready for ``prepare_face``; and its square.
+    ``size`` and ``interpolation`` are the card's (``PreprocessSpec``)."""
     square = frame(det, framing)
-    return warp_square(img, square, sample_side(square, size)), square
+    return warp_square(img, square, sample_side(square, size, interpolation)), square

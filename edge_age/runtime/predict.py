@@ -19,8 +19,8 @@ import numpy as np
 from edge_age import fileio
 from edge_age.runtime import intervals
 from edge_age.data.faces import DetectConfig, detect_faces
-from edge_age.data.framing import Detection, Square, crop_detection
-from edge_age.data.preprocess import PreprocessSpec, decode_image, prepare_face
+from edge_age.data.framing import Detection, Square
+from edge_age.data.preprocess import PreprocessSpec, crop_face, decode_image, prepare_face
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime.predict_config import PredictConfig
 from edge_age.runtime import load_predictor
@@ -58,7 +58,7 @@ def faces_in(img: np.ndarray, detect: bool, spec: PreprocessSpec) -> list[Face]:
         h, w = img.shape[:2]
         side = min(h, w)
         return [Face(None, Square(w / 2, h / 2, side), img)]
-    return [Face(d, *reversed(crop_detection(img, d, spec.framing, spec.size))) for d in detect_faces(img, DetectConfig.for_framing(spec.framing))]
+    return [Face(d, *reversed(crop_face(img, d, spec))) for d in detect_faces(img, DetectConfig.for_framing(spec.framing))]
 
 
 def annotate(img: np.ndarray, faces: list[Face], labels: list[str]) -> np.ndarray:

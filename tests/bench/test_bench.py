@@ -77,9 +77,14 @@ def test_bench_produces_every_column(exported: dict, tmp_path: Path) -> None:
                        log=lambda s: None)
     assert result["machine"]["cores"] and result["peak"][1]["int8_gmacs"] > 0
     assert len(result["rows"]) == 3
-    photo = result["photo_path"][1]  # detect -> frame -> crop on a scene made from each photo
+    # detect -> frame -> crop on a scene made from each photo, once for the card's detector, size and threads
+    (key, photo), = result["photo_path"].items()
+    assert key == f"{exported['card'].preprocess.framing.detector} {exported['card'].preprocess.size}px, 1 thr"
     assert photo["photos"] == 3 and photo["found"] == 2  # the two faces are found, nothing in the gradient
-    assert 0 < photo["p50_ms"] <= photo["p90_ms"] and photo["no_face_p50_ms"] > 0
+    assert 0 < photo["p50_ms"] <= photo["p90_ms"] and 0 < photo["no_face_p50_ms"] <= photo["no_face_p90_ms"]
+    for r in result["rows"]:  # photo -> age: the path before the model plus this file's own model time
+        assert r["photo_age_p50_ms"] == pytest.approx(photo["p50_ms"] + r["p50_ms"])
+        assert r["photo_found"] == "2/3" and r["no_face_p50_ms"] == photo["no_face_p50_ms"]
     for r in result["rows"]:
         assert "error" not in r, r
         for key, _, _ in TABLE_COLUMNS:

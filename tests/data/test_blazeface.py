@@ -60,3 +60,49 @@ def test_a_card_framed_for_blazeface_makes_predict_detect_with_it(tmp_path: Path
     assert used and len(results) == 2
     for r in results:  # numbers, not numpy scalars turned into strings
         assert all(isinstance(v, float) for v in r["box"] + [c for eye in r["eyes"] for c in eye]), r
+
+
+def test_the_halves_map_back_and_report_a_face_in_their_overlap_once(monkeypatch) -> None:
+    """Each window of the halves pass maps its boxes back to the photo, and a face inside both windows' overlap
+    (seen twice) is reported once. (What the halves add in recall is measured in lab/blazeface_cascade.json.)"""
+    from edge_age.data import faces
+    from edge_age.data.faces import Pass
+
+    rng = np.random.default_rng(3)
+    photo = cv2.GaussianBlur(rng.integers(60, 200, (900, 1600, 3), dtype=np.uint8), (0, 0), 8)
+    photo[330:580, 675:925] = drawn_face(250, seed=4)  # x 675-925: inside both windows ([0, 960) and [640, 1600))
+    seen = []
+    real = faces._found
+    monkeypatch.setattr(faces, "_found", lambda view, ps, cfg: seen.append(real(view, ps, cfg)) or seen[-1])
+    halves = detect_faces(photo, DetectConfig(detector="blazeface", passes=(Pass(halves=True),)))
+    assert [len(s) for s in seen] == [1, 1] and len(halves) == 1  # found in each window, kept once
+    (upright,) = detect_faces(photo, DetectConfig(detector="blazeface", passes=(Pass(),)))
+    for d in seen[0] + seen[1]:
+        assert math.dist(d.center, upright.center) < 0.1 * upright.w
+        assert math.dist(d.eyes[0], upright.eyes[0]) < 0.1 * upright.w
+
+
+def test_the_cascade_stops_at_the_first_pass_that_finds_a_face(monkeypatch) -> None:
+    from edge_age.data import faces
+
+    calls = []
+    real = faces._blazeface_in
+    monkeypatch.setattr(faces, "_blazeface_in", lambda view, cfg: calls.append(view.image.shape) or real(view, cfg))
+    assert len(detect_faces(_scene(), DetectConfig(detector="blazeface"))) == 2
+    assert len(calls) == 1  # the upright pass found both faces
+    calls.clear()
+    empty = np.full((480, 640, 3), 128, np.uint8)
+    assert detect_faces(empty, DetectConfig(detector="blazeface")) == []
+    # every pass ran on a photo without a face, the halves as two windows: the bounded worst case
+    assert len(calls) == sum(2 if p.halves else 1 for p in faces.BLAZEFACE_PASSES)
+
+
+def test_letterbox_rounds_as_the_app_does() -> None:
+    """Python's round() (half to even) is what the Kotlin core's Math.rint reproduces: a width whose scaled
+    size ends in .5 must round to even on both sides."""
+    from edge_age.data.blazeface import SIDE, Letterbox
+
+    box = Letterbox.of(640, 480)
+    assert (box.scale, box.px, box.py) == (SIDE / 640, 0, 24)
+    assert Letterbox.of(100, 5).py == (SIDE - round(5 * SIDE / 100)) // 2 == 91  # 9.6 -> 10
+    assert Letterbox.of(384, 5).py == 95  # 5 x 0.5 = 2.5 -> 2 (half to even; half up would give 3 and 94)

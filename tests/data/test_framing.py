@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_age.data.framing import Detection, Framing, Square, box_square, crop_detection, eye_square, frame, warp_square
+from edge_age.data.framing import (Detection, Framing, Square, _split, box_square, crop_detection, eye_square, frame,
+                                   warp_square)
 from edge_age.data.framing_fit import Match, fit_framing, residuals
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.errors import EdgeAgeError
@@ -108,13 +108,23 @@ def test_bad_framing_is_one_clear_error(bad) -> None:
         Framing.from_dict(bad)
 
 
-def test_crop_is_sampled_near_source_resolution_within_bounds() -> None:
+@pytest.mark.parametrize("face", [30, 150, 600])
+def test_bilinear_cards_get_their_crop_at_the_model_side(face: int) -> None:
+    """The crop costs what the model's input costs, whatever the face's size, and equals the square sampled at
+    that side directly."""
     img = _img(480, 640)
-    crop, sq = crop_detection(img, Detection(100, 100, 30, 30), Framing(box_scale=1.0), 64)
+    crop, sq = crop_detection(img, Detection(20, 10, face, face), Framing(box_scale=1.0), 64)
+    assert crop.shape == (64, 64, 3)
+    assert np.array_equal(crop, warp_square(img, sq, 64))
+
+
+def test_other_interpolations_sample_near_source_resolution_within_bounds() -> None:
+    img = _img(480, 640)
+    crop, sq = crop_detection(img, Detection(100, 100, 30, 30), Framing(box_scale=1.0), 64, "area")
     assert crop.shape == (64, 64, 3)  # at least the model's size
-    crop, sq = crop_detection(img, Detection(100, 100, 150, 150), Framing(box_scale=1.0), 64)
+    crop, sq = crop_detection(img, Detection(100, 100, 150, 150), Framing(box_scale=1.0), 64, "area")
     assert crop.shape == (150, 150, 3)
-    crop, sq = crop_detection(img, Detection(0, 0, 600, 600), Framing(box_scale=1.0), 64)
+    crop, sq = crop_detection(img, Detection(0, 0, 600, 600), Framing(box_scale=1.0), 64, "area")
     assert crop.shape == (256, 256, 3)  # capped at 4x the model's size
 
 
@@ -299,20 +309,21 @@ def test_mtcnn_finds_a_real_face_with_its_eyes_where_the_chip_has_them(real_data
     assert good >= 7, good
 
 
-@functools.cache
-def _crop_cost():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("crop_cost", Path(__file__).resolve().parents[2] / "lab" / "crop_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _warp_whole_photo(img: np.ndarray, square, out: int) -> np.ndarray:
-    """The warp as it was written before it read only each output pixel's neighbours (the whole photo widened to
-    int64 first): kept once, in lab/crop_cost.py, which times the two."""
-    return _crop_cost().warp_whole_photo(img, square, out)
+    """The warp as it was written before it read only each output pixel's neighbours: the whole photo widened to
+    int64, every tap clipped on its own. The plainest statement of the sampling rule, kept as the reference."""
+    h, w = img.shape[:2]
+    t = ((np.arange(out, dtype=np.float64) + 0.5) / out - 0.5) * square.side
+    a, b = t[None, :], t[:, None]
+    x0, wx = _split(square.cx + a * square.cos - b * square.sin - 0.5)
+    y0, wy = _split(square.cy + a * square.sin + b * square.cos - 0.5)
+    xa, xb = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
+    ya, yb = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
+    src = img.astype(np.int64)
+    wx, wy = wx[..., None], wy[..., None]
+    top = src[ya, xa] * (256 - wx) + src[ya, xb] * wx
+    bottom = src[yb, xa] * (256 - wx) + src[yb, xb] * wx
+    return ((top * (256 - wy) + bottom * wy + 32768) >> 16).astype(np.uint8)
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,27 +1,95 @@
 package dev.edgeage.demo
 
+import android.content.Context
 import android.graphics.Bitmap
-import android.graphics.PointF
-import android.media.FaceDetector
-import dev.edgeage.demo.core.Eyes
+import android.graphics.BitmapShader
+import android.graphics.Canvas
+import android.graphics.Color
+import android.graphics.Matrix
+import android.graphics.Paint
+import android.graphics.Shader
+import dev.edgeage.demo.core.BlazeFace
+import dev.edgeage.demo.core.Cascade
 import dev.edgeage.demo.core.FaceDetection
+import dev.edgeage.demo.core.Letterbox
+import dev.edgeage.demo.core.ViewSpec
+import java.io.FileInputStream
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.nio.channels.FileChannel
+import org.tensorflow.lite.Interpreter
 
 /**
- * Dependency-free face detection with Android's own android.media.FaceDetector (ML Kit's face
- * detection is the drop-in upgrade). It reports the eye midpoint and eye distance, which the model
- * card's eye framing maps to the training crop (Framer); no box or margin is guessed here.
+ * The detector Python uses for BlazeFace cards, on the phone: the same file (edge_age/detector/, copied into the
+ * assets by the build) through LiteRT, pass after pass as Python's cascade ([Cascade]), each pass's outputs decoded
+ * and mapped to the photo by the JVM-tested core ([BlazeFace]; golden-tested against Python from the raw outputs
+ * to the model's input bytes). Each view is drawn with Android's bilinear filter where Python resizes with
+ * OpenCV's area filter, so the network's outputs can differ slightly for the same photo; what follows them is
+ * the same arithmetic.
  */
-object FaceFinder {
-    fun find(bitmap: Bitmap, maxFaces: Int = 5): List<FaceDetection> {
-        // FaceDetector needs RGB_565 and an even width.
-        val w = bitmap.width - bitmap.width % 2
-        val rgb565 = Bitmap.createBitmap(bitmap, 0, 0, w, bitmap.height).copy(Bitmap.Config.RGB_565, false)
-        val faces = arrayOfNulls<FaceDetector.Face>(maxFaces)
-        val n = FaceDetector(w, rgb565.height, maxFaces).findFaces(rgb565, faces)
-        val mid = PointF()
-        return (0 until n).mapNotNull { faces[it] }.map { f ->
-            f.getMidPoint(mid)
-            FaceDetection(box = null, eyes = Eyes.fromMidpoint(mid.x.toDouble(), mid.y.toDouble(), f.eyesDistance().toDouble()))
-        }.sortedByDescending { it.eyes!!.rx - it.eyes!!.lx }
+class FaceFinder(context: Context, threads: Int) : AutoCloseable {
+    private val interpreter: Interpreter
+    private val input = ByteBuffer.allocateDirect(BlazeFace.SIDE * BlazeFace.SIDE * 3 * 4).order(ByteOrder.nativeOrder())
+    private val raw = Array(1) { Array(BlazeFace.GRID * BlazeFace.GRID) { FloatArray(16) } }
+    private val logits = Array(1) { Array(BlazeFace.GRID * BlazeFace.GRID) { FloatArray(1) } }
+    private val rawIndex: Int
+    private val scoreIndex: Int
+    private val canvasBitmap = Bitmap.createBitmap(BlazeFace.SIDE, BlazeFace.SIDE, Bitmap.Config.ARGB_8888)
+    private val pixels = IntArray(BlazeFace.SIDE * BlazeFace.SIDE)
+
+    init {
+        val model = context.assets.openFd(BlazeFace.FILE).use { fd ->
+            FileInputStream(fd.fileDescriptor).channel.use { it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
+        }
+        interpreter = Interpreter(model, Interpreter.Options().setNumThreads(threads))
+        val outputs = (0 until interpreter.outputTensorCount).map { interpreter.getOutputTensor(it).shape().last() }
+        rawIndex = outputs.indexOf(16)
+        scoreIndex = outputs.indexOf(1)
+        check(rawIndex >= 0 && scoreIndex >= 0) { "${BlazeFace.FILE}: outputs $outputs are not BlazeFace's" }
     }
+
+    /** All faces of the first pass that finds any, largest first (edge_age.data.faces.detect_faces). */
+    fun find(photo: Bitmap): List<FaceDetection> {
+        for (pass in Cascade.PASSES) {
+            val found = Cascade.views(photo.width, photo.height, pass).flatMap { detect(photo, it) }
+            val faces = if (pass.halves) Cascade.distinct(found) else found.sortedByDescending { it.box!!.w * it.box.h }
+            if (faces.isNotEmpty()) return faces
+        }
+        return emptyList()
+    }
+
+    private fun detect(photo: Bitmap, v: ViewSpec): List<FaceDetection> {
+        val box = Letterbox.of(v.width, v.height)
+        val f = v.forward()
+        val s = box.scale
+        // photo -> view -> letterboxed input in one matrix; the clamped shader repeats edge pixels as Python's
+        // extended and turned views do (BORDER_REPLICATE); outside the letterbox stays black.
+        val m = Matrix().apply {
+            setValues(floatArrayOf((f[0] * s).toFloat(), (f[1] * s).toFloat(), (f[2] * s + box.px).toFloat(),
+                                   (f[3] * s).toFloat(), (f[4] * s).toFloat(), (f[5] * s + box.py).toFloat(), 0f, 0f, 1f))
+        }
+        val paint = Paint(Paint.FILTER_BITMAP_FLAG).apply {
+            shader = BitmapShader(photo, Shader.TileMode.CLAMP, Shader.TileMode.CLAMP).apply { setLocalMatrix(m) }
+        }
+        val nw = maxOf(1, Math.rint(v.width * s).toInt())
+        val nh = maxOf(1, Math.rint(v.height * s).toInt())
+        Canvas(canvasBitmap).apply {
+            drawColor(Color.BLACK)
+            drawRect(box.px.toFloat(), box.py.toFloat(), (box.px + nw).toFloat(), (box.py + nh).toFloat(), paint)
+        }
+        canvasBitmap.getPixels(pixels, 0, BlazeFace.SIDE, 0, 0, BlazeFace.SIDE, BlazeFace.SIDE)
+        input.rewind()
+        for (p in pixels) {
+            input.putFloat(((p shr 16) and 0xFF) / 127.5f - 1f)
+            input.putFloat(((p shr 8) and 0xFF) / 127.5f - 1f)
+            input.putFloat((p and 0xFF) / 127.5f - 1f)
+        }
+        input.rewind()
+        interpreter.runForMultipleInputsOutputs(arrayOf(input), mapOf(rawIndex to raw, scoreIndex to logits))
+        val flatRaw = FloatArray(raw[0].size * 16).also { out -> raw[0].forEachIndexed { i, r -> r.copyInto(out, i * 16) } }
+        val flatLogits = FloatArray(logits[0].size) { logits[0][it][0] }
+        return BlazeFace.inPhoto(BlazeFace.decode(flatRaw, flatLogits, box), v.view)
+    }
+
+    override fun close() = interpreter.close()
 }

@@ -33,6 +33,7 @@ class MainActivity : AppCompatActivity() {
     private lateinit var photo: ImageView
     private lateinit var previewView: PreviewView
     private var estimator: AgeEstimator? = null
+    private var finder: FaceFinder? = null
     private var threads = 2
     private var xnnpack = true
     private val analysisExecutor = Executors.newSingleThreadExecutor()
@@ -90,6 +91,8 @@ class MainActivity : AppCompatActivity() {
     @Synchronized
     private fun rebuild() {
         estimator?.close()
+        finder?.close()
+        finder = FaceFinder(this, threads)
         estimator = try {
             // the mean of each face's and its mirror image's estimate: test MAE 4.989 -> 4.873 for the reference,
             // for a second pass of well under a millisecond beside the face detector's tens (benchmarks/photo_path.md)
@@ -103,11 +106,14 @@ class MainActivity : AppCompatActivity() {
     @Synchronized
     private fun estimateAll(bitmap: Bitmap): List<AgeResult> {
         val est = estimator ?: return emptyList()
-        return FaceFinder.find(bitmap).map { est.estimate(bitmap, it) }
+        return finder!!.find(bitmap).map { est.estimate(bitmap, it) }
     }
 
     private fun show(bitmap: Bitmap) {
         val results = estimateAll(bitmap)
+        // The app detects with BlazeFace; a card framed for another detector's boxes gets crops unlike Python's.
+        val detector = estimator?.card?.spec?.framing?.detector
+        val note = if (detector != null && detector != "blazeface") "\n(card framed for $detector, the app detects with BlazeFace)" else ""
         result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
             val range = estimator?.card?.interval?.of(it.age)?.let { iv -> "  [%.0f-%.0f]".format(iv[0], iv[1]) } ?: ""
             "age %.0f%s  (%.1f ms, %d thr%s)".format(it.age, range, it.inferenceMs, threads, when {
@@ -116,6 +122,7 @@ class MainActivity : AppCompatActivity() {
                 else -> ""
             })
         }
+        result.append(note)
     }
 
     private fun startCamera() {
@@ -133,7 +140,10 @@ class MainActivity : AppCompatActivity() {
                 val results = estimateAll(bitmap)
                 runOnUiThread {
                     if (photo.visibility != View.VISIBLE) {
-                        result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
+                        // The app detects with BlazeFace; a card framed for another detector's boxes gets crops unlike Python's.
+        val detector = estimator?.card?.spec?.framing?.detector
+        val note = if (detector != null && detector != "blazeface") "\n(card framed for $detector, the app detects with BlazeFace)" else ""
+        result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
                             "age %.0f  (%.1f ms)".format(it.age, it.inferenceMs)
                         }
                     }
@@ -155,5 +165,6 @@ class MainActivity : AppCompatActivity() {
         super.onDestroy()
         analysisExecutor.shutdown()
         estimator?.close()
+        finder?.close()
     }
 }

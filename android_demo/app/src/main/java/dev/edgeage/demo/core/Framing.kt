@@ -2,8 +2,6 @@ package dev.edgeage.demo.core
 
 import kotlin.math.cos
 import kotlin.math.floor
-import kotlin.math.max
-import kotlin.math.min
 import kotlin.math.sin
 import kotlin.math.sqrt
 
@@ -19,6 +17,8 @@ data class Framing(
     val eyeDy: Double = 0.0,
     val eyeScale: Double = 0.0,
     val eyeAngle: Double = 0.0,
+    /** Whose boxes and eyes the rules were fitted on: the app detects with it (BlazeFace is the one it runs). */
+    val detector: String = "mtcnn",
 )
 
 /** Image-left and image-right eye centres in image pixels. */
@@ -47,9 +47,6 @@ data class Square(val cx: Double, val cy: Double, val side: Double, val cos: Dou
  * byte-identical: IEEE double +, -, *, /, floor and sqrt decide every source pixel and weight.
  */
 object Framer {
-    /** Pixels per side of the rotated sample: ~one per source pixel, between the model's size and 4x it. */
-    const val MAX_SAMPLE_FACTOR = 4
-
     private fun rotate(c: Double, s: Double, degrees: Double): Pair<Double, Double> {
         if (degrees == 0.0) return c to s
         val rc = cos(Math.toRadians(degrees))
@@ -89,9 +86,6 @@ object Framer {
             boxSquare(det.box!!, det.angle, f)
         }
 
-    fun sampleSide(sq: Square, size: Int): Int =
-        min(max(floor(sq.side + 0.5), size.toDouble()), (MAX_SAMPLE_FACTOR * size).toDouble()).toInt()
-
     /** Sample [sq] into out x out with 1/256 bilinear weights; outside pixels repeat the nearest edge. */
     fun warp(img: RgbImage, sq: Square, out: Int): RgbImage {
         val t = DoubleArray(out) { ((it + 0.5) / out - 0.5) * sq.side }
@@ -124,9 +118,10 @@ object Framer {
 
     private fun clampIndex(i: Double, n: Int): Int = i.coerceIn(0.0, (n - 1).toDouble()).toInt()
 
-    /** The upright crop of one detected face, ready for the resize to the model's input. */
-    fun crop(img: RgbImage, det: FaceDetection, f: Framing, size: Int): RgbImage {
-        val sq = frame(det, f)
-        return warp(img, sq, sampleSide(sq, size))
-    }
+    /**
+     * The upright crop of one detected face, sampled straight at the model's side (as Python does for cards whose
+     * chips were resized with bilinear_exact, the only interpolation the app implements): its cost grows with the
+     * model's input, not the face.
+     */
+    fun crop(img: RgbImage, det: FaceDetection, f: Framing, size: Int): RgbImage = warp(img, frame(det, f), size)
 }

@@ -82,10 +82,15 @@ data class ModelCard(
 
         /** The card's framing; a card written before framings had a margin around a centred box. */
         private fun framing(pre: JsonObject): Framing {
-            if (!pre.has("framing")) return Framing(boxScale = 1 + 2 * pre.get("face_margin").asDouble)
-            val f = pre.getAsJsonObject("framing")
+            if (!pre.has("framing")) return Framing(boxScale = 1 + 2 * pre.get("face_margin").asDouble, detector = "haar")
+            return framingOf(pre.getAsJsonObject("framing"))
+        }
+
+        /** A framing as edge_age.data.framing.Framing.to_dict writes it (no detector named: fitted on Haar boxes). */
+        fun framingOf(f: JsonObject): Framing {
             fun d(key: String) = f.get(key).asDouble
-            return Framing(d("box_dx"), d("box_dy"), d("box_scale"), d("eye_dx"), d("eye_dy"), d("eye_scale"), d("eye_angle"))
+            return Framing(d("box_dx"), d("box_dy"), d("box_scale"), d("eye_dx"), d("eye_dy"), d("eye_scale"), d("eye_angle"),
+                           f.get("detector")?.asString ?: "haar")
         }
 
         private fun floats(o: JsonObject, key: String): FloatArray =

@@ -10,7 +10,8 @@ import org.junit.Test
 /**
  * Byte-identity with Python: `tools/make_golden.py` (edge_age.runtime) writes source pixels, an optional
  * detection (box, turned pass, eyes; real faces in scenes at several scales and angles), the model card and the int8 tensor Python feeds the model; the Kotlin core must produce the
- * same bytes. Cases are generated at test time (UTKFace images are never committed). Set
+ * same bytes. Cases with a `detector` entry start earlier, from BlazeFace's raw outputs on the pass's view: the Kotlin
+ * decode must find Python's face (box and eyes) and its crop must give the same bytes. Cases are generated at test time (UTKFace images are never committed). Set
  * EDGE_AGE_GOLDEN_DIR to the folder; with -Dedge_age.require_golden=true a missing folder fails.
  */
 class GoldenTest {
@@ -39,10 +40,56 @@ class GoldenTest {
                 FaceDetection(box, f.get("angle").asDouble, eyes)
             }
             val expected = File(dir, c.get("tensor").asString).readBytes()
-            val got = Preprocessor.inputTensor(img, face, card)
+            val detector = c.get("detector")?.takeIf { !it.isJsonNull }?.asJsonObject
+            val caseCard = c.get("framing")?.takeIf { !it.isJsonNull }?.asJsonObject?.let {
+                card.copy(spec = card.spec.copy(framing = ModelCard.framingOf(it)))
+            } ?: card
+            val got = if (detector == null) Preprocessor.inputTensor(img, face, caseCard) else {
+                // From the detector's raw outputs on the pass's view: decode, map to the photo, frame, crop.
+                assertKotlinMakesTheView(caseFile.name, img.width, img.height, detector)
+                val found = detectionsFrom(dir, detector)
+                assertTrue("${caseFile.name}: Kotlin decoded no face", found.isNotEmpty())
+                assertSameDetection(caseFile.name, face!!, found[0])
+                Preprocessor.inputTensor(img, found[0], caseCard)
+            }
             assertEquals("${caseFile.name}: tensor length", expected.size, got.size)
             val diffs = expected.indices.count { expected[it] != got[it] }
             assertEquals("${caseFile.name} (${c.get("what").asString}): bytes differing from Python", 0, diffs)
         }
+    }
+
+    private fun floatsFile(f: File): FloatArray {
+        val buf = java.nio.ByteBuffer.wrap(f.readBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+        return FloatArray(buf.remaining()).also { buf.get(it) }
+    }
+
+    private fun detectionsFrom(dir: File, d: com.google.gson.JsonObject): List<FaceDetection> {
+        val lb = d.getAsJsonArray("letterbox")
+        val box = Letterbox(lb[0].asDouble, lb[1].asInt, lb[2].asInt)
+        val w = d.getAsJsonArray("view_size")
+        assertEquals("letterbox of the view", box, Letterbox.of(w[0].asInt, w[1].asInt))
+        val found = BlazeFace.decode(floatsFile(File(dir, d.get("raw").asString)), floatsFile(File(dir, d.get("logits").asString)), box)
+        val view = View(d.getAsJsonArray("back").map { it.asDouble }.toDoubleArray(), d.get("angle").asDouble)
+        return BlazeFace.inPhoto(found, view, d.get("min_size").asDouble)
+    }
+
+    /** The pass's view as Cascade.views makes it for this photo: the same size, and the same map back to within rounding. */
+    private fun assertKotlinMakesTheView(name: String, width: Int, height: Int, d: com.google.gson.JsonObject) {
+        val p = d.getAsJsonObject("pass")
+        val pass = Pass(p.get("pad").asBoolean, p.get("angle").asDouble, p.get("halves").asBoolean)
+        val size = d.getAsJsonArray("view_size").map { it.asInt }
+        val back = d.getAsJsonArray("back").map { it.asDouble }
+        val match = Cascade.views(width, height, pass).any { v ->
+            v.width == size[0] && v.height == size[1] && back.indices.all { Math.abs(v.view.back[it] - back[it]) <= 1e-9 * (1 + Math.abs(back[it])) }
+        }
+        assertTrue("$name: Kotlin makes no view like Python's for pass $pass (size $size, back $back)", match)
+    }
+
+    /** The same box and eyes as Python's, to within rounding of the last bits (the sigmoid's exp may differ by an ulp). */
+    private fun assertSameDetection(name: String, want: FaceDetection, got: FaceDetection) {
+        val a = doubleArrayOf(want.box!!.x, want.box.y, want.box.w, want.box.h, want.eyes!!.lx, want.eyes.ly, want.eyes.rx, want.eyes.ry)
+        val b = doubleArrayOf(got.box!!.x, got.box.y, got.box.w, got.box.h, got.eyes!!.lx, got.eyes.ly, got.eyes.rx, got.eyes.ry)
+        for (i in a.indices) assertEquals("$name: detection value $i", a[i], b[i], 1e-9 * (1 + Math.abs(a[i])))
+        assertEquals("$name: the pass's angle", want.angle, got.angle, 0.0)
     }
 }

@@ -20,7 +20,7 @@ class ModelCardTest {
         val card = ModelCard.parse(json)
         assertEquals("simplecnn_int8.tflite", card.modelFile)
         assertEquals(128, card.spec.size)
-        assertEquals(Framing(boxScale = 1.8), card.spec.framing) // an older card: face_margin 0.4 -> side 1.8 x box
+        assertEquals(Framing(boxScale = 1.8, detector = "haar"), card.spec.framing) // an older card: face_margin 0.4 -> side 1.8 x box, Haar's
         assertEquals(123.675f, card.spec.mean[0], 0f)
         assertEquals(QuantParams(0.0186f, -14), card.input)
         assertEquals(-128, card.output.zeroPoint)
@@ -41,7 +41,10 @@ class ModelCardTest {
     fun readsTheFraming() {
         val framed = json.replace("\"face_margin\": 0.4", "\"framing\": {\"box_dx\": 0.01, \"box_dy\": 0.08, " +
             "\"box_scale\": 1.0, \"eye_dx\": 0.0, \"eye_dy\": 0.5, \"eye_scale\": 2.5, \"eye_angle\": -0.3, \"fitted_on\": \"x\"}")
-        assertEquals(Framing(0.01, 0.08, 1.0, 0.0, 0.5, 2.5, -0.3), ModelCard.parse(framed).spec.framing)
+        // A framing that names no detector was fitted on Haar boxes (as Python's Framing.from_dict reads it).
+        assertEquals(Framing(0.01, 0.08, 1.0, 0.0, 0.5, 2.5, -0.3, "haar"), ModelCard.parse(framed).spec.framing)
+        val blaze = framed.replace("\"fitted_on\": \"x\"", "\"fitted_on\": \"x\", \"detector\": \"blazeface\"")
+        assertEquals("blazeface", ModelCard.parse(blaze).spec.framing.detector)
     }
 
     @Test

@@ -53,8 +53,8 @@ class PreprocessorTest {
     @Test
     fun boxFramingScalesAndShiftsTheBox() {
         val img = image(100, 100) { x, y, _ -> if (x < 50) x else y }
-        val c = Framer.crop(img, FaceDetection(FaceBox(40.0, 40.0, 20.0, 20.0)), Framing(boxScale = 2.0, boxDx = 0.25), 16)
-        assertEquals(40, c.width) // side 20 x 2, sampled one pixel per source pixel
+        val c = Framer.crop(img, FaceDetection(FaceBox(40.0, 40.0, 20.0, 20.0)), Framing(boxScale = 2.0, boxDx = 0.25), 40)
+        assertEquals(40, c.width) // sampled at the model's side: here side 20 x 2, one pixel per source pixel
         assertEquals(35, c.at(0, 0, 0)) // centre 50 + 0.25 x 20 = 55, left edge 35
         assertEquals(49, c.at(14, 0, 0))
     }
@@ -68,7 +68,7 @@ class PreprocessorTest {
         assertEquals(40.0, sq.side, 0.0)
         assertEquals(0.0, sq.cos, 1e-12)
         assertEquals(1.0, sq.sin, 1e-12)
-        val c = Framer.crop(img, FaceDetection(null, eyes = Eyes(50.0, 40.0, 50.0, 60.0)), f, 16)
+        val c = Framer.crop(img, FaceDetection(null, eyes = Eyes(50.0, 40.0, 50.0, 60.0)), f, 40)
         // The crop's x axis runs down the image: its left column lies above y = 50, its right one below.
         assertEquals(200, c.at(0, 20, 0))
         assertEquals(69, c.at(39, 0, 0)) // image x = 50 + 19.5 - 0.5 for the top row's right end
