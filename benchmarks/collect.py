@@ -192,9 +192,11 @@ def _photo_section(folder: Path) -> None:
         rows.append(f"| {what} | {m['n']}/{n_all} ({m['n'] / n_all:.1%}) | {m['mae']:.3f} | {m['mae'] - aligned['mae']:+.3f} "
                     f"| {m['bias']:+.2f} | {g['tpr']:.3f} / {g['fpr']:.3f} |")
     bench = json.loads((folder / "bench.json").read_text())
-    cost = [f"- photo path before the model (detect + frame + crop + resize, 640x480, {t} thread): p50 {p['p50_ms']:.0f} ms, "
-            f"p90 {p['p90_ms']:.0f} ms; {p['no_face_p50_ms']:.0f} ms for a photo without a face; "
-            f"CPU: {bench['machine']['cpu']}" for t, p in bench["photo_path"].items()]
+    # photo_path keys: the thread count in files written before issue 33, "DETECTOR SIZEpx INTERP, N thr" since
+    cost = [f"- photo path before the model (detect + frame + crop, 640x480, "
+            f"{f'{key} thread' if str(key).isdigit() else key}): p50 {p['p50_ms']:.1f} ms, "
+            f"p90 {p['p90_ms']:.1f} ms; {p['no_face_p50_ms']:.1f} ms for a photo without a face; "
+            f"CPU: {bench['machine']['cpu']}" for key, p in bench["photo_path"].items()]
     wild = json.loads((folder / "wild.json").read_text())
     model = f"`{wild['model']}`" + (", each estimate averaged with the mirror image's (`--flip-average`)"
                                    if wild.get("flip_average") else "")

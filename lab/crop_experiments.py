@@ -130,7 +130,7 @@ def main() -> int:
         preprocess.center_square = central(args.aligned_scale)
         base = ["eval", args.model, "--data", args.data, "--split", "test", *tail]
     if args.sample_side:
-        framing.sample_side = lambda square, size, interpolation="": args.sample_side  # crop_detection looks it up when called
+        framing.sample_side = lambda square, size, direct: args.sample_side  # crop_detection looks it up when called
     if args.border == "reflect":
         framing.warp_square = warp_square_reflect
     with tempfile.TemporaryDirectory(prefix="edge-age-crop-") as cache:

@@ -19,15 +19,15 @@ import csv
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge_age.data.faces import DetectConfig, detect_faces
-from edge_age.data.framing import crop_detection
 from edge_age.data.framing_fit import load_fit
-from edge_age.data.preprocess import PreprocessSpec, prepare_face
+from edge_age.data.preprocess import PreprocessSpec, crop_face, prepare_face
 from edge_age.eval.config import EvalConfig
 from edge_age.eval.evaluate import evaluate
 from edge_age.formats import bundled_reference
@@ -52,7 +52,7 @@ def path_cost(images: list[np.ndarray], detector: str, framing, runs: int) -> fl
         for _ in range(runs):
             t = time.perf_counter()
             for d in detect_faces(img, DetectConfig(detector=detector)):
-                prepare_face(crop_detection(img, d, framing, spec.size, spec.interpolation)[0], spec)
+                prepare_face(crop_face(img, d, replace(spec, framing=framing))[0], spec)
             times.append(time.perf_counter() - t)
     return round(1000 * float(np.median(times)), 2)
 

@@ -19,14 +19,15 @@ import argparse
 import csv
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge_age.data.faces import detect_faces
-from edge_age.data.framing import Framing, crop_detection, sample_side, warp_square
-from edge_age.data.preprocess import prepare_face
+from edge_age.data.framing import Framing, sample_side, warp_square
+from edge_age.data.preprocess import crop_face, prepare_face
 from edge_age.data.wild import LABELS, read_truth
 from edge_age.runtime import load_predictor
 
@@ -65,12 +66,12 @@ def main() -> None:
         crops = []
         for i in found:
             img = cv2.imread(str(args.folder / rows[i]["file_name"]))
-            crops.append(crop_detection(img, dets[i][0], f, pred.spec.size, pred.spec.interpolation)[0])
+            crops.append(crop_face(img, dets[i][0], replace(pred.spec, framing=f))[0])
         score(name, crops)
     crops = []
     for i in found:
         t = truth[rows[i]["file_name"]]
-        crops.append(warp_square(cv2.imread(str(args.folder / rows[i]["file_name"])), t, sample_side(t, pred.spec.size, pred.spec.interpolation)))
+        crops.append(warp_square(cv2.imread(str(args.folder / rows[i]["file_name"])), t, sample_side(t, pred.spec.size, True)))
     score("the chip's true square (upper bound)", crops)
     print(f"{len(found)}/{len(rows)} scenes with a face found; model {args.model}\n")
     print("| framing | MAE | bias | under-18 TPR / FPR |\n|---|---:|---:|---:|")

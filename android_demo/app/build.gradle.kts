@@ -25,9 +25,15 @@ val copyModel by tasks.registering(Sync::class) {
     from(dir) {
         include("*_int8.tflite", "*.json")
     }
-    // The face detector the app runs (FaceFinder): the same file as Python's BlazeFace (edge_age/detector/).
+    // The face detector the app runs (FaceFinder): the same file as Python's BlazeFace, and its framing fit for cards
+    // framed on another detector's boxes (AgeEstimator), under assets/detector/ (the card stays the only top-level .json).
     from(edgeAgeRoot.resolve("edge_age/detector")) {
         include("blazeface_full_range.tflite")
+        into("detector")
+    }
+    from(edgeAgeRoot.resolve("edge_age/reference")) {
+        include("framing_blazeface.json")
+        into("detector")
     }
     into(assets) // generated (git-ignored): only this model's files stay, so the app finds its card
     doFirst {

@@ -73,6 +73,7 @@ def write_detector_case(out: Path, k: int, what: str, img_bgr: np.ndarray, pred:
         (out / f"case{k:02d}.logits").write_bytes(logits.astype("<f4").tobytes())
         case = json.loads((out / f"case{k:02d}.json").read_text())
         case["framing"] = spec.framing.to_dict()
+        case["detections"] = [_numbers(d) for d in found]
         case["detector"] = {"raw": f"case{k:02d}.raw", "logits": f"case{k:02d}.logits",
                             "letterbox": [box.scale, box.px, box.py],
                             "view_size": [int(view.image.shape[1]), int(view.image.shape[0])],
@@ -81,6 +82,60 @@ def write_detector_case(out: Path, k: int, what: str, img_bgr: np.ndarray, pred:
         (out / f"case{k:02d}.json").write_text(json.dumps(case))
         return True
     return False
+
+
+def _numbers(d: Detection) -> list[float]:
+    return [d.x, d.y, d.w, d.h, *d.eyes[0], *d.eyes[1]]
+
+
+def synthetic_detector_cases(out: Path, k: int, pred: TFLitePredictor) -> int:
+    """Data-free detector cases: made-up network outputs (two faces, overlapping anchors, tied scores: the NMS,
+    its order and the largest-first sort) decoded in every view of every BlazeFace pass of an odd-sized photo
+    (the working-side rounding, both halves' windows, both turns). Returns how many were written."""
+    rng = np.random.default_rng(11)
+    photo = rng.integers(0, 256, (751, 1001, 3), dtype=np.uint8)
+    n = blazeface.GRID * blazeface.GRID
+    logits = np.full(n, -9.0, np.float32)
+    raw = rng.normal(0, 1.5, (n, 16)).astype(np.float32)
+    for (r, c), values, size in (((20, 22), (2.0, 2.0, 1.5, 0.7, 0.25), 44.0), ((31, 9), (1.0, 1.0, 0.4), 30.0)):
+        for j, v in enumerate(values):
+            a = (r + j // 3 - 1) * blazeface.GRID + c + j % 3 - 1
+            logits[a] = v
+            raw[a, 2:4] = size + rng.normal(0, 2, 2)
+            raw[a, 4:8] = [-0.22 * size, -0.18 * size, 0.22 * size, -0.2 * size]  # the eyes: left, then right
+    cfg = DetectConfig(detector="blazeface")
+    spec = pred.spec if pred.spec.framing.detector == "blazeface" else replace(pred.spec, framing=load_fit("blazeface")[0])
+    written = 0
+    for ps, vs in views(photo, cfg):
+        for i, view in enumerate(vs):
+            box = blazeface.Letterbox.of(view.image.shape[1], view.image.shape[0])
+            found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box), cfg), key=lambda d: d.w * d.h,
+                           reverse=True)
+            name = f"case{k + written:02d}"
+            write_case(out, k + written, f"synthetic BlazeFace outputs, pass {ps.as_dict()}, view {i}", photo, found[0],
+                       pred, spec)
+            (out / f"{name}.raw").write_bytes(raw.astype("<f4").tobytes())
+            (out / f"{name}.logits").write_bytes(logits.astype("<f4").tobytes())
+            case = json.loads((out / f"{name}.json").read_text())
+            case.update(framing=spec.framing.to_dict(), detections=[_numbers(d) for d in found], detector={
+                "raw": f"{name}.raw", "logits": f"{name}.logits", "letterbox": [box.scale, box.px, box.py],
+                "view_size": [int(view.image.shape[1]), int(view.image.shape[0])],
+                "back": [float(v) for v in view.back.ravel()], "angle": view.angle, "min_size": cfg.min_size,
+                "pass": ps.as_dict()})
+            (out / f"{name}.json").write_text(json.dumps(case))
+            written += 1
+    return written
+
+
+def cascade_constants() -> dict:
+    """What the app's Cascade must agree on with edge_age.data.faces (checked by GoldenTest)."""
+    from edge_age.data import faces
+
+    cfg = DetectConfig(detector="blazeface")
+    return {"working_side": cfg.working_side(), "half_window": faces.HALF_WINDOW,
+            "half_min_aspect": faces.HALF_MIN_ASPECT, "pad": cfg.pad, "min_size": cfg.min_size,
+            "passes": [p.as_dict() for p in cfg.pass_list()], "side": blazeface.SIDE, "grid": blazeface.GRID,
+            "min_score": blazeface.BlazeConfig().min_score, "nms_iou": blazeface.BlazeConfig().nms_iou}
 
 
 def scene_cases(img: np.ndarray, name: str) -> list[tuple[str, np.ndarray, Detection]]:
@@ -125,8 +180,10 @@ def main() -> int:
             for ps in (Pass(halves=True), Pass(pad=True), Pass(angle=-25.0)) if scenes else ():
                 what, scene, _ = scenes[-1]
                 k += write_detector_case(args.out, k, f"{what}; BlazeFace pass {ps.as_dict()} forced", scene, pred, (ps,))
+    k += synthetic_detector_cases(args.out, k, pred)
+    (args.out / "cascade.json").write_text(json.dumps(cascade_constants()))
     eyes = ((300.25, 210.5), (352.75, 219.0))
-    level = ((100.5, 120.0), (160.5, 120.0))  # as the app derives them from Android's midpoint and distance
+    level = ((100.5, 120.0), (160.5, 120.0))  # level eyes, no box: the eye rule alone
     for w, h, det in [(37, 53, None), (300, 200, None), (128, 128, None),
                       (640, 480, Detection(10, 300, 120, 150)), (200, 200, Detection(150, 5, 60, 61)),
                       (640, 480, Detection(250.5, 170.25, 131.0, 131.0, angle=-12.0)),

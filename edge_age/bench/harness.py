@@ -189,6 +189,8 @@ def _photo_paths(rows: list[BenchRow], cfg: BenchConfig, log: Callable[[str], No
     90th percentiles added: the model's time varies little beside the detector's)."""
     from edge_age.bench.photo import photo_path_cost, photos
 
+    if not any(row.timing for row in rows):
+        return {}
     faces, empty = photos(cfg.data, cfg.split, cfg.photos)
     out: dict[str, Any] = {}
     for row in rows:
@@ -196,7 +198,10 @@ def _photo_paths(rows: list[BenchRow], cfg: BenchConfig, log: Callable[[str], No
         if card is None:
             continue
         spec = card.preprocess
-        key = f"{spec.framing.detector} {spec.size}px, {row.threads} thr"
+        # What the path before the model costs depends on: the detector, the crop (size, interpolation), denoise
+        # and deblur (the framing's numbers and the normalisation do not change it).
+        key = (f"{spec.framing.detector} {spec.size}px {spec.interpolation}" + " denoise" * spec.denoise
+               + " deblur" * spec.deblur + f", {row.threads} thr")
         if key not in out:
             log(f"  timing the photo path (detect, frame, crop) for {key} ...")
             out[key] = photo_path_cost(faces, empty, row.threads, spec)

@@ -15,9 +15,9 @@ def _fmt(v: Any, spec: str) -> str:
 
 # The user's path leads (photo -> age with a face, and what a photo without one costs), then the model alone.
 TABLE_COLUMNS = [("model", "model", "s"), ("format", "format", "s"), ("threads", "thr", "d"),
-                 ("photo_age_p50_ms", "photo->age p50", ".1f"), ("photo_age_p90_ms", "p90", ".1f"),
+                 ("photo_age_p50_ms", "photo->age p50", ".1f"), ("photo_age_p90_ms", "photo->age p90", ".1f"),
                  ("no_face_p50_ms", "no face p50", ".1f"), ("photo_detector", "detector", "s"), ("size_mb", "MB", ".2f"),
-                 ("mae", "MAE", ".3f"), ("p50_ms", "model p50 ms", ".2f"), ("p90_ms", "p90 ms", ".2f"),
+                 ("mae", "MAE", ".3f"), ("p50_ms", "model p50 ms", ".2f"), ("p90_ms", "model p90 ms", ".2f"),
                  ("throughput_ips", "img/s@32", ".0f"), ("peak_rss_mb", "RSS MB", ".0f"),
                  ("speedup_vs_resnet18", "x R18", ".1f"), ("speedup_vs_resnet50", "x R50", ".1f"),
                  ("speedup_vs_simplecnn_int8", "x SCNN8", ".1f"),

@@ -50,19 +50,6 @@ def _interpreter():
     return it
 
 
-def _letterbox(rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-    """The image scaled into SIDE x SIDE keeping its aspect (padded with black), as float in [-1, 1]; the
-    scale and the padding (in input pixels) to map results back."""
-    h, w = rgb.shape[:2]
-    s = SIDE / max(h, w)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    px, py = (SIDE - nw) / 2, (SIDE - nh) / 2
-    canvas = np.zeros((SIDE, SIDE, 3), np.float32)
-    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    canvas[int(py):int(py) + nh, int(px):int(px) + nw] = small.astype(np.float32) / 127.5 - 1.0
-    return canvas, s, int(px), int(py)
-
-
 @dataclass(frozen=True)
 class Letterbox:
     """Where the image lies in the detector's input: input = image x ``scale`` + (``px``, ``py``)."""
@@ -92,8 +79,9 @@ def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, Letterbox]:
 def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tuple[np.ndarray, float]]:
     """MediaPipe's weighted NMS: each kept box is the score-weighted mean of the boxes (and points) it absorbs.
 
-    Written so that the Kotlin core (BlazeFace.kt) gets the same doubles: a stable order, and sums taken one
-    term at a time (cumsum) rather than numpy's pairwise sums."""
+    Written so that the Kotlin core (BlazeFace.kt) takes the same operations in the same order: a stable order,
+    and sums taken one term at a time (cumsum) rather than numpy's pairwise sums. (numpy's exp and the JVM's can
+    differ in the last bit, so the results agree to rounding, and the golden test allows that.)"""
     order = np.argsort(-scores, kind="stable")
     out = []
     while order.size:
@@ -118,7 +106,7 @@ def decode(raw: np.ndarray, logits: np.ndarray, box: Letterbox, cfg: BlazeConfig
            ) -> list[tuple[np.ndarray, float]]:
     """The network's outputs (GRID^2 x 16 regressions, GRID^2 scores as logits) -> faces in the image's pixels:
     per face x1, y1, x2, y2 and six points (x, y), and its score. In float64, one operation at a time, as the
-    Kotlin core does it (golden-tested)."""
+    Kotlin core does it (golden-tested, to the last bits of exp)."""
     raw = raw.reshape(-1, 16).astype(np.float64)
     logits = logits.reshape(-1).astype(np.float64)
     scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))

@@ -85,8 +85,9 @@ def _cache_key(ls: LabeledSet, samples: Sequence[Sample], spec: PreprocessSpec, 
         "detect": detect,
         # The detected crop's geometry (the key keeps its old name so that caches of chips stay valid).
         "margin": spec.framing.to_dict() if detect else None,
-        "path": PATH_VERSION if detect else None,  # what the detector and the crop compute
     }
+    if detect:
+        meta["path"] = PATH_VERSION  # what the detector and the crop compute (absent for chips: their keys stay)
     h.update(json.dumps(meta, sort_keys=True).encode())
     for s in samples:
         h.update(f"{s.name}\0{s.age}\n".encode())

@@ -39,8 +39,9 @@ from edge_age.errors import EdgeAgeError
 
 _per_thread = threading.local()
 # Raised whenever a change here or in the crop (edge_age.data.framing) changes what a detected face's crop is:
-# caches of detected faces are keyed by it. 2: crops sampled straight at the model's side.
-PATH_VERSION = 2
+# caches of detected faces are keyed by it. 2: crops sampled straight at the model's side; 3: BlazeFace's halves
+# pass skips photos near square.
+PATH_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ MTCNN_PASSES = (Pass(), Pass(pad=True), *(Pass(angle=a) for a in (-12.0, 12.0, -
 # choice: faces found on faces in context and on chips, and what a photo without a face pays).
 BLAZEFACE_PASSES = (Pass(), Pass(halves=True), Pass(pad=True), Pass(angle=-25.0), Pass(angle=25.0))
 HALF_WINDOW = 0.6  # each window's share of the longer side (the two overlap by 2 x 0.6 - 1 = 20%)
+HALF_MIN_ASPECT = 1.2  # the faces grow by min(aspect, 1 / HALF_WINDOW) in a window: not worth two passes below this
 _OWN_PASSES = {"haar": DEFAULT_PASSES, "mtcnn": MTCNN_PASSES, "blazeface": BLAZEFACE_PASSES}
 
 
@@ -89,7 +91,8 @@ WORKING_SIDE = {"mtcnn": 1024, "haar": 1024, "blazeface": 2 * blazeface.SIDE}
 @dataclass(frozen=True)
 class DetectConfig:
     detector: str = DETECTORS[0]  # one of framing.DETECTORS
-    min_size: int = 24  # smallest face side in pixels of the (downscaled) working image
+    min_size: int = 24  # smallest face side in pixels of the (downscaled) working image: with BlazeFace's 384 px
+    # working side, a face under 1/16 of the photo's longer side (which its 192 px input cannot resolve anyway)
     max_side: int | None = None  # photos are downscaled to this longest side first; None: the detector's WORKING_SIDE
     pad: float = 0.5  # tight-chip pass: extend each side by this fraction of the longest side
     passes: tuple[Pass, ...] | None = None  # None: the detector's own (DEFAULT_PASSES, MTCNN_PASSES, BLAZEFACE_PASSES)
@@ -178,8 +181,11 @@ def _view(small: np.ndarray, inv: float, ps: Pass, pad: float) -> _View:
 
 
 def _halves(small: np.ndarray, inv: float) -> list[_View]:
-    """The two overlapping windows of the halves pass, each with its map back to the photo."""
+    """The two overlapping windows of the halves pass, each with its map back to the photo; none for a photo
+    closer to square than HALF_MIN_ASPECT (a window keeps the short side, so there it would show faces no larger)."""
     h, w = small.shape[:2]
+    if max(w, h) < HALF_MIN_ASPECT * min(w, h):
+        return []
     if w >= h:
         n = int(HALF_WINDOW * w)
         return [_View(small[:, x0:x0 + n], np.array([[inv, 0.0, x0 * inv], [0.0, inv, 0.0]])) for x0 in (0, w - n)]

@@ -25,9 +25,9 @@ from edge_age.errors import EdgeAgeError
 
 # A card whose chips were resized with bilinear_exact (every shipped card) gets its crop sampled straight at the
 # model's side: the same 2 x 2 bilinear taps as the chips' resize, at a cost that grows with the model's input,
-# not the face (lab/crop_cost.json). Other interpolations sample at about one source pixel per output pixel,
-# then resize with the spec's interpolation, capped so that a face filling a 12 MP photo costs no more than a
-# (4 x size)^2 sample.
+# not the face (lab/crop_cost.json). Other interpolations, and cards that denoise the crop before the resize,
+# sample at about one source pixel per output pixel, then resize with the spec's interpolation, capped so that a
+# face filling a 12 MP photo costs no more than a (4 x size)^2 sample.
 DIRECT_INTERPOLATION = "bilinear_exact"
 MAX_SAMPLE_FACTOR = 4
 DETECTORS = ("mtcnn", "haar", "blazeface")  # edge_age.data.faces; the first is what new framings are fitted for
@@ -181,10 +181,11 @@ def frame(det: Detection, framing: Framing) -> Square:
     return box_square(det, framing)
 
 
-def sample_side(square: Square, size: int, interpolation: str = DIRECT_INTERPOLATION) -> int:
-    """Pixels per side of the rotated sample: the model's size where the chips were resized bilinearly, else about
-    one per source pixel (at least the model's size, at most MAX_SAMPLE_FACTOR times it)."""
-    if interpolation == DIRECT_INTERPOLATION:
+def sample_side(square: Square, size: int, direct: bool) -> int:
+    """Pixels per side of the rotated sample: the model's size where the crop is sampled directly (see
+    DIRECT_INTERPOLATION), else about one per source pixel (at least the model's size, at most
+    MAX_SAMPLE_FACTOR times it)."""
+    if direct:
         return size
     return int(min(max(math.floor(square.side + 0.5), size), MAX_SAMPLE_FACTOR * size))
 
@@ -228,9 +229,9 @@ def _split(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i + carry, np.where(carry, 0, f)
 
 
-def crop_detection(img: np.ndarray, det: Detection, framing: Framing, size: int,
-                   interpolation: str = DIRECT_INTERPOLATION) -> tuple[np.ndarray, Square]:
+def crop_detection(img: np.ndarray, det: Detection, framing: Framing, size: int, direct: bool
+                   ) -> tuple[np.ndarray, Square]:
     """The face of ``det`` as an upright square crop (BGR), ready for ``prepare_face``; and its square.
-    ``size`` and ``interpolation`` are the card's (``PreprocessSpec``)."""
+    ``direct``: sampled straight at ``size`` (``preprocess.crop_face`` decides from the card)."""
     square = frame(det, framing)
-    return warp_square(img, square, sample_side(square, size, interpolation)), square
+    return warp_square(img, square, sample_side(square, size, direct)), square

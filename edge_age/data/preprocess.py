@@ -30,7 +30,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 import cv2  # noqa: E402  (after the cap above)
 import numpy as np
 
-from edge_age.data.framing import Detection, Framing, Square, crop_detection
+from edge_age.data.framing import DIRECT_INTERPOLATION, Detection, Framing, Square, crop_detection
 from edge_age.errors import EdgeAgeError
 
 # ImageNet statistics in 0-255 pixel units: the MobileNetV2 weights in the torch hub expect them,
@@ -216,7 +216,8 @@ def prepare_face(img_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 def crop_face(img_bgr: np.ndarray, det: Detection, spec: PreprocessSpec) -> tuple[np.ndarray, Square]:
     """The face of ``det`` framed and sampled as the card says (its framing, size and interpolation), ready for
     ``prepare_face``; and its square."""
-    return crop_detection(img_bgr, det, spec.framing, spec.size, spec.interpolation)
+    direct = spec.interpolation == DIRECT_INTERPOLATION and not spec.denoise  # denoising wants the face's own pixels
+    return crop_detection(img_bgr, det, spec.framing, spec.size, direct)
 
 
 def normalize(faces: np.ndarray, spec: PreprocessSpec, layout: str | None = None) -> np.ndarray:

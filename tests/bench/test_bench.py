@@ -79,7 +79,8 @@ def test_bench_produces_every_column(exported: dict, tmp_path: Path) -> None:
     assert len(result["rows"]) == 3
     # detect -> frame -> crop on a scene made from each photo, once for the card's detector, size and threads
     (key, photo), = result["photo_path"].items()
-    assert key == f"{exported['card'].preprocess.framing.detector} {exported['card'].preprocess.size}px, 1 thr"
+    spec = exported["card"].preprocess
+    assert key == f"{spec.framing.detector} {spec.size}px {spec.interpolation}, 1 thr"
     assert photo["photos"] == 3 and photo["found"] == 2  # the two faces are found, nothing in the gradient
     assert 0 < photo["p50_ms"] <= photo["p90_ms"] and 0 < photo["no_face_p50_ms"] <= photo["no_face_p90_ms"]
     for r in result["rows"]:  # photo -> age: the path before the model plus this file's own model time

@@ -3,6 +3,7 @@ package dev.edgeage.demo
 import android.content.Context
 import android.graphics.Bitmap
 import android.os.SystemClock
+import com.google.gson.JsonParser
 import dev.edgeage.demo.core.Choice
 import dev.edgeage.demo.core.FaceDetection
 import dev.edgeage.demo.core.Golden
@@ -31,6 +32,8 @@ class AgeEstimator(
     context: Context, threads: Int, useXnnpack: Boolean, private val flipAverage: Boolean = false,
 ) : AutoCloseable {
     val card: ModelCard
+    /** Why the crops may differ from the training crops (a card framed for another detector), or null. */
+    val framingNote: String?
     /** What the start-up check decided: the interpreter asked for, or the one without XNNPACK. */
     val choice: Choice
     private val interpreter: Interpreter
@@ -39,7 +42,14 @@ class AgeEstimator(
 
     init {
         val cardName = context.assets.list("")!!.first { it.endsWith(".json") }
-        card = ModelCard.parse(context.assets.open(cardName).bufferedReader().readText())
+        val parsed = ModelCard.parse(context.assets.open(cardName).bufferedReader().readText())
+        // The app detects with BlazeFace (FaceFinder): a card framed on another detector's boxes gets BlazeFace's own
+        // fit (edge_age/reference/framing_blazeface.json), as `edge-age predict --framing blazeface` would.
+        val detector = parsed.spec.framing.detector
+        card = if (detector == "blazeface") parsed else parsed.copy(spec = parsed.spec.copy(framing = ModelCard.framingOf(
+            JsonParser.parseString(context.assets.open(FaceFinder.FIT).bufferedReader().readText()).asJsonObject.getAsJsonObject("framing"))))
+        framingNote = if (detector == "blazeface") null else
+            "the card is framed for $detector; BlazeFace's own framing is used, the model was trained on $detector crops"
         input = ByteBuffer.allocateDirect(card.spec.size * card.spec.size * 3).order(ByteOrder.nativeOrder())
         output = ByteBuffer.allocateDirect(card.outputType.bytes).order(ByteOrder.nativeOrder())
         val model = mapAsset(context, card.modelFile)

@@ -38,38 +38,54 @@ class FaceFinder(context: Context, threads: Int) : AutoCloseable {
     private val pixels = IntArray(BlazeFace.SIDE * BlazeFace.SIDE)
 
     init {
-        val model = context.assets.openFd(BlazeFace.FILE).use { fd ->
+        val model = context.assets.openFd(FILE).use { fd ->
             FileInputStream(fd.fileDescriptor).channel.use { it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
         }
         interpreter = Interpreter(model, Interpreter.Options().setNumThreads(threads))
         val outputs = (0 until interpreter.outputTensorCount).map { interpreter.getOutputTensor(it).shape().last() }
         rawIndex = outputs.indexOf(16)
         scoreIndex = outputs.indexOf(1)
-        check(rawIndex >= 0 && scoreIndex >= 0) { "${BlazeFace.FILE}: outputs $outputs are not BlazeFace's" }
+        check(rawIndex >= 0 && scoreIndex >= 0) { "$FILE: outputs $outputs are not BlazeFace's" }
     }
 
     /** All faces of the first pass that finds any, largest first (edge_age.data.faces.detect_faces). */
     fun find(photo: Bitmap): List<FaceDetection> {
+        val (small, inv) = working(photo)
         for (pass in Cascade.PASSES) {
-            val found = Cascade.views(photo.width, photo.height, pass).flatMap { detect(photo, it) }
+            val found = Cascade.views(photo.width, photo.height, pass).flatMap { detect(small, inv, it) }
             val faces = if (pass.halves) Cascade.distinct(found) else found.sortedByDescending { it.box!!.w * it.box.h }
             if (faces.isNotEmpty()) return faces
         }
         return emptyList()
     }
 
-    private fun detect(photo: Bitmap, v: ViewSpec): List<FaceDetection> {
+    /**
+     * The photo at the cascade's working side, as Python downscales it first (OpenCV's area filter there): halved
+     * with filtering while more than twice too large, then scaled to the size Python's resize gives; and the factor
+     * from its pixels to the photo's.
+     */
+    private fun working(photo: Bitmap): Pair<Bitmap, Double> {
+        val scale = minOf(1.0, Cascade.WORKING_SIDE.toDouble() / maxOf(photo.width, photo.height))
+        if (scale >= 1.0) return photo to 1.0
+        var b = photo
+        while (maxOf(b.width, b.height) > 2 * Cascade.WORKING_SIDE) b = Bitmap.createScaledBitmap(b, b.width / 2, b.height / 2, true)
+        val w = Math.rint(photo.width * scale).toInt()
+        val h = Math.rint(photo.height * scale).toInt()
+        return Bitmap.createScaledBitmap(b, w, h, true) to 1.0 / scale
+    }
+
+    private fun detect(small: Bitmap, inv: Double, v: ViewSpec): List<FaceDetection> {
         val box = Letterbox.of(v.width, v.height)
         val f = v.forward()
         val s = box.scale
-        // photo -> view -> letterboxed input in one matrix; the clamped shader repeats edge pixels as Python's
-        // extended and turned views do (BORDER_REPLICATE); outside the letterbox stays black.
+        // working image -> photo (x inv) -> view -> letterboxed input in one matrix; the clamped shader repeats edge
+        // pixels as Python's extended and turned views do (BORDER_REPLICATE); outside the letterbox stays black.
         val m = Matrix().apply {
-            setValues(floatArrayOf((f[0] * s).toFloat(), (f[1] * s).toFloat(), (f[2] * s + box.px).toFloat(),
-                                   (f[3] * s).toFloat(), (f[4] * s).toFloat(), (f[5] * s + box.py).toFloat(), 0f, 0f, 1f))
+            setValues(floatArrayOf((f[0] * s * inv).toFloat(), (f[1] * s * inv).toFloat(), (f[2] * s + box.px).toFloat(),
+                                   (f[3] * s * inv).toFloat(), (f[4] * s * inv).toFloat(), (f[5] * s + box.py).toFloat(), 0f, 0f, 1f))
         }
         val paint = Paint(Paint.FILTER_BITMAP_FLAG).apply {
-            shader = BitmapShader(photo, Shader.TileMode.CLAMP, Shader.TileMode.CLAMP).apply { setLocalMatrix(m) }
+            shader = BitmapShader(small, Shader.TileMode.CLAMP, Shader.TileMode.CLAMP).apply { setLocalMatrix(m) }
         }
         val nw = maxOf(1, Math.rint(v.width * s).toInt())
         val nh = maxOf(1, Math.rint(v.height * s).toInt())
@@ -92,4 +108,10 @@ class FaceFinder(context: Context, threads: Int) : AutoCloseable {
     }
 
     override fun close() = interpreter.close()
+
+    companion object {
+        /** The detector's file and BlazeFace's framing fit, copied into the assets' detector/ by the build. */
+        const val FILE = "detector/${BlazeFace.FILE}"
+        const val FIT = "detector/framing_blazeface.json"
+    }
 }

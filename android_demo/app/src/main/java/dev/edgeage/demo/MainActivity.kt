@@ -92,12 +92,16 @@ class MainActivity : AppCompatActivity() {
     private fun rebuild() {
         estimator?.close()
         finder?.close()
-        finder = FaceFinder(this, threads)
+        finder = null
         estimator = try {
+            finder = FaceFinder(this, threads)
             // the mean of each face's and its mirror image's estimate: test MAE 4.989 -> 4.873 for the reference,
             // for a second pass of well under a millisecond beside the face detector's tens (benchmarks/photo_path.md)
             AgeEstimator(this, threads, xnnpack, flipAverage = true)
         } catch (e: IllegalStateException) {  // the start-up self-check refused the model on this phone
+            result.text = e.message
+            null
+        } catch (e: java.io.IOException) {  // a model, card or detector file missing from the assets
             result.text = e.message
             null
         }
@@ -106,14 +110,12 @@ class MainActivity : AppCompatActivity() {
     @Synchronized
     private fun estimateAll(bitmap: Bitmap): List<AgeResult> {
         val est = estimator ?: return emptyList()
-        return finder!!.find(bitmap).map { est.estimate(bitmap, it) }
+        val faces = finder ?: return emptyList()
+        return faces.find(bitmap).map { est.estimate(bitmap, it) }
     }
 
     private fun show(bitmap: Bitmap) {
         val results = estimateAll(bitmap)
-        // The app detects with BlazeFace; a card framed for another detector's boxes gets crops unlike Python's.
-        val detector = estimator?.card?.spec?.framing?.detector
-        val note = if (detector != null && detector != "blazeface") "\n(card framed for $detector, the app detects with BlazeFace)" else ""
         result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
             val range = estimator?.card?.interval?.of(it.age)?.let { iv -> "  [%.0f-%.0f]".format(iv[0], iv[1]) } ?: ""
             "age %.0f%s  (%.1f ms, %d thr%s)".format(it.age, range, it.inferenceMs, threads, when {
@@ -122,7 +124,7 @@ class MainActivity : AppCompatActivity() {
                 else -> ""
             })
         }
-        result.append(note)
+        estimator?.framingNote?.let { result.append("\n($it)") }
     }
 
     private fun startCamera() {
@@ -140,10 +142,7 @@ class MainActivity : AppCompatActivity() {
                 val results = estimateAll(bitmap)
                 runOnUiThread {
                     if (photo.visibility != View.VISIBLE) {
-                        // The app detects with BlazeFace; a card framed for another detector's boxes gets crops unlike Python's.
-        val detector = estimator?.card?.spec?.framing?.detector
-        val note = if (detector != null && detector != "blazeface") "\n(card framed for $detector, the app detects with BlazeFace)" else ""
-        result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
+                        result.text = if (results.isEmpty()) getString(R.string.no_face) else results.joinToString("\n") {
                             "age %.0f  (%.1f ms)".format(it.age, it.inferenceMs)
                         }
                     }

@@ -31,7 +31,8 @@ data class View(val back: DoubleArray, val angle: Double) {
 
 /**
  * BlazeFace full-range's decoding as edge_age/data/blazeface.py does it, operation for operation in doubles, so that
- * the same network outputs give the same detections, the same framing and the same crop bytes (golden-tested):
+ * the same network outputs give the same detections (to the last bits of exp, which the JVM and numpy may round
+ * differently), the same framing and the same crop bytes (golden-tested):
  * sigmoid scores, one 48 x 48 grid of fixed-size anchors, score-weighted NMS with sums taken one term at a time.
  */
 object BlazeFace {
@@ -39,8 +40,11 @@ object BlazeFace {
     const val GRID = 48
     const val FILE = "blazeface_full_range.tflite" // edge_age/detector/, copied into the app's assets
     private const val RAW_SCORE_LIMIT = 80.0
+    const val MIN_SCORE = 0.5 // blazeface.BlazeConfig
+    const val NMS_IOU = 0.3
+    const val MIN_SIZE = 24.0 // faces.DetectConfig.min_size: smallest face side in the view's pixels
 
-    fun decode(raw: FloatArray, logits: FloatArray, box: Letterbox, minScore: Double = 0.5, nmsIou: Double = 0.3): List<BlazeDetection> {
+    fun decode(raw: FloatArray, logits: FloatArray, box: Letterbox, minScore: Double = MIN_SCORE, nmsIou: Double = NMS_IOU): List<BlazeDetection> {
         require(raw.size == GRID * GRID * 16 && logits.size == GRID * GRID) { "BlazeFace outputs of unexpected size" }
         val found = ArrayList<BlazeDetection>()
         for (k in 0 until GRID * GRID) {
@@ -92,7 +96,7 @@ object BlazeFace {
      * One pass's faces in the photo, largest first (as edge_age.data.faces): a box turned with the view, and the eyes
      * (points 0 and 1). Faces narrower than [minSize] view pixels are dropped.
      */
-    fun inPhoto(found: List<BlazeDetection>, view: View, minSize: Double = 24.0): List<FaceDetection> {
+    fun inPhoto(found: List<BlazeDetection>, view: View, minSize: Double = MIN_SIZE): List<FaceDetection> {
         val sx = hypot(view.back[0], view.back[3])
         return found.filter { min(it.x2 - it.x1, it.y2 - it.y1) >= minSize }.map { d ->
             val w = d.x2 - d.x1

@@ -31,15 +31,18 @@ object Cascade {
     const val WORKING_SIDE = 2 * BlazeFace.SIDE // faces.WORKING_SIDE["blazeface"]
     const val PAD = 0.5 // faces.DetectConfig.pad: the extended canvas grows by this x the longest side per side
     const val HALF_WINDOW = 0.6 // faces.HALF_WINDOW
+    const val HALF_MIN_ASPECT = 1.2 // faces.HALF_MIN_ASPECT: no halves for a photo closer to square
     val PASSES = listOf(Pass(), Pass(halves = true), Pass(pad = true), Pass(angle = -25.0), Pass(angle = 25.0))
 
     /** The views of [pass] for a photo of [width] x [height]. */
     fun views(width: Int, height: Int, pass: Pass): List<ViewSpec> {
+        require(listOf(pass.pad, pass.angle != 0.0, pass.halves).count { it } <= 1) { "a pass does one thing: $pass" }
         val scale = minOf(1.0, WORKING_SIDE.toDouble() / max(width, height))
         val w = if (scale < 1) Math.rint(width * scale).toInt() else width
         val h = if (scale < 1) Math.rint(height * scale).toInt() else height
         val inv = 1.0 / scale
         if (pass.halves) {
+            if (max(w, h) < HALF_MIN_ASPECT * minOf(w, h)) return emptyList()
             return if (w >= h) {
                 val n = (HALF_WINDOW * w).toInt()
                 listOf(0, w - n).map { x0 -> ViewSpec(n, h, View(doubleArrayOf(inv, 0.0, x0 * inv, 0.0, inv, 0.0), 0.0)) }

@@ -22,12 +22,7 @@ data class Framing(
 )
 
 /** Image-left and image-right eye centres in image pixels. */
-data class Eyes(val lx: Double, val ly: Double, val rx: Double, val ry: Double) {
-    companion object {
-        /** From Android's FaceDetector, which gives the eye midpoint and distance (eyes taken as level). */
-        fun fromMidpoint(mx: Double, my: Double, distance: Double) = Eyes(mx - distance / 2, my, mx + distance / 2, my)
-    }
-}
+data class Eyes(val lx: Double, val ly: Double, val rx: Double, val ry: Double)
 
 /**
  * One face as a detector reports it: a box (pixel i covers [i, i+1)) found in the image turned by

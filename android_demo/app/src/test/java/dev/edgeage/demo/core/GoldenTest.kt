@@ -25,6 +25,7 @@ class GoldenTest {
         val card = ModelCard.parse(File(dir, "card.json").readText())
         val cases = dir!!.listFiles { f -> f.name.startsWith("case") && f.name.endsWith(".json") }!!.sortedBy { it.name }
         assertTrue("no golden cases in $dir", cases.isNotEmpty())
+        val detectorPasses = mutableSetOf<String>()
         for (caseFile in cases) {
             val c = JsonParser.parseString(caseFile.readText()).asJsonObject
             val img = RgbImage(c.get("width").asInt, c.get("height").asInt, File(dir, c.get("rgb").asString).readBytes())
@@ -48,14 +49,37 @@ class GoldenTest {
                 // From the detector's raw outputs on the pass's view: decode, map to the photo, frame, crop.
                 assertKotlinMakesTheView(caseFile.name, img.width, img.height, detector)
                 val found = detectionsFrom(dir, detector)
-                assertTrue("${caseFile.name}: Kotlin decoded no face", found.isNotEmpty())
+                val want = c.getAsJsonArray("detections").map { d -> d.asJsonArray.map { it.asDouble } }
+                assertEquals("${caseFile.name}: faces decoded", want.size, found.size)
+                for ((w, f) in want.zip(found)) {
+                    assertSameDetection(caseFile.name, FaceDetection(FaceBox(w[0], w[1], w[2], w[3]), f.angle, Eyes(w[4], w[5], w[6], w[7])), f)
+                }
                 assertSameDetection(caseFile.name, face!!, found[0])
+                detectorPasses.add(detector.getAsJsonObject("pass").toString())
                 Preprocessor.inputTensor(img, found[0], caseCard)
             }
             assertEquals("${caseFile.name}: tensor length", expected.size, got.size)
             val diffs = expected.indices.count { expected[it] != got[it] }
             assertEquals("${caseFile.name} (${c.get("what").asString}): bytes differing from Python", 0, diffs)
         }
+        // Every pass of the cascade was decoded from raw outputs at least once (the synthetic cases need no data).
+        assertEquals("passes covered by detector cases", Cascade.PASSES.size, detectorPasses.size)
+        assertSameCascade(JsonParser.parseString(File(dir, "cascade.json").readText()).asJsonObject)
+    }
+
+    /** The app's cascade constants are Python's (edge_age.data.faces, edge_age.data.blazeface). */
+    private fun assertSameCascade(c: com.google.gson.JsonObject) {
+        assertEquals(c.get("working_side").asInt, Cascade.WORKING_SIDE)
+        assertEquals(c.get("half_window").asDouble, Cascade.HALF_WINDOW, 0.0)
+        assertEquals(c.get("half_min_aspect").asDouble, Cascade.HALF_MIN_ASPECT, 0.0)
+        assertEquals(c.get("pad").asDouble, Cascade.PAD, 0.0)
+        assertEquals(c.get("side").asInt, BlazeFace.SIDE)
+        assertEquals(c.get("grid").asInt, BlazeFace.GRID)
+        assertEquals(c.get("min_size").asDouble, BlazeFace.MIN_SIZE, 0.0)
+        assertEquals(c.get("min_score").asDouble, BlazeFace.MIN_SCORE, 0.0)
+        assertEquals(c.get("nms_iou").asDouble, BlazeFace.NMS_IOU, 0.0)
+        val passes = c.getAsJsonArray("passes").map { it.asJsonObject }.map { Pass(it.get("pad").asBoolean, it.get("angle").asDouble, it.get("halves").asBoolean) }
+        assertEquals(passes, Cascade.PASSES)
     }
 
     private fun floatsFile(f: File): FloatArray {
