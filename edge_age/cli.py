@@ -15,8 +15,10 @@ from typing import Any, Sequence
 
 from edge_age import __version__, fileio
 from edge_age.cli_types import Parser, add_artifact, config_from_args, resolve_artifact
-from edge_age.data.commands import add_data_args, add_data_commands, data_config
+from edge_age.data.commands import add_data_args, add_data_commands, data_config, data_kinds, data_reads
 from edge_age.errors import EdgeAgeError
+from edge_age.fileio import Output, Read
+from edge_age.formats import bundled_reference, model_files, read_kinds
 from edge_age.quiet import VERBOSE_ENV, quiet_libraries
 
 
@@ -135,6 +137,65 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if all("error" not in r for r in result["rows"]) else 1
 
 
+# What each command writes and reads, for the one check every output passes before any work (fileio.check_outputs,
+# called by main): an output may never be an input, a model file or its card, nor lie inside a folder the command
+# reads. Each parser names its function with set_defaults(files=...); data's are in edge_age.data.commands.
+Files = tuple[list[Output], list[Read]]
+
+
+def _models_read(paths: Sequence[Path | str] | None) -> list[Read]:
+    """Model files (each with its card) and model folders; none named: the bundled reference."""
+    return [Read(f) for m in (paths or [bundled_reference()]) for f in model_files(m)]
+
+
+def _cache(args: argparse.Namespace) -> Output:
+    return Output("--cache-dir", getattr(args, "cache_dir", None), folder=True)
+
+
+def _train_files(args: argparse.Namespace) -> Files:
+    others = [Read(p) for p in (args.framing, args.teacher, args.recipe) if p and Path(p).exists()]
+    return [Output("--out", args.out, folder=True), _cache(args)], [*data_reads(args.data), *others]
+
+
+def _eval_files(args: argparse.Namespace) -> Files:
+    from edge_age.eval.config import EvalConfig
+
+    out = EvalConfig(str(args.model), split=args.split, out=args.out and str(args.out)).out_dir()
+    outputs = [Output("--json", args.json), Output("--out", out, folder=True),
+               Output("--report", args.report, folder=True), _cache(args)]
+    return outputs, [*_models_read([args.model]), *data_reads(args.data)]
+
+
+def _export_files(args: argparse.Namespace) -> Files:
+    framing = [Read(args.framing)] if args.framing and Path(args.framing).exists() else []
+    reads = [Read(args.checkpoint), *data_reads(args.data), *data_reads(args.calib_data), *framing]
+    return [Output("--out", args.out, folder=True), _cache(args)], reads
+
+
+def _predict_files(args: argparse.Namespace) -> Files:
+    video = args.video is not None or args.camera is not None
+    outputs = [Output("--json", args.json), Output("--annotate", args.annotate, folder=not video)]
+    inputs = [Read(p) for p in (*args.images, *([args.video] if args.video else []))]
+    return outputs, [*inputs, *_models_read([args.model] if args.model else None)]
+
+
+def _bench_files(args: argparse.Namespace) -> Files:
+    from edge_age.data.sources import IMAGE_SUFFIXES
+
+    outputs = [Output("--json", args.json), Output("--md", args.md), Output("--csv", args.csv),
+               Output("--plot", args.plot, writes=IMAGE_SUFFIXES)]
+    models = [Read(f) for p in args.paths for f in ((p,) if Path(p).is_dir() else model_files(p))]
+    return outputs, [*models, *data_reads(args.data)]
+
+
+def _models_files(args: argparse.Namespace) -> Files:
+    return [Output("--json", args.json)], [Read(f) for f in args.folders]
+
+
+def _check_files(args: argparse.Namespace) -> Files:
+    return [Output("--json", args.json)], _models_read(args.models)
+
+
 def _add_train(sub: Any) -> None:
     """`train`: options from edge_age.train.config."""
     from edge_age.train.config import add_train_args  # no torch import
@@ -145,7 +206,7 @@ def _add_train(sub: Any) -> None:
                                     "metrics.csv, loss.png into --out. Interrupt and re-run with --resume to continue.")
     add_data_args(tr, negatable=True)
     add_train_args(tr)
-    tr.set_defaults(func=cmd_train)
+    tr.set_defaults(func=cmd_train, files=_train_files)
 
 
 def _add_eval(sub: Any) -> None:
@@ -158,7 +219,7 @@ def _add_eval(sub: Any) -> None:
     add_artifact(ev, "model", "MODEL", "best.pt checkpoint, or an exported .onnx/.tflite file", "--model")
     add_data_args(ev)
     add_eval_args(ev)
-    ev.set_defaults(func=cmd_eval)
+    ev.set_defaults(func=cmd_eval, files=_eval_files)
 
 
 def _add_export(sub: Any) -> None:
@@ -170,7 +231,7 @@ def _add_export(sub: Any) -> None:
                                     "model card NAME.json; every file is re-run and compared with PyTorch on val.")
     add_artifact(ex, "checkpoint", "CHECKPOINT", "runs/NAME/best.pt", "--checkpoint")
     add_export_args(ex)
-    ex.set_defaults(func=cmd_export)
+    ex.set_defaults(func=cmd_export, files=_export_files)
 
 
 def _add_predict(sub: Any) -> None:
@@ -183,7 +244,7 @@ def _add_predict(sub: Any) -> None:
                                     "is one face crop already); --json adds the eye points and the crop fed to the "
                                     "model, --annotate draws that crop.")
     add_predict_args(pr)
-    pr.set_defaults(func=cmd_predict)
+    pr.set_defaults(func=cmd_predict, files=_predict_files)
 
 
 def _add_models(sub: Any) -> None:
@@ -194,7 +255,7 @@ def _add_models(sub: Any) -> None:
                                     "folder and the folders named: format, size, input side, val MAE from its card.")
     mo.add_argument("folders", nargs="*", help="more folders to search")
     mo.add_argument("--json", type=Path, default=None, help="write the list as JSON (- for stdout)")
-    mo.set_defaults(func=cmd_models)
+    mo.set_defaults(func=cmd_models, files=_models_files)
 
 
 def _add_check(sub: Any) -> None:
@@ -210,7 +271,7 @@ def _add_check(sub: Any) -> None:
     ch.add_argument("models", nargs="*", type=Path, help="model files (default: the bundled reference model)")
     ch.add_argument("--threads", type=THREADS, default=0, help="runtime threads (default: all cores)")
     ch.add_argument("--json", type=Path, default=None, help="write the verdicts as JSON (- for stdout)")
-    ch.set_defaults(func=cmd_check)
+    ch.set_defaults(func=cmd_check, files=_check_files)
 
 
 def _add_bench(sub: Any) -> None:
@@ -221,7 +282,7 @@ def _add_bench(sub: Any) -> None:
                         description="Benchmark every model file (default: export/ of this folder, else the bundled reference) on each runtime "
                                     "and thread count; speed-ups are against fp32 ResNet18/50 rows of the same run.")
     add_bench_args(be)
-    be.set_defaults(func=cmd_bench)
+    be.set_defaults(func=cmd_bench, files=_bench_files)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = "edge-age " + " ".join(shlex.quote(a) for a in argv)
     args.argv = argv
     try:
+        fileio.check_outputs(*args.files(args), kinds={**data_kinds(), **read_kinds()})  # before any work
         return int(args.func(args) or 0)
     except EdgeAgeError as e:
         if args.debug:

@@ -11,10 +11,12 @@ import glob
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from edge_age.errors import EdgeAgeError
 
@@ -39,6 +41,96 @@ def check_target(path: Path) -> None:
         raise EdgeAgeError(f"is {kind}; refusing to replace it (name a regular file)", path)
     if path.parent.exists() and not path.parent.is_dir():
         raise EdgeAgeError(f"cannot write here: {path.parent} is a file, not a folder", path)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What one output option of a command names: a file (``--json``) or a folder the command writes into
+    (``--out``, ``--annotate``). ``writes``: suffixes of files the command reads that this option writes too
+    (``--plot``'s ``.png``)."""
+
+    option: str
+    path: str | Path | None  # None: not asked for
+    folder: bool = False
+    writes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a command reads: a file (an input, the model file, its card), or a folder. ``whole``: every file in
+    the folder is read (a dataset folder, bench's model folders), so nothing may be written inside it; off for
+    a folder the command reads only named files from (a CSV dataset's images), which no output folder may be."""
+
+    path: str | Path
+    whole: bool = True
+
+
+def check_outputs(outputs: Iterable[Output], reads: Iterable[Read], kinds: Mapping[str, str] | None = None) -> None:
+    """The one check every command's outputs pass before any work: an output may never be a file the command
+    reads (an input, a model file, its card), nor lie inside a folder it reads; and an output file may not
+    carry the suffix of a kind of file the command reads (``kinds``: ``{".jpg": "an image", ...}``), which is
+    how ``predict --json *.jpg`` hands the first image to ``--json``. A one-line error names the option and
+    the file; nothing has been written."""
+    seen = [_Where(Path(r.path), r.whole) for r in reads]  # each read stat'ed once (predict may read thousands)
+    for out in outputs:
+        if out.path is None or is_stdout(out.path):
+            continue
+        path = Path(out.path)
+        where = _Where(path, True)
+        for src in seen:
+            _refuse_overlap(out, where, src)
+        kind = next((k for s, k in (kinds or {}).items() if path.name.lower().endswith(s) and s not in out.writes),
+                    None)
+        if kind and not out.folder:
+            raise EdgeAgeError(f"{out.option} names {kind} file, a kind of file edge-age reads, not what "
+                               f"{out.option} writes; refusing to write over it (did the shell put a file list "
+                               f"where the value of {out.option} goes?)", path)
+
+
+class _Where:
+    """A path as the overlap check compares it: links resolved, its inode (hard links), whether a folder."""
+
+    def __init__(self, path: Path, whole: bool) -> None:
+        self.path, self.whole = path, whole
+        try:
+            self.real = os.path.realpath(path)
+        except (OSError, ValueError):  # a name the OS refuses (a NUL byte): compare it as written
+            self.real = os.path.abspath(path)
+        try:
+            st = os.stat(path)
+            self.inode, self.is_dir = (st.st_dev, st.st_ino), stat.S_ISDIR(st.st_mode)
+        except (OSError, ValueError):
+            self.inode, self.is_dir = None, False
+
+    def same(self, other: "_Where") -> bool:
+        return self.real == other.real or (self.inode is not None and self.inode == other.inode)
+
+    def within(self, folder: "_Where") -> bool:
+        return self.same(folder) or self.real.startswith(folder.real.rstrip(os.sep) + os.sep)
+
+
+def _refuse_overlap(out: Output, path: _Where, src: _Where) -> None:
+    if src.is_dir and src.whole and path.within(src):
+        raise EdgeAgeError(f"{out.option} is inside {src.path}, a folder this command reads; write outside it",
+                           path.path)
+    if src.is_dir and not src.whole and out.folder and path.same(src):
+        raise EdgeAgeError(f"{out.option} is {src.path}, the folder this command reads its images from; "
+                           "write elsewhere", path.path)
+    if not src.is_dir and path.same(src):
+        also = "" if str(path.path) == str(src.path) else f" ({src.path})"
+        raise EdgeAgeError(f"{out.option} names a file this command reads{also}: an input, the model or its card; "
+                           f"refusing to write over it (name another {'folder' if out.folder else 'file'})", path.path)
+
+
+def check_file_name(name: str | None, option: str) -> None:
+    """A name that becomes part of a file name (``export --name``) is a file name, not a path: no path separator,
+    no ``..``, not empty (``--name ../../x`` would write outside ``--out``)."""
+    if name is None:
+        return
+    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if not name.strip() or ".." in name or any(s in name for s in seps) or "\0" in name:
+        raise EdgeAgeError(f"{option} {name!r} is not a file name: a name has no path separator or '..' and is not "
+                           "empty (choose the folder with --out)")
 
 
 def _clean_stale_temps(path: Path) -> None:
@@ -163,15 +255,19 @@ def staging_folder(out: str | Path) -> Path:
     return staging
 
 
-def swap_in_folder(staging: Path, out: Path, replaceable: set[str]) -> None:
+def swap_in_folder(staging: Path, out: Path, replaceable: set[str], index: str | None = None) -> None:
     """Make ``staging`` the content of ``out`` so that a reader (or a kill) sees the old set or the new.
 
-    ``replaceable``: the names the output owns. When ``out`` holds nothing else the folders are swapped
-    by two renames; otherwise (an --out shared with other files) the old card is removed first and the
-    files are moved in one by one, the new card (the ``.json``) last: a kill midway leaves no card that
-    describes a mixed set.
+    ``replaceable``: the names the output owns; ``index``: the one of them that describes the set (the model
+    card, ``labels.csv``; default: the ``.json`` files). When ``out`` holds nothing else the folders are
+    swapped by two renames; otherwise (an --out shared with other files) the old index is removed first and
+    the files are moved in one by one, the new index last: a kill midway leaves no index that describes a
+    mixed set.
     """
     import shutil
+
+    def is_index(p: Path) -> bool:
+        return p.name == index if index else p.suffix == ".json"
 
     if not out.exists():
         staging.rename(out)
@@ -184,10 +280,10 @@ def swap_in_folder(staging: Path, out: Path, replaceable: set[str]) -> None:
         staging.rename(out)
         shutil.rmtree(old)
         return
-    new = sorted(staging.iterdir(), key=lambda p: p.suffix == ".json")  # card last
+    new = sorted(staging.iterdir(), key=is_index)  # the index last
     for p in out.iterdir():
-        if p.name in replaceable and p.suffix == ".json":
-            p.unlink()  # no card describes a mixed set while files move
+        if p.name in replaceable and is_index(p):
+            p.unlink()  # no index describes a mixed set while files move
     for p in new:
         os.replace(p, out / p.name)
     names = {p.name for p in new}
@@ -195,6 +291,26 @@ def swap_in_folder(staging: Path, out: Path, replaceable: set[str]) -> None:
         if p.name in replaceable and p.name not in names:
             p.unlink()  # a file of the old set that the new one does not have
     shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | Path, replaceable: set[str], index: str | None = None) -> Iterator[Path]:
+    """An output that is a set of files plus an index (an export and its card, ``data wild``'s scenes and
+    ``labels.csv``), replaced as a whole: the caller writes into the yielded staging folder beside ``out``
+    (:func:`staging_folder`); on success it is swapped in (:func:`swap_in_folder`), on any failure or
+    interrupt it is removed and ``out`` keeps its previous complete set."""
+    import shutil
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EdgeAgeError("exists and is not a folder", out)  # before any work, not after it
+    staging = staging_folder(out)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    swap_in_folder(staging, out, replaceable, index)
 
 
 @contextlib.contextmanager

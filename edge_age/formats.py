@@ -137,3 +137,14 @@ def card_path(model_file: str | Path) -> Path:
     f = format_of(p)
     stem = p.name[: -len(f.suffix)] if f and p.name.endswith(f.suffix) else p.stem
     return p.with_name(f"{stem}.json")
+
+
+def model_files(model_file: str | Path) -> tuple[Path, ...]:
+    """What reading a model file reads: the file, and for an exported file the card beside it."""
+    p = Path(model_file)
+    return (p, card_path(p)) if format_of(p) else (p,)
+
+
+def read_kinds() -> dict[str, str]:
+    """Suffixes of the model files edge-age reads (no output option writes one), by what they are."""
+    return {**{Path(f.suffix).suffix: "a model" for f in FORMATS}, ".pt": "a checkpoint"}

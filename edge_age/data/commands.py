@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_age.cli_types import POSITIVE_INT, SEED, add_renamed
-from edge_age.data.sources import SCHEMES
+from edge_age.data.containers import ARCHIVE_SUFFIXES
+from edge_age.data.sources import IMAGE_SUFFIXES, SCHEMES
+from edge_age.fileio import Output, Read
 from edge_age.data.framing import DETECTORS
 from edge_age.data.split import SPLIT_CHOICES
 
@@ -45,6 +47,30 @@ def data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = Non
 
     return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=bool(args.detect_faces),
                       split=SplitConfig(seed=seed), limit=limit)
+
+
+def data_reads(path: str | Path | None) -> list[Read]:
+    """What reading a dataset reads: its folder (every file in it) or archive, or a CSV file and the folder it
+    names its images from."""
+    if not path:
+        return []
+    p = Path(path)
+    return [Read(p), Read(p.parent, whole=False)] if p.suffix.lower() == ".csv" and p.is_file() else [Read(p)]
+
+
+def data_kinds() -> dict[str, str]:
+    """Suffixes of the dataset files edge-age reads, by what they are (for :func:`edge_age.fileio.check_outputs`)."""
+    return {**{s: "an image" for s in IMAGE_SUFFIXES}, **{s: "an archive" for s in ARCHIVE_SUFFIXES}}
+
+
+def data_files(args: argparse.Namespace) -> tuple[list[Output], list[Read]]:
+    """``data report|wild|framing``'s outputs (``--out``: a folder; framing's old spelling, a .json file) and
+    what they read, for the check every command's outputs pass (``cli.main``)."""
+    from edge_age.data.dataset import default_data
+
+    folder = not (args.data_command == "framing" and args.out.suffix.lower() == ".json")
+    outputs = [Output("--out", args.out, folder=folder), Output("--cache-dir", getattr(args, "cache_dir", None), True)]
+    return outputs, data_reads(args.data or default_data())
 
 
 def cmd_data_report(args: argparse.Namespace) -> int:
@@ -134,3 +160,5 @@ def add_data_commands(sub: Any) -> None:
                          "eyes too, several times faster) or haar (OpenCV cascades); default: %(default)s")
     wi.set_defaults(func=cmd_data_wild)
     fr.set_defaults(func=cmd_data_framing)
+    for p in (rep, wi, fr):
+        p.set_defaults(files=data_files)

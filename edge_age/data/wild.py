@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -146,12 +147,21 @@ def read_truth(labels: Path) -> dict[str, Square]:
     return out
 
 
+def scene_names(folder: Path, n: int) -> set[str]:
+    """The files a set of ``n`` scenes in ``folder`` owns: ``labels.csv`` and the scenes, old and new (a folder
+    shared with other files keeps those)."""
+    old = {p.name for p in folder.glob("*.jpg") if re.fullmatch(r"\d{5}\.jpg", p.name)} if folder.is_dir() else set()
+    return {LABELS, *old, *(f"{k:05d}.jpg" for k in range(n))}
+
+
 def wild_command(cfg: "DataConfig", split: str, out: Path, wild: WildConfig, progress: bool) -> int:
-    """``edge-age data wild``: the scenes of one split, written to ``out`` with ``labels.csv``."""
+    """``edge-age data wild``: the scenes of one split, written to ``out`` with ``labels.csv``, replacing the
+    previous set as a whole (an interrupted run leaves it as it was, never a labels.csv of other scenes)."""
     from edge_age.data.dataset import split_samples
 
     ls, samples = split_samples(cfg, split)
-    n = write_wild(ls, samples, out, wild, progress)
+    with fileio.staged_folder(out, scene_names(out, len(samples)), index=LABELS) as staging:
+        n = write_wild(ls, samples, staging, wild, progress)
     print(f"wrote {n} scenes of the {split} split and {LABELS} to {out}")
     print(next_step(split, cfg.path, out))
     return 0

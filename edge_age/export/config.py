@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from edge_age import fileio
 from edge_age.cli_types import POSITIVE_INT, add_renamed, config_from_args, default_of, number
 
 from edge_age.errors import EdgeAgeError
@@ -29,6 +30,9 @@ class ExportConfig:
     qat_epochs: float = 0.0  # > 0: quantization-aware fine-tuning for the int8 TFLite file
     flip_average: bool = False  # every file averages each face's estimate with its mirror image's
     framing: str | None = None  # a `data framing` fit to put in the card instead of the checkpoint's
+
+    def __post_init__(self) -> None:
+        fileio.check_file_name(self.name, "--name")  # a stem inside --out, never a path out of it
 
     def rows(self) -> list[ExportFormat]:
         """The formats-table rows asked for. An option that no chosen row takes is an error, not ignored
@@ -57,7 +61,8 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=d("out"),
                    help="output folder, replaced as a whole (default: runs/export/NAME; the committed references "
                         "under export/ change only when named here)")
-    p.add_argument("--name", default=d("name"), help="file name stem (default: the model name)")
+    p.add_argument("--name", default=d("name"),
+                   help="file name stem inside --out, not a path (default: the model name)")
     p.add_argument("--data", default=d("data"),
                    help="the dataset whose val split proves the files and whose train split calibrates them "
                         "(default: the checkpoint's; same split seed)")

@@ -10,7 +10,6 @@ constant-output int8 files are the most reported failure of these converters.
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -222,17 +221,13 @@ def export_checkpoint(
     card = _new_card(cfg, ckpt, name, spec, data_cfg, ref, float(np.abs(ref - val_ages).mean()), len(val_faces),
                      None if calib is None else len(calib), command)
     job = _write_job(cfg, ckpt, spec, card, calib, ds, progress)
-    staging = fileio.staging_folder(out)
-    try:
+    owned = {f"{name}.json"} | {f"{name}{f.suffix}" for f in FORMATS}
+    with fileio.staged_folder(out, owned, index=f"{name}.json") as staging:  # a failure leaves the previous set
         failures = _write_all(rows, job, staging, out, name, card, (val_faces, val_ages, ref), progress, log)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # the previous set in ``out`` stays untouched
-        raise
-    log(format_card(card))
-    if failures and not cfg.allow_degraded:
-        _drop_degraded(card, staging)
-        card.write(staging / f"{name}.json")
-    fileio.swap_in_folder(staging, out, {f"{name}.json"} | {f"{name}{f.suffix}" for f in FORMATS})
+        log(format_card(card))
+        if failures and not cfg.allow_degraded:
+            _drop_degraded(card, staging)
+            card.write(staging / f"{name}.json")
     if failures and not cfg.allow_degraded:
         raise EdgeAgeError(
             "int8 export degraded (collapse guard): " + "; ".join(failures)

@@ -3,6 +3,7 @@ non-zero exits where a run cannot go on, and in bulk runs the bad items skipped 
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -187,3 +188,107 @@ def test_bench_and_eval_with_missing_files(tmp_path: Path) -> None:
     write_jpg(tmp_path / "x.jpg", FACE)
     r = _cli("eval", str(tmp_path / "x.jpg"), cwd=tmp_path)
     assert r.returncode == 2 and "unsupported model file type '.jpg'" in r.stderr
+
+
+# Issue 34, item 1: an output may never be an input, a model file, its card, or inside a folder the command reads.
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes: what a refused command must leave as it was."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _overwrite_case(case: str, tmp: Path) -> tuple[list[str], Path, str]:
+    """(argv, the file or folder the command must not write, the option the error must name)."""
+    import shutil
+
+    from edge_age.formats import bundled_reference, card_path
+
+    models = tmp / "models"
+    models.mkdir()
+    for f in (bundled_reference(), card_path(bundled_reference())):
+        shutil.copy(f, models / f.name)
+    model, card = models / bundled_reference().name, models / card_path(bundled_reference()).name
+    a, b = (write_jpg(tmp / f"{n}.jpg", face_image(30 + 20 * i, i, size=96)) for i, n in enumerate("ab"))
+    data = make_utk(tmp / "utk", n_per_age=1)
+    os.link(card, tmp / "card_link.json")  # the card under another name: the same file
+    ev = ["eval", str(model), "--data", str(data), "--split", "all", "--no-progress", "--cache-dir", str(tmp / "c")]
+    bench = ["bench", str(model), "--no-peak", "--runs", "1", "--warmup", "0", "--min-seconds", "0"]
+    return {
+        # `predict --json *.jpg`: the shell hands a.jpg to --json
+        "predict_glob_into_json": (["predict", "--crops", "--json", str(a), str(b), "--model", str(model)], a,
+                                   "--json"),
+        "predict_json_is_an_input": (["predict", "--crops", str(a), "--model", str(model), "--json", str(a)], a,
+                                     "--json"),
+        "predict_json_is_the_card": (["predict", "--crops", str(a), "--model", str(model), "--json", str(card)], card,
+                                     "--json"),
+        "predict_json_is_a_hard_link_of_the_card": (["predict", "--crops", str(a), "--model", str(model), "--json",
+                                                     str(tmp / "card_link.json")], card, "--json"),
+        "predict_annotate_is_an_input": (["predict", "--crops", str(a), "--model", str(model), "--annotate", str(a)], a,
+                                         "--annotate"),
+        "eval_json_is_the_model": ([*ev, "--json", str(model)], model, "--json"),
+        "eval_json_is_the_card": ([*ev, "--json", str(card)], card, "--json"),
+        "eval_out_in_the_data": ([*ev, "--out", str(data / "eval")], data, "--out"),
+        "eval_report_in_the_data": ([*ev, "--out", str(tmp / "e"), "--report", str(data / "rep")], data, "--report"),
+        "bench_md_is_the_card": ([*bench, "--md", str(card)], card, "--md"),
+        "bench_json_in_a_model_folder": (["bench", str(models), "--no-peak", "--runs", "1", "--warmup", "0",
+                                          "--min-seconds", "0", "--json", str(models / "b.json")], models, "--json"),
+        "check_json_is_the_card": (["check", str(model), "--json", str(card)], card, "--json"),
+        "models_json_in_a_searched_folder": (["models", str(models), "--json", str(models / "list.json")], models,
+                                             "--json"),
+        "data_report_out_in_the_data": (["data", "report", "--data", str(data), "--out", str(data / "r"),
+                                         "--no-progress"], data, "--out"),
+        "data_report_cache_in_the_data": (["data", "report", "--data", str(data), "--out", str(tmp / "r"),
+                                           "--cache-dir", str(data / "cache"), "--no-progress"], data, "--cache-dir"),
+        "train_out_in_the_data": (["train", "--data", str(data), "--out", str(data / "run"), "--epochs", "1",
+                                   "--max-steps", "1", "--threads", "1", "--no-progress",
+                                   "--cache-dir", str(tmp / "c")],
+                                  data, "--out"),
+    }[case]
+
+
+OVERWRITE_CASES = ["predict_glob_into_json", "predict_json_is_an_input", "predict_json_is_the_card",
+                   "predict_json_is_a_hard_link_of_the_card",
+                   "predict_annotate_is_an_input", "eval_json_is_the_model", "eval_json_is_the_card",
+                   "eval_out_in_the_data", "eval_report_in_the_data", "bench_md_is_the_card",
+                   "bench_json_in_a_model_folder", "check_json_is_the_card", "models_json_in_a_searched_folder",
+                   "data_report_out_in_the_data", "data_report_cache_in_the_data", "train_out_in_the_data"]
+
+
+@pytest.mark.parametrize("case", OVERWRITE_CASES)
+def test_no_output_is_written_over_an_input_a_model_its_card_or_into_a_folder_read(case: str, tmp_path: Path,
+                                                                                   capsys) -> None:
+    argv, victim, option = _overwrite_case(case, tmp_path)
+    before = _tree(tmp_path)
+    capsys.readouterr()
+    rc = main(argv)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1 and err[0].startswith("edge-age: error:"), err
+    assert option in err[0] and victim.name in err[0], err[0]
+    assert _tree(tmp_path) == before  # nothing written, nothing replaced
+
+
+def test_every_output_option_of_every_command_goes_through_the_check(tmp_path: Path) -> None:
+    """Each command declares what it writes and reads (``files``), and every output option it has is among what
+    it declares: an output option added without a declaration fails here."""
+    from edge_age.cli import build_parser
+
+    def leaves(parser: argparse.ArgumentParser, prefix: list[str]):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield prefix, parser
+        for name, p in (subs[0].choices.items() if subs else ()):
+            yield from leaves(p, prefix + [name])
+
+    outputs = ("--json", "--csv", "--md", "--plot", "--out", "--annotate", "--report", "--cache-dir")
+    positional = {"eval": ["m.onnx"], "export": ["c.pt"]}
+    seen = set()
+    for cmd, p in leaves(build_parser(), []):
+        options = [o for a in p._actions for o in a.option_strings if o in outputs]
+        argv = [*cmd, *positional.get(cmd[0], [])] + [x for o in options for x in (o, str(tmp_path / o.strip("-")))]
+        args = build_parser().parse_args(argv)
+        assert callable(getattr(args, "files", None)), f"{' '.join(cmd)} declares no files"
+        declared = {o.option: Path(o.path) for o in args.files(args)[0] if o.path is not None}
+        for o in options:
+            assert declared.get(o) == tmp_path / o.strip("-"), f"{' '.join(cmd)} {o} is not checked"
+            seen.add(o)
+    assert seen == set(outputs)

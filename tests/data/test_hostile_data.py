@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import face_image, make_utk, write_jpg
 from edge_age.cli import main
@@ -170,3 +171,53 @@ def test_a_full_disk_is_a_one_line_error_and_leaves_no_temp_file(utk_dir: Path, 
     assert "Traceback" not in "\n".join(err)
     assert not list(tmp_path.rglob("*.tmp"))
     assert os.replace is not full
+
+
+# Issue 34, items 2 and 3: `data wild` never writes into its own data, and replaces its set of scenes as a whole.
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["the_data_folder", "inside_the_data_folder", "the_csv_folder"])
+def test_data_wild_refuses_an_out_in_its_own_data(where: str, tmp_path: Path, capsys) -> None:
+    from conftest import make_csv
+
+    if where == "the_csv_folder":
+        data = make_csv(tmp_path / "ds", n_per_age=1)  # ds/labels.csv naming ds/images/*.jpg
+        out = data.parent
+    else:
+        data = make_utk(tmp_path / "chips", n_per_age=1)
+        out = data if where == "the_data_folder" else data / "wild"
+    before = _tree(tmp_path)
+    rc = main(["data", "wild", "--data", str(data), "--split", "all", "--out", str(out), "--no-progress"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1 and "--out" in err[0] and str(out) in err[0], err
+    assert _tree(tmp_path) == before  # no scene, no labels.csv dropped into the data
+
+
+def test_an_interrupted_data_wild_rerun_leaves_the_previous_set(utk_dir: Path, tmp_path: Path, monkeypatch,
+                                                               capsys) -> None:
+    from edge_age.data import wild
+
+    out = tmp_path / "wild"
+    run = ["data", "wild", "--data", str(utk_dir), "--split", "all", "--out", str(out), "--no-progress"]
+    assert main([*run, "--limit", "12"]) == 0
+    before = _tree(out)
+    real, placed = wild.place, []
+
+    def killed(*args, **kw):
+        placed.append(1)
+        if len(placed) > 5:
+            raise KeyboardInterrupt  # Ctrl-C half-way through the new set
+        return real(*args, **kw)
+
+    monkeypatch.setattr(wild, "place", killed)
+    assert main([*run, "--limit", "12", "--scene-seed", "1"]) == 130
+    assert _tree(out) == before  # labels.csv still describes the scenes beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["UTKFace", "wild"]  # no staging folder left behind
+    monkeypatch.undo()
+    assert main([*run, "--limit", "7", "--scene-seed", "1"]) == 0  # a smaller set replaces the larger one whole
+    rows = (out / "labels.csv").read_text().splitlines()[1:]
+    assert sorted(p.name for p in out.iterdir() if p.name != "labels.csv") == sorted(r.split(",")[0] for r in rows)
+    assert 0 < len(rows) <= 7

@@ -198,6 +198,41 @@ def test_swap_refuses_a_file_in_place_of_the_folder(tmp_path: Path) -> None:
     assert out.read_text() == "a file"
 
 
+
+def test_a_staged_folder_is_swapped_in_whole_or_not_at_all(tmp_path: Path) -> None:
+    """The one staging/swap of sets of files plus an index (export's files and card, data wild's scenes and
+    labels.csv): an interrupt leaves the previous set; a smaller new set leaves none of the old files behind."""
+    out = tmp_path / "set"
+    out.mkdir()
+    for name, text in (("0.jpg", "old0"), ("1.jpg", "old1"), ("index.csv", "0.jpg\n1.jpg\n")):
+        (out / name).write_text(text)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(KeyboardInterrupt):
+        with fileio.staged_folder(out, {"0.jpg", "1.jpg", "index.csv"}, index="index.csv") as staging:
+            (staging / "0.jpg").write_text("new0")
+            raise KeyboardInterrupt
+    assert (out / "0.jpg").read_text() == "old0" and sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+    with fileio.staged_folder(out, {"0.jpg", "1.jpg", "index.csv"}, index="index.csv") as staging:
+        (staging / "0.jpg").write_text("new0")
+        (staging / "index.csv").write_text("0.jpg\n")
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"0.jpg": "new0", "index.csv": "0.jpg\n",
+                                                              "notes.txt": "mine"}
+
+
+@pytest.mark.parametrize("name", ["../../x", "sub/x", "..", "", " ", "a\\b", "x..y"])
+def test_export_name_is_a_file_name_not_a_path(name: str, tmp_path: Path, capsys) -> None:
+    """Issue 34, item 4: ``--name ../../x`` wrote NAME.json and the model files outside --out."""
+    ckpt = tmp_path / "run" / "best.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"never read: the name is refused first")
+    out = tmp_path / "a" / "b" / "out"
+    rc = main(["export", str(ckpt), "--out", str(out), "--name", name, "--no-progress"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1 and "--name" in err[0] and "not a file name" in err[0], err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["run", "run/best.pt"]
+    with pytest.raises(EdgeAgeError, match="--name"):
+        ExportConfig(str(ckpt), name=name)  # the library entry point refuses it too
+
 def test_exported_files_take_pixels(exported: dict) -> None:
     """Contract 1: normalisation is inside every exported file; the int8 TFLite input is pixel - 128."""
     import numpy as np
