@@ -10,6 +10,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import math
 import os
 import stat
 import sys
@@ -198,9 +199,32 @@ def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite number (NaN, +-infinity) replaced by None, JSON's null, and numpy scalars
+    as Python numbers. Every JSON edge-age writes is strict JSON -- Python's json would write the bare tokens
+    ``NaN`` and ``Infinity``, which strict parsers (JavaScript's ``JSON.parse``, Go's, jq's) refuse -- so a
+    number that is not a number reads as "no value". Numbers a reader computes with (a card's intervals and
+    golden ages, an age) are checked where they are made and read; null there is refused by name."""
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if hasattr(obj, "dtype") and hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
+        obj = obj.item()  # a numpy scalar (np.float32 is no float: json would have written its str)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """``obj`` as strict JSON text (:func:`finite_json`; ``allow_nan=False`` makes any slip an error, never
+    a bare NaN). Everything edge-age writes as JSON goes through here: files, JSON lines, ONNX metadata."""
+    return json.dumps(finite_json(obj), indent=indent, sort_keys=False, default=str, allow_nan=False)
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    """``obj`` as indented JSON into ``path``, or onto standard output for ``-``."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    """``obj`` as indented strict JSON (:func:`json_text`) into ``path``, or onto standard output for ``-``."""
+    write_text(path, json_text(obj) + "\n")
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:

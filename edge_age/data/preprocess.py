@@ -103,6 +103,9 @@ class PreprocessSpec:
             margin = kw.pop("face_margin")
             kw.setdefault("framing", Framing.from_margin(margin).to_dict())
         kw.pop("extra", None)  # an unused field of older cards
+        for key in ("denoise", "deblur", "input_pixels"):  # flags: "no" or 0 would read as a truth value
+            if key in kw and not isinstance(kw[key], bool):
+                raise EdgeAgeError(f"preprocessing spec: {key} must be true or false, got {kw[key]!r}")
         if "framing" in kw:
             kw["framing"] = Framing.from_dict(kw["framing"])
         for key in ("mean", "std"):

@@ -16,6 +16,7 @@ from edge_age.eval.config import EvalConfig
 from edge_age.eval.metrics import DECADES, Bounds, age_metrics, card_bounds, coverage_of, decade_confusion, format_metrics
 from edge_age.runtime.batch import predict_all
 from edge_age.runtime.flip import averages_mirror
+from edge_age.runtime.outputs import not_an_age
 
 
 def face_rows(names: list[str], y: np.ndarray, p: np.ndarray, bounds: Bounds) -> list[dict[str, Any]]:
@@ -60,6 +61,23 @@ def _scored_faces(cfg: EvalConfig, predictor: Any, progress: bool, log: Callable
     return data, ds, idx
 
 
+def _with_ages(model: str | Path, names: list[str], y: np.ndarray, p: np.ndarray,
+               log: Callable[[str], None]) -> tuple[list[str], np.ndarray, np.ndarray, list[dict[str, str]]]:
+    """The faces the model gave an age: a NaN or infinite output is an error of that face, left out of every
+    metric, named in ``model_errors`` (and logged); a model that gave no face an age is an error."""
+    reasons = [not_an_age(a) for a in p]
+    errors = [{"name": n, "error": r} for n, r in zip(names, reasons) if r]
+    if not errors:
+        return names, y, p, errors
+    if len(errors) == len(names):
+        raise EdgeAgeError(f"the model gave no age for any of the {len(names)} faces ({errors[0]['error']}; "
+                           f"first: {errors[0]['name']})", Path(model))
+    log(f"  {len(errors)} face(s) without an age left out of every metric ({errors[0]['error']}; first: "
+        f"{errors[0]['name']}; all in model_errors of metrics.json)")
+    keep = np.array([r is None for r in reasons])
+    return [n for n, k in zip(names, keep) if k], y[keep], p[keep], errors
+
+
 def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots, metrics.json and
@@ -69,14 +87,14 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     _check_outputs(cfg)
     predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
     data, ds, idx = _scored_faces(cfg, predictor, progress, log)
-    y = ds.faces.ages[idx]
+    names = [ds.faces.names[i] for i in idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
+    names, y, p, errors = _with_ages(cfg.model, names, ds.faces.ages[idx], p, log)
     m = age_metrics(y, p)
     bounds = card_bounds(predictor, p)  # once: for the coverage and for predictions.csv
     interval = coverage_of(y, bounds)
     if interval:
         m["interval"] = interval
-    names = [ds.faces.names[i] for i in idx]
     groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)
     if groups:
         m["by_group"] = by_group(y, p, groups)
@@ -89,7 +107,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     conf = plots.confusion(decade_confusion(y, p), DECADES, out_dir / "confusion.png", title)
     result = {"command": command, "model": str(cfg.model), "runtime": predictor.runtime,
               "flip_average": averages_mirror(predictor), "data": data.to_dict(), "split": cfg.split, "metrics": m,
-              "skipped": len(ds.problems),
+              "skipped": len(ds.problems), **({"model_errors": errors} if errors else {}),
               "plots": [str(x) for x in (scatter, conf) if x is not None]}
     if cfg.json:
         fileio.write_json(cfg.json, result)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import warnings
 from pathlib import Path
@@ -38,7 +37,8 @@ def write_int8(job: "WriteJob", path: Path) -> str:
 
 def _set_metadata(model: onnx.ModelProto, spec: PreprocessSpec, card: dict[str, Any]) -> None:
     del model.metadata_props[:]
-    for key, value in ((META_SPEC, json.dumps(spec.to_dict())), (META_CARD, json.dumps(card))):
+    for key, value in ((META_SPEC, fileio.json_text(spec.to_dict(), indent=None)),
+                       (META_CARD, fileio.json_text(card, indent=None))):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
 

@@ -8,15 +8,24 @@ is read, not as a KeyError deep inside a consumer. The Kotlin core reads the sam
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec
+from edge_age.data.sources import MAX_AGE
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import card_path
 from edge_age.runtime.golden import MAX_GOLDEN
+
+# A band's errors (estimate minus true age) lie within this many years, twice the oldest age a label may
+# have: beyond it a number is no age error. Its band edges (predicted ages) lie within MAX_AGE.
+ABSURD_YEARS = 2 * MAX_AGE
+# The widest golden bound a card may state (years): the stored ones are 0.1 to 4; a collapsed kernel is off by
+# tens of years, and a wider bound would let it pass.
+MAX_TOLERANCE = 10.0
 
 # Fields whose JSON type is checked when a card is read (beyond the preprocessing spec).
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -53,6 +62,7 @@ class ModelCard:
         """A card from its JSON; ``ValueError``/``KeyError``/``TypeError`` say what is wrong."""
         if not isinstance(d, dict):
             raise TypeError("not a JSON object")
+        _check_finite(d, "")
         missing = [k for k in ("name", "model", "preprocess") if k not in d]
         if missing:
             raise KeyError(f"no {', '.join(missing)}")
@@ -81,27 +91,69 @@ def _numbers(value: Any, n: int | None = None) -> bool:
     return ok and (n is None or len(value) == n)
 
 
+def _check_finite(value: Any, where: str) -> None:
+    """Every number anywhere in the card is finite: Python's json reads the bare tokens NaN, Infinity and
+    -Infinity (which edge-age never writes, :func:`edge_age.fileio.finite_json`) as floats, and a NaN compares
+    false with everything, so it would slip through every range check below. ``where``: the field's path."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{where}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value}, not a finite number")
+
+
+def _check_golden(fmt: str, g: Any) -> None:
+    n = g.get("n") if isinstance(g, dict) else None
+    if not (isinstance(n, int) and not isinstance(n, bool) and 0 < n <= MAX_GOLDEN and _numbers(g.get("ages"), n)
+            and _numbers(g.get("ages_safe"), n)
+            and _numbers([g.get("tolerance"), g.get("tolerance_safe", g.get("tolerance"))])
+            and isinstance(g.get("seed"), int) and 0 <= g["seed"] < 2 ** 64):
+        raise ValueError(f"files.{fmt}.golden needs a seed (0 .. 2^64-1), n (1 .. {MAX_GOLDEN}) and n ages, "
+                         "n ages_safe and a tolerance")
+    for key in ("tolerance", "tolerance_safe"):
+        if key in g and not 0 < g[key] <= MAX_TOLERANCE:
+            raise ValueError(f"files.{fmt}.golden.{key} is {g[key]}: a bound on a median difference of ages is "
+                             f"above 0 and at most {MAX_TOLERANCE} years (a wider one checks nothing)")
+
+
+def _check_interval(fmt: str, iv: Any) -> None:
+    bands = iv.get("bands") if isinstance(iv, dict) else None
+    if not (isinstance(bands, list) and bands and _numbers([iv.get("level")])
+            and all(isinstance(b, dict) and _numbers([b.get("from")]) and _numbers(b.get("err"), 2) for b in bands)):
+        raise ValueError(f"files.{fmt}.interval needs a level and bands of from and err [low, high]")
+    if not 0 < iv["level"] < 1:
+        raise ValueError(f"files.{fmt}.interval.level is {iv['level']}: a coverage level is between 0 and 1")
+    edges = [b["from"] for b in bands]
+    if edges[0] != 0 or any(a >= b for a, b in zip(edges, edges[1:])) or edges[-1] > MAX_AGE:
+        raise ValueError(f"files.{fmt}.interval bands must start from 0 and rise (to at most {MAX_AGE:g}): {edges}")
+    for i, b in enumerate(bands):
+        lo, hi = b["err"]
+        if lo > hi:
+            raise ValueError(f"files.{fmt}.interval.bands[{i}].err {b['err']} is inverted (low above high)")
+        if max(abs(lo), abs(hi)) > ABSURD_YEARS:
+            raise ValueError(f"files.{fmt}.interval.bands[{i}].err {b['err']} is absurd: an error beyond "
+                             f"{ABSURD_YEARS:g} years")
+
+
+def _check_output(fmt: str, out: Any) -> None:
+    """The output shape the card states (where it does) is one number per face: batch x 1 x ..."""
+    shape = out.get("shape") if isinstance(out, dict) else None
+    if shape is not None and not (_numbers(shape) and shape and all(d == 1 for d in shape[1:])):
+        raise ValueError(f"files.{fmt}.output.shape {shape} is not one age per face (batch x 1)")
+
+
 def _check_entry(fmt: str, entry: Any) -> None:
-    """A file entry's parts that the runtime computes with: golden outputs and per-face intervals."""
+    """A file entry's parts that the runtime computes with: golden outputs, per-face intervals, output shape."""
     if not isinstance(entry, dict) or not isinstance(entry.get("file", ""), str):
         raise TypeError(f"files.{fmt} is not a file entry")
-    g = entry.get("golden")
-    if g is not None:
-        n = g.get("n") if isinstance(g, dict) else None
-        if not (isinstance(n, int) and not isinstance(n, bool) and 0 < n <= MAX_GOLDEN and _numbers(g.get("ages"), n) and _numbers(g.get("ages_safe"), n)
-                and _numbers([g.get("tolerance"), g.get("tolerance_safe", g.get("tolerance"))])
-                and isinstance(g.get("seed"), int) and 0 <= g["seed"] < 2 ** 64):
-            raise ValueError(f"files.{fmt}.golden needs a seed (0 .. 2^64-1), n (1 .. {MAX_GOLDEN}) and n ages, "
-                             "n ages_safe and a tolerance")
-    iv = entry.get("interval")
-    if iv is not None:
-        bands = iv.get("bands") if isinstance(iv, dict) else None
-        if not (isinstance(bands, list) and bands and _numbers([iv.get("level")])
-                and all(isinstance(b, dict) and _numbers([b.get("from")]) and _numbers(b.get("err"), 2) for b in bands)):
-            raise ValueError(f"files.{fmt}.interval needs a level and bands of from and err [low, high]")
-        edges = [b["from"] for b in bands]
-        if edges[0] != 0 or any(a >= b for a, b in zip(edges, edges[1:])):
-            raise ValueError(f"files.{fmt}.interval bands must start from 0 and rise: {edges}")
+    if entry.get("golden") is not None:
+        _check_golden(fmt, entry["golden"])
+    if entry.get("interval") is not None:
+        _check_interval(fmt, entry["interval"])
+    _check_output(fmt, entry.get("output"))
 
 
 def file_entry(predictor: Any) -> dict[str, Any] | None:
@@ -124,3 +176,7 @@ def read_card(model_file: str | Path, required: bool = True) -> ModelCard | None
         return ModelCard.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError) as e:
         raise EdgeAgeError(f"model card is not valid edge-age JSON ({e})", path) from e
+    except EdgeAgeError as e:  # the preprocessing spec's own checks: name the card, not the model file
+        if e.path is not None:
+            raise
+        raise EdgeAgeError(f"model card: {e.reason}", path) from e

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from importlib import metadata
 import json
 import platform
@@ -51,8 +52,19 @@ def golden_of(predictor: Any) -> dict[str, Any] | None:
 
 
 def _diffs(ages: list[float], want: list[float]) -> tuple[float, float]:
-    d = np.abs(np.asarray(ages) - np.asarray(want))
+    """Median and largest |difference|; infinite when any age is not a number (NaN or infinite outputs)."""
+    d = np.abs(np.asarray(ages, np.float64) - np.asarray(want, np.float64))
+    if not np.isfinite(d).all():
+        return math.inf, math.inf
     return float(np.median(d)), float(d.max())
+
+
+def _off(median: float | None, short: bool = False) -> str:
+    """How far a path's ages are off the golden ones, in words (a cached verdict holds an infinite median,
+    the mark of NaN or infinite outputs, as null: strict JSON)."""
+    if median is None or not math.isfinite(median):
+        return "non-finite ages" if short else "non-finite ages (NaN or infinite) for the file's golden inputs"
+    return f"{median:.1f}" if short else f"ages {median:.1f} years (median) off the file's golden outputs"
 
 
 def run_check(predictor: Any, make_safe: Callable[[], Any], golden: dict[str, Any]) -> Verdict:
@@ -139,12 +151,12 @@ def checked(predictor: Any, make_safe: Callable[[], Any]) -> Any:
     if verdict.ok:
         return predictor
     if verdict.safe_ok:
-        print(f"edge-age: {path.name}: this machine's {predictor.runtime} gives ages {verdict.median_diff:.1f} years "
-              f"(median) off the file's golden outputs; using its safe path ({SAFE_PATH[predictor.runtime]}), "
+        print(f"edge-age: {path.name}: this machine's {predictor.runtime} gives {_off(verdict.median_diff)}; "
+              f"using its safe path ({SAFE_PATH[predictor.runtime]}), "
               "which reproduces them", file=sys.stderr)
         return make_safe()
-    raise EdgeAgeError(f"this machine's {predictor.runtime} gives ages {verdict.median_diff:.1f} years (median) off "
-                       f"the file's golden outputs, and {verdict.safe_median_diff:.1f} on its safe path "
+    raise EdgeAgeError(f"this machine's {predictor.runtime} gives {_off(verdict.median_diff)}, "
+                       f"and {_off(verdict.safe_median_diff, short=True)} on its safe path "
                        f"({SAFE_PATH[predictor.runtime]}): its ages would be wrong; try another model file "
                        "or runtime version", path)
 

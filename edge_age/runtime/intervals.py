@@ -9,6 +9,7 @@ a wider interval than a 5-year-old one. Imports no torch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,18 @@ def interval(ages: np.ndarray, fitted: dict[str, Any]) -> tuple[np.ndarray, np.n
     bands = fitted["bands"]  # the card's own edges: a card fitted with other bands stays right
     err = np.asarray([b["err"] for b in bands])[_band(ages, [b["from"] for b in bands])]
     return np.maximum(ages - err[:, 1], 0.0), np.maximum(ages - err[:, 0], 0.0)
+
+
+def valid(lo: float, hi: float) -> bool:
+    """Whether ``[lo, hi]`` is an interval: both ends finite and ``lo <= hi``."""
+    return math.isfinite(lo) and math.isfinite(hi) and lo <= hi
+
+
+def within(lo: float, hi: float, max_width: float) -> bool:
+    """Whether a face's interval passes a ``--max-uncertainty`` gate of ``max_width`` years: a valid interval
+    (:func:`valid`) at most that wide. Never ``hi - lo > max_width`` alone: NaN compares false with
+    everything, and an inverted interval is negatively wide, so both would pass as sure."""
+    return valid(lo, hi) and hi - lo <= max_width
 
 
 def coverage(true: np.ndarray, lo: np.ndarray, hi: np.ndarray, bands: list[tuple[int, int]]) -> dict[str, Any]:

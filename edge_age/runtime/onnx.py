@@ -12,6 +12,7 @@ from edge_age.data.preprocess import PreprocessSpec, normalize
 from edge_age.errors import EdgeAgeError
 from edge_age.formats import META_SPEC
 from edge_age.runtime.card import read_card
+from edge_age.runtime.outputs import check_output_shape
 
 
 class OnnxPredictor:
@@ -51,6 +52,9 @@ class OnnxPredictor:
         side = inp[0].shape[2]
         if isinstance(side, int) and side != self.spec.size:
             raise EdgeAgeError(f"input side {side} differs from the card's size {self.spec.size}", self.path)
+        size = self.spec.size
+        check_output_shape(self.path, self.session.get_outputs()[0].shape, inp[0].shape[0],
+                           lambda n: self.predict(np.zeros((n, size, size, 3), np.uint8)))
 
     @property
     def data_config(self) -> dict[str, Any] | None:

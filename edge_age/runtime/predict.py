@@ -2,7 +2,8 @@
 
 Each image is a photo in which every face is found and framed as the model's card says (box, eyes,
 rotation), or with ``--crops`` one face crop (the whole image, centre-squared). Bad files are reported, counted and
-skipped; the exit code is non-zero only when no image could be processed.
+skipped, and so is a face the model gives no age (a NaN or infinite output, :mod:`edge_age.runtime.outputs`); the
+exit code is non-zero only when no image could be processed (no face of it got an age).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from edge_age.runtime.predict_config import PredictConfig
 from edge_age.runtime import load_predictor
 from edge_age.runtime.card import file_entry
 from edge_age.runtime.flip import averages_mirror
+from edge_age.runtime.outputs import not_an_age
 
 def default_model() -> Path:
     """The reference int8 TFLite file bundled with the package (formats.REFERENCE_MODEL)."""
@@ -122,8 +124,10 @@ def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | No
     if fitted:
         lo, hi = (float(v[0]) for v in intervals.interval(np.array([age]), fitted))
         r.update(interval=[round(lo, 1), round(hi, 1)], std=round((hi - lo) / (2 * intervals.Z80), 2))
-        if cfg.max_uncertainty is not None and hi - lo > cfg.max_uncertainty:
-            r["abstained"] = f"{fitted['level']:.0%} interval {hi - lo:.0f} years wide > --max-uncertainty"
+        if cfg.max_uncertainty is not None and not intervals.within(lo, hi, cfg.max_uncertainty):
+            r["abstained"] = (f"{fitted['level']:.0%} interval {hi - lo:.0f} years wide > --max-uncertainty"
+                              if intervals.valid(lo, hi) else f"{fitted['level']:.0%} interval [{lo}, {hi}] is "
+                              "not finite or is inverted: no uncertainty to gate on")
     if cfg.min_face is not None and d["box"] and min(d["box"][2:]) < cfg.min_face:
         r["abstained"] = f"face {min(d['box'][2:]):.0f} px < --min-face"
     where = f"{path}\t{','.join(str(round(v)) for v in box)}"
@@ -131,6 +135,25 @@ def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | No
         r["age"] = None
         return f"{where}\tabstained: {r['abstained']}", r
     return f"{where}\t{age:.1f}" + (f"\t{r['interval'][0]:.0f}-{r['interval'][1]:.0f}" if fitted else ""), r
+
+
+def _image_results(path: Path, faces: list[Face], ages: list[float], fitted: dict[str, Any] | None,
+                   cfg: PredictConfig) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """One image's printed lines, JSON entries and annotation labels. A face whose model output is not a
+    number (NaN, infinite) is an error of that face: named on stderr and in its entry, counted, never an age."""
+    lines, entries, labels = [], [], []
+    for k, (f, a) in enumerate(zip(faces, ages), 1):
+        why = not_an_age(a)
+        if why:
+            print(f"edge-age: skipped {path}: face {k} of {len(faces)}: {why}", file=sys.stderr)
+            entries.append({"file": str(path), "face": k, **f.as_dict(), "error": why})
+            labels.append("!")
+            continue
+        line, r = _face_result(path, f, a, fitted, cfg)
+        lines.append(line)
+        entries.append(r)
+        labels.append("?" if r["abstained"] else f"{a:.0f}")
+    return lines, entries, labels
 
 
 def header(fitted: dict[str, Any] | None) -> str:
@@ -171,15 +194,14 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
             print(f"edge-age: skipped {e}", file=sys.stderr)
             results.append({"file": str(path), "error": e.reason})
             continue
-        labels = []
-        for f, a in zip(faces, ages):
-            line, r = _face_result(path, f, a, fitted, cfg)
-            if not said_header:
-                log(header(fitted))  # before the first face line
-                said_header = True
+        lines, entries, labels = _image_results(path, faces, ages, fitted, cfg)
+        if lines and not said_header:
+            log(header(fitted))  # before the first face line
+            said_header = True
+        for line in lines:
             log(line)
-            results.append(r)
-            labels.append("?" if r["abstained"] else f"{a:.0f}")
+        results += entries
+        failed += not lines  # no face of it got an age: it could not be scored
         if cfg.annotate and _write_annotated(annotated[i], img, faces, labels):
             n_annotated += 1
     _counts(images, results, failed, predictor)
@@ -209,7 +231,9 @@ def _write_annotated(path: Path, img: np.ndarray, faces: list[Face], labels: lis
 def _counts(images: list[Path], results: list[dict[str, Any]], failed: int, predictor: Any) -> None:
     n_faces = sum(1 for r in results if "error" not in r)
     abstained = sum(1 for r in results if r.get("abstained"))
+    face_errors = sum(1 for r in results if "error" in r and "face" in r)
     print(f"{len(images)} image(s), {n_faces} face(s), " + (f"{abstained} abstained, " if abstained else "")
+          + (f"{face_errors} face error(s) (no age from the model), " if face_errors else "")
           + f"{failed} skipped  [{predictor.name}, {predictor.runtime}]", file=sys.stderr)
 
 

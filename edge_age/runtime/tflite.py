@@ -15,6 +15,7 @@ from edge_age.data.preprocess import dequantize, normalize, quantize
 from edge_age.errors import EdgeAgeError
 from edge_age.quiet import native_stderr_off
 from edge_age.runtime.card import read_card
+from edge_age.runtime.outputs import check_output_shape
 
 
 def interpreter_class() -> Any:
@@ -62,6 +63,8 @@ class TFLitePredictor:
         shape = list(self.inp["shape"])
         if len(shape) != 4 or shape[3] != 3 or shape[1] != self.spec.size:
             raise EdgeAgeError(f"input shape {shape} is not 1x{self.spec.size}x{self.spec.size}x3 (NHWC)", self.path)
+        check_output_shape(self.path, list(self.out["shape"]), shape[0],
+                           lambda n: self._output(np.zeros((self.spec.size, self.spec.size, 3), np.uint8)))
 
     @property
     def data_config(self) -> dict[str, Any] | None:
@@ -79,13 +82,17 @@ class TFLitePredictor:
             return quantize(x, scale, zp, self.inp["dtype"])
         return x.astype(self.inp["dtype"])
 
+    def _output(self, face: np.ndarray) -> np.ndarray:
+        """The file's output for one uint8 face, dequantized (one number: checked at load)."""
+        self.interp.set_tensor(self.inp["index"], self.input_tensor(face))
+        self.interp.invoke()
+        y = self.interp.get_tensor(self.out["index"])
+        if self.out["dtype"] in (np.int8, np.uint8):
+            y = dequantize(y, *self.out["quantization"])
+        return np.asarray(y)
+
     def predict(self, faces: np.ndarray) -> np.ndarray:
         out = np.empty(len(faces), np.float32)
         for i, face in enumerate(faces):
-            self.interp.set_tensor(self.inp["index"], self.input_tensor(face))
-            self.interp.invoke()
-            y = self.interp.get_tensor(self.out["index"])
-            if self.out["dtype"] in (np.int8, np.uint8):
-                y = dequantize(y, *self.out["quantization"])
-            out[i] = float(np.asarray(y).reshape(-1)[0])
+            out[i] = float(self._output(face).reshape(-1)[0])
         return out

@@ -9,7 +9,6 @@ light and pose, the mean much less. The card's 80% interval is given around that
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from edge_age.data.preprocess import prepare_face
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime import intervals, load_predictor
 from edge_age.runtime.card import file_entry
+from edge_age.runtime.outputs import not_an_age
 from edge_age.runtime.predict import Face, annotate, default_model, faces_in
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -166,12 +166,17 @@ class _Writer:
             self.tmp.unlink(missing_ok=True)
 
 
-def _score_frame(frame: np.ndarray, predictor: Any) -> tuple[list[Face], list[float]]:
+def _score_frame(frame: np.ndarray, predictor: Any) -> tuple[list[Face], list[float], list[dict[str, Any]]]:
+    """The frame's faces and their ages, and the faces the model gave no age (a NaN or infinite output: their
+    box and why; never tracked, averaged or written as an age)."""
     faces = faces_in(frame, True, predictor.spec)
     if not faces:
-        return [], []
+        return [], [], []
     crops = np.stack([prepare_face(f.crop, predictor.spec) for f in faces])
-    return faces, [float(a) for a in predictor.predict(crops)]
+    ages = [float(a) for a in predictor.predict(crops)]
+    errors = [{"box": f.as_dict()["box"], "error": not_an_age(a)} for f, a in zip(faces, ages) if not_an_age(a)]
+    scored = [(f, a) for f, a in zip(faces, ages) if not_an_age(a) is None]
+    return [f for f, _ in scored], [a for _, a in scored], errors
 
 
 def _run(cfg: VideoConfig, predictor: Any, tracker: Tracker, lines: list[dict[str, Any]]) -> tuple[int, bool]:
@@ -181,11 +186,12 @@ def _run(cfg: VideoConfig, predictor: Any, tracker: Tracker, lines: list[dict[st
     writer, n, ok = None, 0, False
     try:
         for i, t, frame, rate in _frames(cfg):
-            faces, ages = _score_frame(frame, predictor)
+            faces, ages, no_age = _score_frame(frame, predictor)
             found = [f.as_dict() for f in faces]
             tracks = tracker.assign([d["box"] for d in found], i)
             entries = [_face_entry(d, tr, a, tr.add(d["box"], a, i), fitted) for d, tr, a in zip(found, tracks, ages)]
-            lines.append({"frame": i, "time_s": round(t, 3), "faces": entries})
+            lines.append({"frame": i, "time_s": round(t, 3), "faces": entries,
+                          **({"face_errors": no_age} if no_age else {})})
             if cfg.annotate:
                 writer = writer or _Writer(Path(cfg.annotate), rate, frame.shape)
                 writer.write(annotate(frame, faces, [f"#{e['track']} {e['track_age']:.0f}" for e in entries]))
@@ -212,8 +218,10 @@ def track_video(cfg: VideoConfig, log: Callable[[str], None] = print) -> dict[st
     fps = n / max(time.perf_counter() - t0, 1e-9)
     tracks = [tr.summary() for tr in tracker.all()]
     if cfg.json:
-        fileio.write_text(cfg.json, "".join(json.dumps(x) + "\n" for x in lines + tracks))
+        fileio.write_text(cfg.json, "".join(fileio.json_text(x, indent=None) + "\n" for x in lines + tracks))
     log(f"{n} frame(s), {len(tracks)} track(s), {fps:.1f} frames/s end to end [{predictor.name}, {predictor.runtime}]")
+    if no_age := sum(len(x.get("face_errors", ())) for x in lines):
+        log(f"  {no_age} face(s) left out: the model's output was NaN or infinite, not an age")
     for tr in tracks:
         log(f"  track {tr['track']}: age {tr['age']:.1f} (std {tr['age_std']:.1f} over {tr['frames']} frames)")
     return {"frames": n, "fps": fps, "tracks": tracks, "interrupted": interrupted}
