@@ -163,7 +163,11 @@ def _eval_files(args: argparse.Namespace) -> Files:
     out = EvalConfig(str(args.model), split=args.split, out=args.out and str(args.out)).out_dir()
     outputs = [Output("--json", args.json), Output("--out", out, folder=True),
                Output("--report", args.report, folder=True), _cache(args)]
-    return outputs, [*_models_read([args.model]), *data_reads(args.data)]
+    return outputs, [*_models_read([args.model]), *data_reads(args.data), *_framing_read(args)]
+
+
+def _framing_read(args: argparse.Namespace) -> list[Read]:
+    return [Read(args.framing)] if getattr(args, "framing", None) and Path(args.framing).exists() else []
 
 
 def _export_files(args: argparse.Namespace) -> Files:
@@ -176,7 +180,7 @@ def _predict_files(args: argparse.Namespace) -> Files:
     video = args.video is not None or args.camera is not None
     outputs = [Output("--json", args.json), Output("--annotate", args.annotate, folder=not video)]
     inputs = [Read(p) for p in (*args.images, *([args.video] if args.video else []))]
-    return outputs, [*inputs, *_models_read([args.model] if args.model else None)]
+    return outputs, [*inputs, *_models_read([args.model] if args.model else None), *_framing_read(args)]
 
 
 def _bench_files(args: argparse.Namespace) -> Files:

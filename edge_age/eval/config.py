@@ -15,6 +15,7 @@ from typing import Any
 from edge_age.cli_types import POSITIVE_INT, SEED, THREADS, default_of, number
 from edge_age.data.split import SPLIT_CHOICES
 from edge_age.runtime.flip import FLIP_AVERAGE_HELP
+from edge_age.runtime.predict_config import FRAMING_HELP
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class EvalConfig:
     threads: int = 0  # 0: all cores (the runtime's default)
     cache_dir: str | None = None
     flip_average: bool = False  # mean of each face's and its mirror image's estimate (two passes)
+    framing: str | None = None  # with --detect-faces: detect and frame with this fit instead of the card's
 
     def out_dir(self) -> Path:
         # Not next to the model: that may be the committed export/ folder.
@@ -58,3 +60,4 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=number(int, 1, 4096), default=d("batch_size"), help="(default: %(default)s)")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
     p.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    p.add_argument("--framing", default=d("framing"), metavar="FIT", help="with --detect-faces: " + FRAMING_HELP)

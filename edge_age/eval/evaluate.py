@@ -85,7 +85,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     from edge_age.runtime import load_predictor
 
     _check_outputs(cfg)
-    predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average)
+    predictor = load_predictor(cfg.model, threads=cfg.threads or None, flip_average=cfg.flip_average, framing=cfg.framing)
     data, ds, idx = _scored_faces(cfg, predictor, progress, log)
     names = [ds.faces.names[i] for i in idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)

@@ -31,11 +31,23 @@ class Predictor(Protocol):
 
 
 def load_predictor(path: str | Path, threads: int | None = None, check: bool = True,
-                   flip_average: bool = False) -> Predictor:
+                   flip_average: bool = False, framing: str | None = None) -> Predictor:
     """Open any supported model file by its suffix. ``check``: an exported file whose card has golden
     outputs is checked against them on its first use on this machine (:mod:`edge_age.runtime.check`).
     ``flip_average``: every estimate is the mean of the face's and its mirror image's
-    (:mod:`edge_age.runtime.flip`; two model passes per face)."""
+    (:mod:`edge_age.runtime.flip`; two model passes per face). ``framing``: detect and frame photos with this fit
+    (a bundled detector's name, a ``data framing`` folder or its framing.json) instead of the card's."""
+    predictor = _open_checked(path, threads, check, flip_average)
+    if framing:
+        from dataclasses import replace
+
+        from edge_age.data.framing_fit import load_fit
+
+        predictor.spec = replace(predictor.spec, framing=load_fit(framing)[0])
+    return predictor
+
+
+def _open_checked(path: str | Path, threads: int | None, check: bool, flip_average: bool) -> Predictor:
     predictor = open_model(path, threads)
     if check and not str(path).lower().endswith((".pt", ".pth")):
         try:

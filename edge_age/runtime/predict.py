@@ -178,7 +178,7 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
     images = [Path(p) for p in cfg.images]
     _check_options(cfg)
     annotated = annotation_paths(images, Path(cfg.annotate)) if cfg.annotate else []
-    predictor = load_predictor(model, threads=cfg.threads or None, flip_average=cfg.flip_average)
+    predictor = load_predictor(model, threads=cfg.threads or None, flip_average=cfg.flip_average, framing=cfg.framing)
     fitted = (file_entry(predictor) or {}).get("interval")  # the card's 80% intervals, where it has them
     if cfg.max_uncertainty is not None and not fitted:
         raise EdgeAgeError("--max-uncertainty needs per-face intervals, and this file's model card has none "

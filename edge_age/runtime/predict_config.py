@@ -25,6 +25,7 @@ class PredictConfig:
     max_uncertainty: float | None = None  # abstain when the 80% interval is wider (years)
     min_face: int | None = None  # abstain when the detected face is smaller (pixels, box side)
     flip_average: bool = False  # mean of each face's and its mirror image's estimate (two passes)
+    framing: str | None = None  # detect and frame with this fit instead of the card's (FRAMING_HELP)
 
 
 class _DetectionIsDefault(argparse.Action):
@@ -35,6 +36,11 @@ class _DetectionIsDefault(argparse.Action):
         print("edge-age: note: predict finds faces by default now (--crops for face crops); --detect-faces goes in "
               "the next release", file=sys.stderr)
         setattr(namespace, self.dest, True)
+
+
+FRAMING_HELP = ("find and frame faces with this detector's fit instead of the model card's: a bundled one by "
+                "detector name (blazeface, mtcnn), a `data framing` folder or its framing.json (the crops then "
+                "differ from the model's training crops: for comparing detectors)")
 
 
 def add_predict_args(p: argparse.ArgumentParser) -> None:
@@ -71,3 +77,4 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
                    help="abstain for a face whose detected box is smaller than this (not with --crops)")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
     p.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    p.add_argument("--framing", default=d("framing"), metavar="FIT", help=FRAMING_HELP)

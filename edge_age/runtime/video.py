@@ -40,6 +40,7 @@ class VideoConfig:
     smooth: int = 15  # a track's age: the mean of its last this many estimates
     min_iou: float = 0.3  # a face continues a track whose last box it overlaps at least this much
     max_gap: int = 10  # frames a track may go unseen before it ends
+    framing: str | None = None  # detect and frame with this fit instead of the card's (predict --framing)
 
     @property
     def camera(self) -> int | None:
@@ -212,7 +213,7 @@ def track_video(cfg: VideoConfig, log: Callable[[str], None] = print) -> dict[st
     tracking)."""
     if cfg.json:
         fileio.check_target(Path(cfg.json))
-    predictor = load_predictor(cfg.model or default_model(), threads=cfg.threads or None)
+    predictor = load_predictor(cfg.model or default_model(), threads=cfg.threads or None, framing=cfg.framing)
     tracker, lines, t0 = Tracker(cfg), [], time.perf_counter()
     n, interrupted = _run(cfg, predictor, tracker, lines)
     fps = n / max(time.perf_counter() - t0, 1e-9)

@@ -106,3 +106,25 @@ def test_letterbox_rounds_as_the_app_does() -> None:
     assert (box.scale, box.px, box.py) == (SIDE / 640, 0, 24)
     assert Letterbox.of(100, 5).py == (SIDE - round(5 * SIDE / 100)) // 2 == 91  # 9.6 -> 10
     assert Letterbox.of(384, 5).py == 95  # 5 x 0.5 = 2.5 -> 2 (half to even; half up would give 3 and 94)
+
+
+def test_framing_option_detects_with_the_named_fit_instead_of_the_cards(tmp_path: Path, monkeypatch) -> None:
+    """predict --framing NAME (and eval's) detects with that detector and frames with its fit; without it, the
+    card's detector is used."""
+    from edge_age.cli import main
+    from edge_age.data import faces
+
+    used = []
+    for name in ("_mtcnn_in", "_blazeface_in"):
+        real = getattr(faces, name)
+        monkeypatch.setattr(faces, name, lambda view, cfg, real=real, name=name: used.append(name) or real(view, cfg))
+    photo = write_jpg(tmp_path / "two.jpg", _scene())
+    card_detector = json.loads(bundled_reference().with_suffix("").with_name("mobilenetv2_age.json").read_text())[
+        "preprocess"]["framing"]["detector"]
+    other = "mtcnn" if card_detector == "blazeface" else "blazeface"
+    for framing, want in ((None, card_detector), (other, other)):
+        used.clear()
+        out = tmp_path / f"ages_{framing}.json"
+        assert main(["predict", str(photo), "--json", str(out), *(["--framing", framing] if framing else [])]) == 0
+        assert set(used) == {f"_{want}_in"}, (framing, used)
+        assert len(json.loads(out.read_text())["results"]) == 2
