@@ -29,14 +29,14 @@ HISTORY = "training_history"  # lab/training_history.{md,json}: every training r
 # The training runs behind the shipped files, and the recipe (edge_age/recipes/NAME.toml) each ran: the rows of
 # benchmarks/training.md. A promotion (CONTRIBUTING.md) changes this table and re-runs `collect.py training`.
 SHIPPED = {
-    "mobilenetv2_age_path24": "reference",  # export/mobilenetv2_age/ and edge_age/reference/
+    "mobilenetv2_age_blaze24": "reference",  # export/mobilenetv2_age/ and edge_age/reference/
     "simplecnn10": "simplecnn",  # export/simplecnn/ (with --epochs 10)
     "resnet18_dldl": "resnet18",  # the float ResNet18 baseline (export/resnet18/, not committed: 45 MB a file)
     "resnet50_dldl": "resnet50",  # the float ResNet50 baseline (its run folder was lost before an export)
 }
 # The reference run split scripts/path_training.py's folder again, so its own val MAE is optimistic; what it was
-# chosen on is the UTKFace val split (edge-age eval --json of its checkpoint, in lab/path24/).
-REFERENCE_VAL = "path24/val_aligned_fp32.json"
+# chosen on is the UTKFace val split (edge-age eval --json of its checkpoint, in lab/blaze24/).
+REFERENCE_VAL = "blaze24/val_aligned_fp32.json"
 
 
 def _shipped_notes(rows: dict[str, dict], lab: Path) -> list[str]:

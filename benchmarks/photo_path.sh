@@ -5,7 +5,7 @@
 #   EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh                   -> benchmarks/photo_path/
 #   EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip benchmarks/photo_path.sh        -> benchmarks/photo_path_flip/
 # MODEL and OUT score another file into another folder (a candidate: OUT=runs/photo_NAME; lab/ keeps the earlier
-# references' folders, lab/README.md). REFIT=1 refits the MTCNN framing the package ships first.
+# references' folders, lab/README.md). REFIT=1 refits the BlazeFace framing the package ships first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
@@ -13,10 +13,10 @@ MODEL=${MODEL:-export/mobilenetv2_age/mobilenetv2_age_int8.tflite}
 OUT=${OUT:-benchmarks/photo_path}
 EVAL_OPTS=${EVAL_OPTS:-}  # e.g. --flip-average (benchmarks/photo_path_flip)
 mkdir -p "$OUT"
-# The reference's framing: fitted for the MTCNN detector, bundled as edge_age/reference/framing_mtcnn.json.
+# The reference's framing: fitted for the BlazeFace detector, bundled as edge_age/reference/framing_blazeface.json.
 if [ -n "${REFIT:-}" ]; then
-  edge-age data framing --data "$DATA" --limit 2500 --detector mtcnn --out runs/framing_mtcnn --no-progress
-  cp runs/framing_mtcnn/framing.json edge_age/reference/framing_mtcnn.json
+  edge-age data framing --data "$DATA" --limit 2500 --detector blazeface --out runs/framing_blazeface --no-progress
+  cp runs/framing_blazeface/framing.json edge_age/reference/framing_blazeface.json
 fi
 [ -f runs/wild_test/labels.csv ] || edge-age data wild --data "$DATA" --split test --out runs/wild_test --no-progress
 edge-age eval "$MODEL" --data "$DATA" --split test --no-progress $EVAL_OPTS \
@@ -40,9 +40,10 @@ fi
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\` (\`photo_path/\`) and the same"
   echo "with \`EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip\` (\`photo_path_flip/\`: each estimate the mean of the"
   echo "face's and its mirror image's, two model passes per face); each JSON beside it holds its command. The model is"
-  echo "the shipped reference, \`mobilenetv2_age_path24\` (\`benchmarks/training.md\`: trained on the train split's chips"
-  echo "and faces in context, each found by the detector and framed). The detector is MTCNN, the framing the one"
-  echo "bundled in \`edge_age/reference/framing_mtcnn.json\`. The earlier references' tables: \`lab/photo_path_history.md\`."
+  echo "the shipped reference, \`mobilenetv2_age_blaze24\` (\`benchmarks/training.md\`: trained on the train split's chips"
+  echo "and faces in context, each found by BlazeFace's cascade and framed). The detector is BlazeFace full-range, the"
+  echo "framing the one bundled in \`edge_age/reference/framing_blazeface.json\`. The earlier references' tables:"
+  echo "\`lab/photo_path_history.md\` (the MTCNN-framed \`mobilenetv2_age_path24\`: \`lab/photo_path_path24/\`)."
   echo
   python benchmarks/collect.py photo benchmarks/photo_path benchmarks/photo_path_flip
 } > benchmarks/photo_path.md
