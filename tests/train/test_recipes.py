@@ -14,9 +14,10 @@ from edge_age.cli import build_parser
 from edge_age.errors import EdgeAgeError
 from edge_age.train.config import KNOWN_MODELS, RegistryNames, train_job
 
-# The reference's command before recipes existed (scripts/run.sh of 2026-11-24), data and out as run.sh gives them.
+# The reference's command spelled out without a recipe (the recipe's options since the BlazeFace reference of
+# 2026-12-07, lab/blaze24/README.md), data and out as run.sh gives them.
 REFERENCE_BEFORE = ("train --data runs/path_train/labels.csv --detect-faces --model mobilenetv2_age --epochs 24 "
-                    "--head distribution --loss dldl --bn-recalib 4096 --framing edge_age/reference/framing_mtcnn.json "
+                    "--head distribution --loss dldl --bn-recalib 4096 --framing edge_age/reference/framing_blazeface.json "
                     "--pretrained --out runs/mobilenetv2_age --resume")
 REFERENCE_NOW = "train --recipe reference --data runs/path_train/labels.csv --out runs/mobilenetv2_age --resume"
 
@@ -39,7 +40,7 @@ def test_the_reference_recipe_is_the_reference_command() -> None:
     assert cfg_now.recipe == "reference" and cfg_before.recipe == ""
     assert replace(cfg_now, recipe="") == cfg_before
     assert (data_now, spec_now) == (data_before, spec_before)
-    assert data_now.detect_faces and cfg_now.model_kwargs["pretrained"] and spec_now.framing.detector == "mtcnn"
+    assert data_now.detect_faces and cfg_now.model_kwargs["pretrained"] and spec_now.framing.detector == "blazeface"
     # the resolved command, run without the recipe, is the same run again
     cfg_again, data_again, spec_again, _ = _job(resolved.removeprefix("edge-age "))
     assert (replace(cfg_again, recipe=""), data_again, spec_again) == (cfg_before, data_before, spec_before)
