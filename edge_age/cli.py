@@ -7,11 +7,14 @@ Heavy imports (torch, matplotlib) happen inside the subcommand that needs them, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from edge_age import __version__, fileio
 from edge_age.cli_types import Parser, add_artifact, config_from_args, resolve_artifact
@@ -310,7 +313,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What an interrupted command leaves, by command (`data wild` as "data wild"): the line Ctrl-C ends it with.
+_INTERRUPTED = {
+    "train": "completed epochs and their files are kept; re-run with --resume to continue",
+    "predict": "the lines printed so far stand and annotated images written so far are kept; --json is written "
+               "only at the end, so it was not; run predict again on the images not yet listed",
+    "predict --video": "the frames seen so far are kept",
+    "data wild": "--out keeps its previous scenes (the new set is swapped in only when complete); run it again",
+    "data framing": "the fit is written only at the end, so it was not; run it again",
+    "export": "--out keeps its previous files (the new set is swapped in only when complete); run it again",
+}
+
+
+def _interrupted_line(args: argparse.Namespace | None) -> str:
+    """The one line an interrupted command ends with: what it kept and what to do instead."""
+    command = getattr(args, "command", None)
+    if command == "data":
+        command = f"data {args.data_command}"
+    elif command == "predict" and (args.video is not None or args.camera is not None):
+        command = "predict --video"
+    note = _INTERRUPTED.get(command or "", "files are written whole, so none is half-written; run it again")
+    return f"edge-age: interrupted ({note})"
+
+
+@contextlib.contextmanager
+def _interrupts_noted() -> Iterator[list[int]]:
+    """Ctrl-C raises KeyboardInterrupt as always, and is also noted in the yielded list: an interrupt that
+    code inside the command catches (a library, a loop that stops on Ctrl-C) still ends the command."""
+    noted: list[int] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        noted.append(signum)
+        raise KeyboardInterrupt
+
+    mine = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if mine:
+        signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield noted
+    finally:
+        if mine:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. An interrupt anywhere (parsing included, or one the command caught and went on
+    after) ends it with 130 and its one line: the only place a KeyboardInterrupt is turned into an exit."""
+    args: argparse.Namespace | None = None
+    with _interrupts_noted() as noted:
+        try:
+            args = _parse(argv)
+            rc = _dispatch(args)
+        except KeyboardInterrupt:
+            noted.append(signal.SIGINT)
+    if noted:
+        print(_interrupted_line(args), file=sys.stderr)
+        return 130
+    return rc
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -320,6 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_libraries()
     args.command_line = "edge-age " + " ".join(shlex.quote(a) for a in argv)
     args.argv = argv
+    return args
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """The command's exit status; a user-fixable error is one line and 2."""
     try:
         fileio.check_outputs(*args.files(args), kinds={**data_kinds(), **read_kinds()})  # before any work
         return int(args.func(args) or 0)
@@ -340,6 +408,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `edge-age models | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:
-        print("edge-age: interrupted (completed epochs and files are kept; re-run with --resume)", file=sys.stderr)
-        return 130

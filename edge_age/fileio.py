@@ -216,6 +216,12 @@ def finite_json(obj: Any) -> Any:
     return obj
 
 
+def tsv_field(text: str) -> str:
+    """``text`` as one field of a tab-separated line: backslash, tab, newline and carriage return escaped
+    (``\\``, ``\t``, ``\n``, ``\r``), so a file name holding them cannot split or add a line."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def json_text(obj: Any, indent: int | None = 2) -> str:
     """``obj`` as strict JSON text (:func:`finite_json`; ``allow_nan=False`` makes any slip an error, never
     a bare NaN). Everything edge-age writes as JSON goes through here: files, JSON lines, ONNX metadata."""

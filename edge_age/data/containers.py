@@ -26,18 +26,30 @@ def _safe_member(name: str, archive: Path) -> str | None:
     return None if norm == "." else norm
 
 
-# An image member over this many bytes is refused before it is read (by its declared size) and while it is
-# read (by the bytes that actually come out): a zip or tar bomb costs at most this much memory.
+# An image -- an archive member or a file of a folder or on predict's command line -- over this many bytes (64 MiB;
+# a 64-megapixel JPEG at top quality is about half that) is refused before it is read (by its declared or stat size)
+# and while it is read (by the bytes that actually come out): a zip or tar bomb, or an 8 GB "photo", costs at most
+# this much memory.
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
 
 
-def _bounded_read(f, declared: int, where: str) -> bytes:
+def _bounded_read(f, declared: int, where: str, what: str = "archive member") -> bytes:
     if declared > MAX_MEMBER_BYTES:
-        raise EdgeAgeError(f"archive member of {declared:,} bytes is over the {MAX_MEMBER_BYTES:,}-byte limit", where)
+        raise EdgeAgeError(f"{what} of {declared:,} bytes is over the {MAX_MEMBER_BYTES:,}-byte limit", where)
     data = f.read(MAX_MEMBER_BYTES + 1)
     if len(data) > MAX_MEMBER_BYTES:
-        raise EdgeAgeError(f"archive member expands past the {MAX_MEMBER_BYTES:,}-byte limit", where)
+        raise EdgeAgeError(f"{what} grows past the {MAX_MEMBER_BYTES:,}-byte limit", where)
     return data
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """An image file's bytes; over MAX_MEMBER_BYTES it is refused by its size before anything is read, in one
+    line naming it (the header and the pixel cap are checked on the bytes, by ``preprocess.decode_image``)."""
+    try:
+        with open(path, "rb") as f:
+            return _bounded_read(f, os.fstat(f.fileno()).st_size, str(path), "file")
+    except OSError as e:
+        raise EdgeAgeError(f"cannot read file: {e.strerror or e}", path) from None
 
 
 class Container:
@@ -92,9 +104,9 @@ class DirContainer(Container):
     def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
         for name in names:
             try:
-                yield name, (self.path / name).read_bytes()
-            except OSError as e:
-                yield name, EdgeAgeError(f"cannot read file: {e.strerror}", self.path / name)
+                yield name, read_image_file(self.path / name)
+            except EdgeAgeError as e:
+                yield name, e
 
     def display(self, name: str) -> str:
         return str(self.path / name)

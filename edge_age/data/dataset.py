@@ -112,6 +112,10 @@ def load_dataset(
     (``eval --split test`` decodes only test faces).
     """
     labeled, chosen, split_of = _select(cfg, splits)
+    if len(chosen) == 0:  # not a read failure: nothing was selected to read
+        limit = f" (--limit {cfg.limit})" if cfg.limit is not None else ""
+        raise EdgeAgeError(f"the selection is empty: the {'/'.join(splits or ('all',))} split has no images among "
+                           f"the {len(labeled.samples)} labeled ones{limit}", cfg.path)
     faces = build_faces(
         labeled, chosen, spec, cfg.detect_faces, default_cache_dir() if cache_dir is None else cache_dir, progress
     )

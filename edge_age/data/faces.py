@@ -255,10 +255,27 @@ def _found(view: _View, ps: Pass, cfg: DetectConfig) -> list[Detection]:
     return _detect_in(view, ps.neighbors, cfg)
 
 
+# A photo whose short side, downscaled to the detector's working side, would be under this many pixels (a 10000 x 3
+# strip) holds no face any detector can find (they look for faces of DetectConfig.min_size); it is refused here,
+# once for every detector and caller, rather than each pass's resize, turn or letterbox failing on a 0-pixel side.
+MIN_WORKING_SHORT_SIDE = 4
+
+
+def _working_scale(shape: tuple[int, ...], cfg: DetectConfig) -> float:
+    """The downscale to the detector's working side; an EdgeAgeError for a photo too narrow to hold a face."""
+    h, w = shape[:2]
+    scale = min(1.0, cfg.working_side() / max(h, w))
+    if min(h, w) * scale < MIN_WORKING_SHORT_SIDE:
+        raise EdgeAgeError(f"photo too narrow to find a face in ({w}x{h} pixels: its short side would be "
+                           f"{min(h, w) * scale:.1f} px at the detector's {cfg.working_side()} px working size, "
+                           f"under {MIN_WORKING_SHORT_SIDE})")
+    return scale
+
+
 def views(img_bgr: np.ndarray, cfg: DetectConfig) -> Iterator[tuple[Pass, list[_View]]]:
     """Each pass's working images, made only when it is reached: the photo downscaled to the detector's working
     side (grey for Haar, RGB for the others), then extended, turned or cut in two."""
-    scale = min(1.0, cfg.working_side() / max(img_bgr.shape[:2]))
+    scale = _working_scale(img_bgr.shape[:2], cfg)
 
     def down(img: np.ndarray) -> np.ndarray:
         return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img

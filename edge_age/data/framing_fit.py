@@ -195,9 +195,36 @@ def load_fit(path: str | Path) -> tuple[Framing, dict[str, list[float]]]:
         fit = json.loads(Path(path).read_text())
         framing = Framing.from_dict(fit["framing"])
         res = fit["summary"]["residuals"]
-        jitter = {k: [float(res[k]["p05"]), float(res[k]["p95"])] for k in ("scale", "shift_x", "shift_y", "angle")}
+        jitter = {k: [res[k]["p05"], res[k]["p95"]] for k in JITTER_BOUNDS}
     except OSError as e:
         raise EdgeAgeError(f"cannot read the framing file ({e.strerror})", path) from None
     except (ValueError, KeyError, TypeError) as e:
         raise EdgeAgeError(f"not a framing file written by `edge-age data framing` ({e})", path) from None
-    return framing, jitter
+    except EdgeAgeError as e:  # Framing's own check names the field; this names the file
+        raise EdgeAgeError(e.reason, path) from None
+    return framing, {k: _jitter_range(k, lo, hi, path) for k, (lo, hi) in jitter.items()}
+
+
+# What a fit's residual ranges (5th-95th percentile) may span: training jitters every crop across them, so a
+# range beyond these is a broken fit, not a detector's error (crops of half or twice the face's side, shifts
+# of half a side, quarter turns frame no face). The bundled fits stay well inside (scale 0.86-1.11, shifts
+# within 0.04, angles within 7 degrees). Scale: open interval; shifts (chip sides) and angle (degrees): closed.
+JITTER_BOUNDS = {"scale": (0.5, 2.0), "shift_x": (-0.5, 0.5), "shift_y": (-0.5, 0.5), "angle": (-45.0, 45.0)}
+
+
+def _jitter_range(key: str, lo: Any, hi: Any, path: Path) -> list[float]:
+    """One residual's [p05, p95], checked: finite numbers, low <= high, within :data:`JITTER_BOUNDS`."""
+    from edge_age.errors import EdgeAgeError
+
+    field = f"summary.residuals.{key}"
+    for name, v in (("p05", lo), ("p95", hi)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise EdgeAgeError(f"{field}.{name} must be a finite number, got {v!r}", path)
+    a, b = JITTER_BOUNDS[key]
+    if lo > hi:
+        raise EdgeAgeError(f"{field}: p05 {lo} is above p95 {hi}", path)
+    inside = a < lo and hi < b if key == "scale" else a <= lo and hi <= b
+    if not inside:
+        raise EdgeAgeError(f"{field}: range [{lo}, {hi}] is outside {a}..{b}, beyond any plausible framing "
+                           "error (training would jitter crops off the face)", path)
+    return [float(lo), float(hi)]

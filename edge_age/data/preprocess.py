@@ -146,11 +146,8 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if not data:
         raise EdgeAgeError("empty file (0 bytes)", name)
     buf = np.frombuffer(data, dtype=np.uint8)
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:]:
-        # libjpeg fills a cut-off scan with grey and OpenCV returns it without complaint. A complete
-        # JPEG ends with the EOI marker (FF D9), which byte stuffing keeps out of the scan data.
-        raise EdgeAgeError("truncated JPEG (no end-of-image marker)", name)
     _check_dimensions(data, name)
+    _check_jpeg_complete(data, name)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     except cv2.error as e:  # OpenCV's own checks, e.g. its pixel cap on a format Pillow did not read
@@ -161,6 +158,34 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if img.shape[0] < 2 or img.shape[1] < 2:
         raise EdgeAgeError(f"image is too small ({img.shape[1]}x{img.shape[0]} pixels)", name)
     return img
+
+
+def _check_jpeg_complete(data: bytes, name: str) -> None:
+    """Refuse a JPEG whose data ends before its image does, judged by decoding it.
+
+    libjpeg fills a cut-off scan with grey and OpenCV returns that without complaint, so OpenCV cannot tell.
+    A file that ends with the end-of-image marker (FF D9, which byte stuffing keeps out of the scan data) is
+    complete; any other JPEG -- bytes after the marker (phone motion photos, zero padding) or none at all -- is
+    decoded by Pillow at 1/8 scale (its DCT scaling still reads every scan), which raises on running out of data.
+    """
+    if data[:2] != b"\xff\xd8" or data[-2:] == b"\xff\xd9":
+        return
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                im.draft("RGB", (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
+                im.load()
+    except OSError as e:
+        if "truncated" in str(e).lower():
+            raise EdgeAgeError("truncated JPEG (its data ends before the image does)", name) from None
+    except Exception:
+        return  # some other oddity: OpenCV's decode below judges it
 
 
 def _check_dimensions(data: bytes, name: str) -> None:

@@ -181,7 +181,9 @@ def format_checks(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         if not r["golden"]:
-            lines.append(f"{r['file']}: no golden outputs in its card (exported before they existed); not checked")
+            why = ("a training checkpoint: only exported files carry golden outputs; export it and check the "
+                   "exported file" if r["runtime"] == "torch" else "exported before they existed")
+            lines.append(f"{r['file']}: no golden outputs in its card ({why}); not checked")
         elif r["ok"]:
             lines.append(f"{r['file']}: ok, {r['runtime']} reproduces its {r['n']} golden ages (median |diff| "
                          f"{r['median_diff']:.3f}, max {r['max_diff']:.3f} years; bound {r['tolerance']})")

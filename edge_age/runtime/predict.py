@@ -19,6 +19,7 @@ import numpy as np
 
 from edge_age import fileio
 from edge_age.runtime import intervals
+from edge_age.data.containers import read_image_file
 from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import Detection, Square
 from edge_age.data.preprocess import PreprocessSpec, crop_face, decode_image, prepare_face
@@ -100,13 +101,13 @@ def annotation_paths(images: list[Path], folder: Path) -> list[Path]:
 def _score_image(path: Path, predictor: Any, detect: bool) -> tuple[np.ndarray, list[Face], list[float]]:
     """One image's faces and ages; an EdgeAgeError names the file and what is wrong with it."""
     if not path.is_file():
-        raise EdgeAgeError("no such image file", path)
+        raise EdgeAgeError("is a folder, not an image file (give the images in it: FOLDER/*.jpg)" if path.is_dir()
+                           else "no such image file", path)
+    img = decode_image(read_image_file(path), str(path))
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise EdgeAgeError(f"cannot read ({e.strerror or e})", path) from None
-    img = decode_image(data, str(path))
-    faces = faces_in(img, detect, predictor.spec)
+        faces = faces_in(img, detect, predictor.spec)
+    except EdgeAgeError as e:  # the detector's refusals (a photo too narrow to hold a face) name no file
+        raise EdgeAgeError(e.reason, e.path or path) from None
     if not faces:
         raise EdgeAgeError("no face found", path)
     ages = [float(a) for a in predictor.predict(np.stack([prepare_face(f.crop, predictor.spec) for f in faces]))]
@@ -130,7 +131,7 @@ def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | No
                               "not finite or is inverted: no uncertainty to gate on")
     if cfg.min_face is not None and d["box"] and min(d["box"][2:]) < cfg.min_face:
         r["abstained"] = f"face {min(d['box'][2:]):.0f} px < --min-face"
-    where = f"{path}\t{','.join(str(round(v)) for v in box)}"
+    where = f"{fileio.tsv_field(str(path))}\t{','.join(str(round(v)) for v in box)}"  # a tab in a name: one line
     if r["abstained"]:
         r["age"] = None
         return f"{where}\tabstained: {r['abstained']}", r

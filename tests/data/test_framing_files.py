@@ -36,3 +36,34 @@ def test_framing_names_a_folder_a_file_or_a_bundled_fit(tmp_path: Path, monkeypa
     (tmp_path / "mtcnn").mkdir()  # a folder of the user's own by that name wins over the bundled fit
     with pytest.raises(EdgeAgeError, match="cannot read the framing file"):
         load_fit("mtcnn")
+
+
+@pytest.mark.parametrize("key, bad, field", [
+    ("scale", {"p05": float("nan"), "p95": 1.1}, "summary.residuals.scale.p05 must be a finite number"),
+    ("angle", {"p05": -4.0, "p95": float("inf")}, "summary.residuals.angle.p95 must be a finite number"),
+    ("shift_x", {"p05": -0.03, "p95": "0.03"}, "summary.residuals.shift_x.p95 must be a finite number"),
+    ("scale", {"p05": 0.1, "p95": 9.0}, r"summary.residuals.scale: range \[0.1, 9.0\] is outside 0.5..2.0"),
+    ("shift_y", {"p05": -3.0, "p95": 0.03}, "summary.residuals.shift_y: range .* is outside -0.5..0.5"),
+    ("angle", {"p05": -170.0, "p95": 170.0}, "summary.residuals.angle: range .* is outside -45.0..45.0"),
+    ("shift_x", {"p05": 0.03, "p95": -0.03}, "summary.residuals.shift_x: p05 0.03 is above p95 -0.03"),
+])
+def test_framing_file_with_absurd_jitter_ranges_is_one_line_naming_file_and_field(
+        key: str, bad: dict, field: str, tmp_path: Path) -> None:
+    """Issue 34 #9: a fit whose residual ranges are NaN or huge would jitter training crops off the face."""
+    fit = json.loads((bundled_reference().parent / BUNDLED_FITS["mtcnn"]).read_text())
+    fit["summary"]["residuals"][key].update(bad)
+    path = tmp_path / FIT_FILE
+    path.write_text(json.dumps(fit))  # NaN and Infinity as Python's json writes them, and json.loads reads them
+    with pytest.raises(EdgeAgeError, match=field) as e:
+        load_fit(path)
+    assert e.value.path == str(path) and "\n" not in str(e.value)
+
+
+def test_framing_file_with_a_bad_framing_field_names_the_file(tmp_path: Path) -> None:
+    fit = json.loads((bundled_reference().parent / BUNDLED_FITS["mtcnn"]).read_text())
+    fit["framing"]["box_scale"] = float("nan")
+    path = tmp_path / FIT_FILE
+    path.write_text(json.dumps(fit))
+    with pytest.raises(EdgeAgeError, match="framing field box_scale must be a finite number") as e:
+        load_fit(path)
+    assert e.value.path == str(path)

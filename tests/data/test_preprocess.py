@@ -82,3 +82,13 @@ def test_normalize_formula_and_layout() -> None:
     assert nchw.shape == (2, 3, 4, 4) and nchw.dtype == np.float32
     np.testing.assert_allclose(nchw[0, :, 0, 0], [15.0, 5.0, 2.0])
     assert normalize(faces, spec, "NHWC").shape == (2, 4, 4, 3)
+
+
+@pytest.mark.parametrize("tail", [b"\x00" * 10_000, b"ftypmp42" + bytes(range(256)) * 64], ids=["zero_pad", "motion"])
+def test_bytes_after_the_end_of_image_are_not_truncation(tail: bytes) -> None:
+    """A complete JPEG followed by more than 4 KB of other bytes (a motion photo's video, padding) decodes, as
+    OpenCV and Pillow decode it; a cut one is still refused: decoding decides, not the last bytes."""
+    data = _encode(face_image(30, 0, size=128))
+    assert decode_image(data + tail, "motion.jpg").shape == (128, 128, 3)
+    with pytest.raises(EdgeAgeError, match=r"cut\.jpg: truncated JPEG"):
+        decode_image(data[: len(data) // 2], "cut.jpg")
