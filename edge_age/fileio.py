@@ -218,8 +218,13 @@ def finite_json(obj: Any) -> Any:
 
 def tsv_field(text: str) -> str:
     """``text`` as one field of a tab-separated line: backslash, tab, newline and carriage return escaped
-    (``\\``, ``\t``, ``\n``, ``\r``), so a file name holding them cannot split or add a line."""
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    (``\\``, ``\t``, ``\n``, ``\r``), so a file name holding them cannot split or add a line. A name that
+    is not UTF-8 (lone surrogates) shows its bytes as ``\xff``, so printing it never fails."""
+    text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name byte makes: its code point, escaped
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def json_text(obj: Any, indent: int | None = 2) -> str:

@@ -117,8 +117,11 @@ def _run_worker(f: Path, threads: int, cfg: BenchConfig) -> Timing | str:
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     if not lines:
         return (r.stderr.strip().splitlines() or ["worker failed"])[-1][:300]
-    out = json.loads(lines[-1])
-    return out["error"] if "error" in out else Timing(**out)
+    try:
+        out = json.loads(lines[-1])
+        return str(out["error"]) if "error" in out else Timing(**out)
+    except (ValueError, TypeError) as e:  # a garbled worker line is this row's error, not the bench's end
+        return f"worker output not understood ({type(e).__name__}: {str(e)[:200]})"
 
 
 def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Accuracy | str]:
@@ -144,9 +147,10 @@ def _accuracy(files: list[Path], cfg: BenchConfig, log: Callable[[str], None]) -
             y, pred = ds.faces.ages[idx], predict_all(p, ds.faces.faces[idx], progress=False)
             a = out[str(f)] = Accuracy.from_metrics({**age_metrics(y, pred), "interval": interval_metrics(p, y, pred)})
             log(f"  {f.name}: MAE {a.mae:.3f} on {a.n} {cfg.split} faces")
-        except EdgeAgeError as e:  # said, and kept in the row: never a silent "not measured"
-            log(f"  {f.name}: MAE not measured: {e}")
-            out[str(f)] = str(e)
+        except Exception as e:  # said, and kept in the row: never a silent "not measured", never the end of the bench
+            why = str(e) if isinstance(e, EdgeAgeError) else f"{f}: {type(e).__name__}: {str(e)[:200]}"
+            log(f"  {f.name}: MAE not measured: {why}")
+            out[str(f)] = why
     return out
 
 

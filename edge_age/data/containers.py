@@ -26,6 +26,19 @@ def _safe_member(name: str, archive: Path) -> str | None:
     return None if norm == "." else norm
 
 
+def _refuse_repeats(names: list[str], container: "Container") -> list[str]:
+    """The member names that occur once; a name that occurs more than once (after normalisation) is refused
+    in every copy, as a named problem in ``container.skipped``: which copy is "the" file is not ours to guess."""
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    for n, k in counts.items():
+        if k > 1:
+            container.skipped.append((container.display(n), f"member name occurs {k} times in the archive; "
+                                                            "every copy refused"))
+    return [n for n in names if counts[n] == 1]
+
+
 # An image -- an archive member or a file of a folder or on predict's command line -- over this many bytes (64 MiB;
 # a 64-megapixel JPEG at top quality is about half that) is refused before it is read (by its declared or stat size)
 # and while it is read (by the bytes that actually come out): a zip or tar bomb, or an 8 GB "photo", costs at most
@@ -125,6 +138,32 @@ class DirContainer(Container):
         return {"path": str(self.path.resolve()), "files": h.hexdigest()}
 
 
+    def escapes(self, name: str, folder: str = "") -> bool:
+        """Whether ``name`` resolves (symlinks followed) outside ``folder`` of this one (the whole folder for "")."""
+        root = os.path.realpath(self.path / folder)
+        return os.path.commonpath([root, os.path.realpath(self.path / name)]) != root
+
+
+class NamedFilesContainer(DirContainer):
+    """A folder read only through the files a label file names: nothing else in it or under it is listed or
+    stat'd (a CSV in a home folder must not walk all of home). ``admit`` adds a named file; ``names()`` is the
+    label file and the files admitted, so ``fingerprint`` covers exactly what is read."""
+
+    def __init__(self, path: Path, label_file: str) -> None:
+        super().__init__(path)
+        self._names = [label_file]
+
+    def admit(self, name: str) -> str | None:
+        """Add ``name`` to the files read; why it cannot be (outside the folder, not a regular file), or None."""
+        if self.escapes(name):
+            return "resolves outside the CSV's folder (through a symlink)"
+        if not os.path.isfile(self.path / name):
+            return "not found"
+        if name not in self._names:
+            self._names.append(name)
+        return None
+
+
 class TarContainer(Container):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -152,11 +191,14 @@ class TarContainer(Container):
                             self.skipped.append((self.display(m.name), f"{kind}, not a regular file"))
                 except (tarfile.TarError, EOFError, OSError) as e:
                     raise EdgeAgeError(f"archive is corrupt or truncated ({e})", self.path) from e
-            self._names = out
+            self._names = _refuse_repeats(out, self)
         return self._names
 
     def read_many(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
-        wanted = set(names)
+        wanted, listed = set(names), set(self.names())
+        for name in sorted(wanted - listed):  # a repeated member name is refused in every copy, as names() says
+            yield name, EdgeAgeError("missing from archive, or its name occurs more than once", self.display(name))
+        wanted &= listed
         if not wanted:
             return
         with self._open() as tf:
@@ -189,14 +231,12 @@ class ZipContainer(Container):
             self._zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as e:
             raise EdgeAgeError(f"not a readable zip archive ({e})", path) from e
-        self._map: dict[str, str] = {}
         self._infos = {info.filename: info for info in self._zf.infolist()}
         self.skipped = []
-        for info in self._zf.infolist():
-            if not info.is_dir():
-                name = _safe_member(info.filename, path)
-                if name:
-                    self._map[name] = info.filename
+        members = [(name, info.filename) for info in self._zf.infolist()
+                   if not info.is_dir() and (name := _safe_member(info.filename, path))]
+        once = set(_refuse_repeats([name for name, _ in members], self))  # a repeated name: every copy refused
+        self._map: dict[str, str] = {name: filename for name, filename in members if name in once}
 
     def names(self) -> list[str]:
         return sorted(self._map)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_age.data.containers import Container, DirContainer, open_container
+from edge_age.data.containers import Container, DirContainer, NamedFilesContainer, open_container
 from edge_age.errors import EdgeAgeError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -125,7 +125,7 @@ def load_labeled(path: str | Path, scheme: str = "auto") -> LabeledSet:
     if scheme not in SCHEMES:
         raise EdgeAgeError(f"unknown label scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
     if p.is_file() and p.name.lower().endswith(".csv"):
-        container: Container = DirContainer(p.parent)
+        container: Container = NamedFilesContainer(p.parent, p.name)  # reads only the files the CSV names
         return _from_csv(container, p.name, p.read_bytes())
     container = open_container(p)
     names = container.names()
@@ -198,6 +198,25 @@ def _csv_header(text: str, where: str) -> tuple[Any, list[str], int, int]:
     return reader, cols, path_col, age_col
 
 
+def _csv_path_problem(container: Container, available: set[str] | None, name: str, base: str,
+                      seen: set[str]) -> str | None:
+    """Why a CSV row's normalised path ``name`` cannot be used ({rel} stands for the path as written), or None.
+    Only the named file is looked at; one that resolves outside the CSV's folder (``..``, an absolute path,
+    a symlink) is refused."""
+    if name.startswith("../") or name.startswith("/") or name == "..":
+        return "path {rel} points outside the CSV's folder"
+    if name in seen:
+        return "image {rel} listed twice"
+    if available is None:  # a CSV given as --data: admit the one file it names
+        why = container.admit(name)  # type: ignore[attr-defined]
+        return None if why is None else f"image {{rel}} {why}"
+    if name not in available:
+        return "image {rel} not found"
+    if isinstance(container, DirContainer) and container.escapes(name, base):
+        return "image {rel} resolves outside the CSV's folder (through a symlink)"
+    return None
+
+
 def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
     where = container.display(csv_name)
     try:
@@ -206,7 +225,7 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
         raise EdgeAgeError("CSV is not UTF-8 text", where) from None
     reader, cols, path_col, age_col = _csv_header(text, where)
     base = posixpath.dirname(csv_name)
-    available = set(container.names())
+    available = None if isinstance(container, NamedFilesContainer) else set(container.names())
     group_cols = {attr: next(cols.index(c) for c in names if c in cols)
                   for attr, names in CSV_GROUP_COLUMNS.items() if any(c in cols for c in names)}
     samples, problems, seen, groups = [], [], set(), {}
@@ -219,14 +238,9 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
             continue
         rel = row[path_col].strip()
         name = posixpath.normpath(posixpath.join(base, rel.replace("\\", "/")))
-        if name.startswith("../") or name.startswith("/"):
-            problems.append(Problem(loc, f"path {rel!r} points outside the CSV's folder"))
-            continue
-        if name not in available:
-            problems.append(Problem(loc, f"image {rel!r} not found"))
-            continue
-        if name in seen:
-            problems.append(Problem(loc, f"image {rel!r} listed twice"))
+        why = _csv_path_problem(container, available, name, base, seen)
+        if why:
+            problems.append(Problem(loc, why.format(rel=repr(rel))))
             continue
         try:
             samples.append(Sample(name, parse_age(row[age_col])))
@@ -238,4 +252,5 @@ def _from_csv(container: Container, csv_name: str, data: bytes) -> LabeledSet:
             problems.append(Problem(loc, str(e)))
     if not samples:
         raise EdgeAgeError(f"no row with an existing image and a valid age ({len(problems)} skipped)", where)
+    problems += [Problem(w, why) for w, why in container.skipped]
     return LabeledSet(container, "csv", samples, problems, groups)

@@ -35,8 +35,16 @@ class SplitConfig:
 
 
 def stable_hash(seed: int, name: str) -> int:
-    """64-bit hash of (seed, name) that is the same on every platform and Python version."""
-    return int.from_bytes(hashlib.blake2b(f"{seed}\0{name}".encode(), digest_size=8).digest(), "big")
+    """64-bit hash of (seed, name) that is the same on every platform and Python version.
+
+    A file name that is not UTF-8 (bytes on Linux, which Python gives as a str with lone surrogates) is hashed
+    as its bytes (surrogateescape, as ``os.fsencode``); a UTF-8 name hashes as before."""
+    text = f"{seed}\0{name}"
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no file name byte makes: hash its code point, never crash
+        data = text.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
 def age_stratum(age: float) -> int:

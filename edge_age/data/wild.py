@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 from edge_age import fileio
 from edge_age.data.framing import Square
 from edge_age.data.preprocess import decode_image
-from edge_age.data.sources import LabeledSet, Sample
+from edge_age.data.sources import LabeledSet, Problem, Sample
 from edge_age.data.split import stable_hash
 
 if TYPE_CHECKING:
@@ -96,35 +97,49 @@ def place(chip: np.ndarray, donor: np.ndarray, rng: np.random.Generator, cfg: Wi
     return Scene(np.clip(img + 0.5, 0, 255).astype(np.uint8), truth)
 
 
-def iter_scenes(ls: LabeledSet, samples: Sequence[Sample], cfg: WildConfig) -> Iterator[tuple[Sample, Scene]]:
-    """Scenes for ``samples``; each background comes from the image read before it (same split)."""
+def iter_scenes(ls: LabeledSet, samples: Sequence[Sample], cfg: WildConfig,
+                problems: list[Problem] | None = None) -> Iterator[tuple[Sample, Scene]]:
+    """Scenes for ``samples``; each background comes from the image read before it (same split). A source that
+    cannot be read, decoded or placed is appended to ``problems`` (named, with why), never dropped silently."""
+    problems = [] if problems is None else problems
     donor: np.ndarray | None = None
     for s, (_, data) in zip(samples, ls.container.read_many(s.name for s in samples)):
-        if isinstance(data, Exception):
-            continue
         try:
+            if isinstance(data, Exception):
+                raise data
             chip = decode_image(data, ls.display(s.name))
-        except Exception:
+            if chip.shape[0] != chip.shape[1]:
+                side = min(chip.shape[:2])
+                chip = chip[:side, :side]
+            scene = place(chip, chip[::-1] if donor is None else donor, _rng(cfg, s.name), cfg)
+        except Exception as e:  # noqa: BLE001 -- any bad source is a named problem of that source
+            problems.append(Problem(ls.display(s.name), _why(e, ls.display(s.name))))
             continue
-        if chip.shape[0] != chip.shape[1]:
-            side = min(chip.shape[:2])
-            chip = chip[:side, :side]
-        yield s, place(chip, chip[::-1] if donor is None else donor, _rng(cfg, s.name), cfg)
+        yield s, scene
         donor = chip
 
 
+def _why(e: Exception, where: str) -> str:
+    """An exception's message without the file name it may already lead with."""
+    text = str(e).strip() or type(e).__name__
+    return text[len(where) + 2:] if text.startswith(f"{where}: ") else text
+
+
 def write_wild(ls: LabeledSet, samples: Sequence[Sample], out: Path, cfg: WildConfig,
-               progress: bool = True) -> int:
-    """Write one JPEG per sample and ``labels.csv`` (file_name, age, the chip's square) into ``out``."""
+               progress: bool = True, problems: list[Problem] | None = None) -> int:
+    """Write one JPEG per sample and ``labels.csv`` (file_name, age, the chip's square) into ``out``; each
+    sample that gives no scene is appended to ``problems``."""
     from tqdm import tqdm
 
+    problems = [] if problems is None else problems
     rows = []
-    scenes = iter_scenes(ls, samples, cfg)
-    for k, (s, scene) in enumerate(tqdm(scenes, total=len(samples), disable=not progress, desc="scenes", unit="img")):
-        name = f"{k:05d}.jpg"
+    scenes = iter_scenes(ls, samples, cfg, problems)
+    for s, scene in tqdm(scenes, total=len(samples), disable=not progress, desc="scenes", unit="img"):
+        name = f"{len(rows):05d}.jpg"
         q = int(_rng(cfg, name).integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
         ok, buf = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, q])
         if not ok:
+            problems.append(Problem(ls.display(s.name), "its scene could not be encoded as JPEG"))
             continue
         fileio.write_bytes(out / name, buf.tobytes())
         t = scene.truth
@@ -160,11 +175,21 @@ def wild_command(cfg: "DataConfig", split: str, out: Path, wild: WildConfig, pro
     from edge_age.data.dataset import split_samples
 
     ls, samples = split_samples(cfg, split)
+    problems: list[Problem] = []
     with fileio.staged_folder(out, scene_names(out, len(samples)), index=LABELS) as staging:
-        n = write_wild(ls, samples, staging, wild, progress)
+        n = write_wild(ls, samples, staging, wild, progress, problems)
     print(f"wrote {n} scenes of the {split} split and {LABELS} to {out}")
+    report_skipped([*ls.problems, *problems])
     print(next_step(split, cfg.path, out))
     return 0
+
+
+def report_skipped(problems: Sequence[Problem]) -> None:
+    """Name and count every item left out: bad labels, archive members refused, sources that gave no scene."""
+    if problems:
+        print(f"skipped {len(problems)} item(s) with problems:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
 
 
 def next_step(split: str, data: str, out: Path) -> str:

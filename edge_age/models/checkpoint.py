@@ -42,11 +42,30 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise EdgeAgeError("not an edge-age checkpoint (no 'format: edge-age-checkpoint' tag)", p)
     if ckpt.get("version", 0) > VERSION:
         raise EdgeAgeError(f"checkpoint version {ckpt['version']} is newer than this edge-age ({VERSION}); upgrade", p)
+    _check_fields(ckpt, p)
     return ckpt
+
+
+_FIELDS = {"model": (str, "a model name"), "state_dict": (dict, "a dict of weights"),
+           "preprocess": (dict, "a preprocessing spec"), "model_kwargs": (dict, "a dict of model options")}
+
+
+def _check_fields(ckpt: dict[str, Any], path: str | Path, required: tuple[str, ...] = ()) -> None:
+    """The fields readers of a checkpoint rely on, each of its type where present, and those ``required``
+    present: a one-line error naming the file instead of a KeyError or TypeError deep inside the loader (a
+    resume file read for its settings alone needs no weights)."""
+    for key, (kind, what) in _FIELDS.items():
+        if key not in ckpt:
+            if key in required:
+                raise EdgeAgeError(f"checkpoint has no {key!r} ({what}); is it a truncated or foreign file?", path)
+            continue
+        if not isinstance(ckpt[key], kind):
+            raise EdgeAgeError(f"checkpoint field {key!r} must be {what}, got {type(ckpt[key]).__name__}", path)
 
 
 def build_model(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> torch.nn.Module:
     # The trained weights replace any ImageNet start, so rebuilding never needs the hub file.
+    _check_fields(ckpt, path, required=("model", "state_dict"))
     model = create_model(ckpt["model"], **{**ckpt.get("model_kwargs", {}), "pretrained": False})
     try:
         model.load_state_dict(ckpt["state_dict"])
@@ -63,6 +82,7 @@ class TorchPredictor:
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         self.path = Path(path)
         self.checkpoint = load_checkpoint(self.path)
+        _check_fields(self.checkpoint, self.path, required=("model", "state_dict", "preprocess"))
         self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
         self.model = build_model(self.checkpoint, self.path)
         self.name = self.path.name

@@ -176,6 +176,8 @@ def read_card(model_file: str | Path, required: bool = True) -> ModelCard | None
         return ModelCard.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError) as e:
         raise EdgeAgeError(f"model card is not valid edge-age JSON ({e})", path) from e
+    except RecursionError as e:  # JSON nested deeper than Python's parser goes
+        raise EdgeAgeError("model card is not valid edge-age JSON (nested too deep)", path) from e
     except EdgeAgeError as e:  # the preprocessing spec's own checks: name the card, not the model file
         if e.path is not None:
             raise

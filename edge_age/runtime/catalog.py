@@ -31,8 +31,19 @@ def _row(f: Path, where: str) -> dict[str, Any]:
     if card is None:
         return {**row, "problem": "no model card beside it"}
     entry = card.files.get(row["format"], {})
+    entry = entry if isinstance(entry, dict) else {}
     return {**row, "name": card.name, "input": card.preprocess.size, "trained": card.trained,
-            "val_mae": entry.get("parity", {}).get("mae"), "golden": bool(entry.get("golden"))}
+            "val_mae": _number(_get(_get(entry, "parity"), "mae")), "golden": bool(entry.get("golden"))}
+
+
+def _get(d: Any, key: str) -> Any:
+    """``d[key]`` where ``d`` is a dict, else None: a card field of the wrong type reads as unknown."""
+    return d.get(key) if isinstance(d, dict) else None
+
+
+def _number(v: Any) -> float | None:
+    """A finite number, else None (shown as unknown): a string or a list in a card never breaks the table."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf") else None
 
 
 def list_models(folders: tuple[str, ...] = ()) -> list[dict[str, Any]]:

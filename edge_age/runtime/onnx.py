@@ -44,7 +44,7 @@ class OnnxPredictor:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.card = read_card(self.path, required=META_SPEC not in meta)
         if META_SPEC in meta:
-            self.spec = PreprocessSpec.from_dict(json.loads(meta[META_SPEC]))
+            self.spec = _metadata_spec(meta[META_SPEC], self.path)
         else:
             self.spec = self.card.preprocess
         self.input_name = inp[0].name
@@ -63,3 +63,15 @@ class OnnxPredictor:
     def predict(self, faces: np.ndarray) -> np.ndarray:
         x = normalize(faces, self.spec, self.layout)
         return np.asarray(self.session.run(None, {self.input_name: x})[0], dtype=np.float32).reshape(-1)
+
+
+def _metadata_spec(text: str, path: Path) -> PreprocessSpec:
+    """The preprocessing spec in the file's metadata; a one-line error naming the file where it is not JSON
+    or not a spec."""
+    try:
+        return PreprocessSpec.from_dict(json.loads(text))
+    except EdgeAgeError as e:
+        raise EdgeAgeError(f"preprocessing metadata {META_SPEC!r}: {e.reason}", path) from e
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        why = "nested too deep" if isinstance(e, RecursionError) else f"{type(e).__name__}: {str(e)[:160]}"
+        raise EdgeAgeError(f"preprocessing metadata {META_SPEC!r} is not a valid spec ({why})", path) from e

@@ -221,3 +221,84 @@ def test_an_interrupted_data_wild_rerun_leaves_the_previous_set(utk_dir: Path, t
     rows = (out / "labels.csv").read_text().splitlines()[1:]
     assert sorted(p.name for p in out.iterdir() if p.name != "labels.csv") == sorted(r.split(",")[0] for r in rows)
     assert 0 < len(rows) <= 7
+
+
+# Issue 34, item 8: every item `data wild` or an archive leaves out is named and counted.
+
+def test_data_wild_names_and_counts_every_source_it_drops(tmp_path: Path, capsys) -> None:
+    data = make_utk(tmp_path / "chips", n_per_age=1)
+    good = len(list(data.iterdir()))
+    bad = {"40_0_0_2017010100000901.jpg": b"", "41_0_0_2017010100000902.jpg": b"not an image at all",
+           "42_0_0_2017010100000903.jpg": _jpg_bytes(42, 9)[:40]}  # empty, not an image, truncated
+    for name, raw in bad.items():
+        (data / name).write_bytes(raw)
+    (data / "x_0_0_2017.jpg").write_bytes(_jpg_bytes(30, 1))  # a bad label: skipped before any scene
+    out = tmp_path / "wild"
+    rc = main(["data", "wild", "--data", str(data), "--split", "all", "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    rows = (out / "labels.csv").read_text().splitlines()[1:]
+    assert len(rows) == good
+    assert f"skipped {len(bad) + 1} item(s)" in captured.err
+    for name in [*bad, "x_0_0_2017.jpg"]:
+        assert str(data / name) in captured.err, name
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip", "csv_in_tar"])
+def test_a_repeated_archive_member_name_is_refused_in_every_copy_and_named(kind: str, tmp_path: Path) -> None:
+    import warnings
+
+    members = [("UTKFace/30_0_0_2017.jpg", _jpg_bytes(30, 1)), ("UTKFace/31_0_0_2017.jpg", _jpg_bytes(31, 2)),
+               ("UTKFace/32_0_0_2017.jpg", _jpg_bytes(32, 3)), ("./UTKFace//31_0_0_2017.jpg", _jpg_bytes(60, 4))]
+    if kind == "csv_in_tar":
+        rows = "file_name,age\n" + "".join(f"{n.split('/')[-1]},{n.split('/')[-1][:2]}\n" for n, _ in members[:3])
+        members.append(("UTKFace/labels.csv", rows.encode()))
+    archive = tmp_path / ("ds.zip" if kind == "zip" else "ds.tar")
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as zf, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns on a duplicate name, and writes it
+            for name, raw in members:
+                zf.writestr(name, raw)
+    else:
+        with tarfile.open(archive, "w") as tf:
+            for name, raw in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(raw)
+                tf.addfile(info, io.BytesIO(raw))
+    ls = load_labeled(archive)
+    assert sorted(s.name for s in ls.samples) == ["UTKFace/30_0_0_2017.jpg", "UTKFace/32_0_0_2017.jpg"]
+    repeated = [p for p in ls.problems if "occurs 2 times" in p.reason]
+    assert len(repeated) == 1 and repeated[0].where == f"{archive}:UTKFace/31_0_0_2017.jpg", ls.problems
+    got = dict(ls.container.read_many(["UTKFace/31_0_0_2017.jpg"]))
+    assert isinstance(got["UTKFace/31_0_0_2017.jpg"], EdgeAgeError)  # neither copy is read by name either
+
+
+# Issue 34, item 18: a CSV label file reads only the files it names, and none that resolves outside its folder.
+
+def test_a_csv_reads_only_the_files_it_names_and_refuses_symlinks_out(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from conftest import make_csv
+
+    home = tmp_path / "home"
+    csv_path = make_csv(home, n_per_age=1)  # home/labels.csv naming home/images/*.jpg
+    n_named = len(csv_path.read_text().splitlines()) - 1
+    write_jpg(home / "unrelated" / "deep" / "x.jpg", face_image(30, 0))  # the rest of "home": never looked at
+    secret = write_jpg(tmp_path / "outside" / "secret.jpg", face_image(40, 1))
+    (home / "images" / "link.jpg").symlink_to(secret)
+    (home / "images" / "linked_dir").symlink_to(secret.parent, target_is_directory=True)
+    with open(csv_path, "a") as f:
+        f.write("images/link.jpg,40\nimages/linked_dir/secret.jpg,40\n")
+
+    def no_walk(*args, **kw):
+        raise AssertionError("the CSV's folder was walked")
+
+    monkeypatch.setattr(os, "walk", no_walk)
+    monkeypatch.setattr(os, "scandir", no_walk)
+    ls = load_labeled(csv_path)
+    assert len(ls.samples) == n_named
+    out = [p for p in ls.problems if "outside the CSV's folder" in p.reason]
+    assert sorted(p.where.rsplit(":", 1)[1] for p in out) == [str(n_named + 2), str(n_named + 3)], ls.problems
+    assert "link.jpg" in out[0].reason and "secret.jpg" in out[1].reason
+    assert sorted(ls.container.names()) == sorted(["labels.csv", *(s.name for s in ls.samples)])
+    assert "secret" not in str(ls.container.fingerprint())
