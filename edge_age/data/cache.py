@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,8 +126,21 @@ def build_faces(
         return cached
     out = _prepare_all(ls, samples, spec, detect, progress)
     if cache_dir is not None:
-        _write_cache(cache_dir, key, out)
+        _try_write_cache(cache_dir, key, out)
     return out
+
+
+def _note(text: str) -> None:
+    print(f"edge-age: note: {text}", file=sys.stderr, flush=True)
+
+
+def _try_write_cache(cache_dir: Path, key: str, out: FaceArray) -> None:
+    """The cache is an optimisation: an unwritable one (read-only, a file, a full disk) means running uncached."""
+    try:
+        _write_cache(cache_dir, key, out)
+    except (OSError, EdgeAgeError) as e:
+        reason = e.reason if isinstance(e, EdgeAgeError) else (e.strerror or str(e))
+        _note(f"face cache {cache_dir} is not writable ({reason}); running uncached")
 
 
 def _read_cache(cache_dir: Path, key: str) -> FaceArray | None:
@@ -138,10 +152,11 @@ def _read_cache(cache_dir: Path, key: str) -> FaceArray | None:
         meta = json.loads(meta_path.read_text())
         faces = np.load(npy, mmap_mode="r")
         if faces.shape[0] != len(meta["names"]):
-            return None
+            raise ValueError("rows do not match the names")
         return FaceArray(meta["names"], np.asarray(meta["ages"], dtype=np.float32), faces, meta["sha1"],
                          meta["n_faces"], [Problem(*p) for p in meta["problems"]])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as e:  # a truncated entry (a power cut)
+        _note(f"face cache entry {npy} is damaged ({type(e).__name__}); rebuilding it")
         return None
 
 
@@ -173,6 +188,8 @@ def _write_cache(cache_dir: Path, key: str, out: FaceArray) -> None:
     with fileio.atomic_path(cache_dir / f"{key}.npy") as tmp:
         with open(tmp, "wb") as f:
             np.save(f, out.faces)
+            f.flush()
+            os.fsync(f.fileno())
     fileio.write_json(cache_dir / f"{key}.json", {
         "names": out.names, "ages": out.ages.tolist(), "sha1": out.sha1, "n_faces": out.n_faces,
         "problems": [[p.where, p.reason] for p in out.problems],

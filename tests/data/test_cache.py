@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import face_image, make_utk, write_jpg
 from edge_age.data.dataset import DataConfig, load_dataset
@@ -77,3 +78,72 @@ def test_stored_detection_follows_the_stored_dataset_only() -> None:
     assert trained.dropped_detection(config_for_model(stored, "chips.tar.gz", detect_faces=True)) is None
     assert trained.dropped_detection(config_for_model(stored, "photos/labels.csv")) is None
     assert DataConfig("chips.tar.gz").dropped_detection(config_for_model(plain, "other")) is None
+
+
+def _faces(ds):
+    return ds.faces.names, np.asarray(ds.faces.faces)
+
+
+def test_damaged_cache_entry_is_rebuilt(utk_dir: Path, cache_dir: Path, capsys) -> None:
+    """A zero-byte or truncated .npy (what a power cut leaves) is rebuilt, with one line saying so."""
+    cfg = DataConfig(str(utk_dir))
+    names, faces = _faces(load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False))
+    (npy,) = cache_dir.glob("*.npy")
+    whole = npy.read_bytes()
+    for damaged in (b"", whole[: len(whole) // 2]):
+        npy.write_bytes(damaged)
+        capsys.readouterr()
+        again = load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+        assert again.faces.names == names
+        np.testing.assert_array_equal(again.faces.faces, faces)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "damaged" in err[0] and "rebuilding" in err[0]
+        assert npy.read_bytes() == whole  # the entry was rewritten whole
+        served = load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+        assert isinstance(served.faces.faces, np.memmap) and capsys.readouterr().err == ""
+
+
+def _assert_uncached(utk_dir: Path, cache_dir: Path, capsys) -> None:
+    cfg = DataConfig(str(utk_dir))
+    ref = load_dataset(cfg, PreprocessSpec(), None, progress=False)
+    capsys.readouterr()
+    ds = load_dataset(cfg, PreprocessSpec(), cache_dir, progress=False)
+    assert ds.faces.names == ref.faces.names
+    np.testing.assert_array_equal(ds.faces.faces, ref.faces.faces)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "running uncached" in err[0], err
+
+
+def test_cache_dir_that_is_a_file_runs_uncached(utk_dir: Path, tmp_path: Path, capsys) -> None:
+    not_a_dir = tmp_path / "cache-file"
+    not_a_dir.write_text("x")
+    _assert_uncached(utk_dir, not_a_dir, capsys)
+    assert not_a_dir.read_text() == "x"
+
+
+def test_read_only_cache_dir_runs_uncached(utk_dir: Path, cache_dir: Path, capsys) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root ignores permissions")
+    cache_dir.mkdir()
+    cache_dir.chmod(0o500)
+    try:
+        _assert_uncached(utk_dir, cache_dir, capsys)
+        assert list(cache_dir.iterdir()) == []
+    finally:
+        cache_dir.chmod(0o700)
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EACCES"])
+def test_unwritable_cache_write_runs_uncached(utk_dir: Path, cache_dir: Path, capsys, monkeypatch, code) -> None:
+    """A full disk (ENOSPC) or a refused write (EACCES; root ignores chmod) while writing an entry."""
+    import errno
+    import os
+
+    def full(*args, **kwargs):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(np, "save", full)
+    _assert_uncached(utk_dir, cache_dir, capsys)
+    assert [p.name for p in cache_dir.iterdir()] == []  # no temp file or half entry left behind
