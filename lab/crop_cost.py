@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_age.data.framing import MAX_SAMPLE_FACTOR, Square, warp_square
+from edge_age.data.framing import Square, sample_side, warp_square
 from edge_age.data.preprocess import PreprocessSpec, prepare_face
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     rows = []
     for face in (100, 200, 300):
         sq = Square(320, 240, face, math.cos(0.2), math.sin(0.2))
-        before = int(min(max(math.floor(sq.side + 0.5), args.size), MAX_SAMPLE_FACTOR * args.size))
+        before = sample_side(sq, args.size, direct=False)
         rows.append({"face_px": face, "before_sample_px": before,
                      "before_ms": round(p50_ms(lambda: prepare_face(warp_square(img, sq, before), spec), args.runs), 3),
                      "now_ms": round(p50_ms(lambda: prepare_face(warp_square(img, sq, args.size), spec), args.runs), 3),
@@ -81,7 +81,7 @@ def mae_either_way(scenes: Path) -> dict:
         if not found:
             continue
         sq = frame(found[0], spec.framing)
-        before = int(min(max(math.floor(sq.side + 0.5), spec.size), MAX_SAMPLE_FACTOR * spec.size))
+        before = sample_side(sq, spec.size, direct=False)
         crops["before"].append(prepare_face(warp_square(img, sq, before), spec))
         crops["now"].append(prepare_face(warp_square(img, sq, spec.size), spec))
         ages.append(float(r["age"]))

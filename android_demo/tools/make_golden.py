@@ -16,6 +16,7 @@ import argparse
 import json
 import shutil
 from dataclasses import replace
+from typing import Any
 from pathlib import Path
 
 import cv2
@@ -58,30 +59,37 @@ def write_detector_case(out: Path, k: int, what: str, img_bgr: np.ndarray, pred:
     finds a face: the outputs, the view (its pass, letterbox and map back to the photo), Python's detection and the
     tensor its crop gives, framed by the card's framing when the card is BlazeFace's, else by the bundled fit."""
     cfg = DetectConfig(detector="blazeface", passes=passes)
-    spec = pred.spec
-    if spec.framing.detector != "blazeface":
-        spec = replace(spec, framing=load_fit("blazeface")[0])
     for ps, view in ((ps, v) for ps, vs in views(img_bgr, cfg) for v in vs):
         tensor, box = blazeface.letterbox(view.image)
         raw, logits = blazeface.run(tensor)
-        found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box), cfg), key=lambda d: d.w * d.h,
-                       reverse=True)
-        if not found:
-            continue
-        write_case(out, k, what, img_bgr, found[0], pred, spec)
-        (out / f"case{k:02d}.raw").write_bytes(raw.astype("<f4").tobytes())
-        (out / f"case{k:02d}.logits").write_bytes(logits.astype("<f4").tobytes())
-        case = json.loads((out / f"case{k:02d}.json").read_text())
-        case["framing"] = spec.framing.to_dict()
-        case["detections"] = [_numbers(d) for d in found]
-        case["detector"] = {"raw": f"case{k:02d}.raw", "logits": f"case{k:02d}.logits",
-                            "letterbox": [box.scale, box.px, box.py],
-                            "view_size": [int(view.image.shape[1]), int(view.image.shape[0])],
-                            "back": [float(v) for v in view.back.ravel()], "angle": view.angle,
-                            "min_size": cfg.min_size, "pass": ps.as_dict()}
-        (out / f"case{k:02d}.json").write_text(json.dumps(case))
-        return True
+        if _write_decoded(out, k, what, img_bgr, pred, (raw, logits, box), (ps, view), cfg):
+            return True
     return False
+
+
+def _write_decoded(out: Path, k: int, what: str, img_bgr: np.ndarray, pred: TFLitePredictor,
+                   outputs: tuple[np.ndarray, np.ndarray, blazeface.Letterbox], where: tuple[Pass, Any],
+                   cfg: DetectConfig) -> bool:
+    """Decode ``outputs`` (raw, logits, letterbox) in the view ``where`` (its pass and view); when a face is found,
+    write the case: the outputs, the view, every detection and the first one's tensor. False when none is found."""
+    (raw, logits, box), (ps, view) = outputs, where
+    found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box), cfg), key=lambda d: d.w * d.h,
+                   reverse=True)
+    if not found:
+        return False
+    spec = pred.spec if pred.spec.framing.detector == "blazeface" else replace(pred.spec, framing=load_fit("blazeface")[0])
+    name = f"case{k:02d}"
+    write_case(out, k, what, img_bgr, found[0], pred, spec)
+    (out / f"{name}.raw").write_bytes(raw.astype("<f4").tobytes())
+    (out / f"{name}.logits").write_bytes(logits.astype("<f4").tobytes())
+    case = json.loads((out / f"{name}.json").read_text())
+    case.update(framing=spec.framing.to_dict(), detections=[_numbers(d) for d in found], detector={
+        "raw": f"{name}.raw", "logits": f"{name}.logits", "letterbox": [box.scale, box.px, box.py],
+        "view_size": [int(view.image.shape[1]), int(view.image.shape[0])],
+        "back": [float(v) for v in view.back.ravel()], "angle": view.angle, "min_size": cfg.min_size,
+        "pass": ps.as_dict()})
+    (out / f"{name}.json").write_text(json.dumps(case))
+    return True
 
 
 def _numbers(d: Detection) -> list[float]:
@@ -104,26 +112,12 @@ def synthetic_detector_cases(out: Path, k: int, pred: TFLitePredictor) -> int:
             raw[a, 2:4] = size + rng.normal(0, 2, 2)
             raw[a, 4:8] = [-0.22 * size, -0.18 * size, 0.22 * size, -0.2 * size]  # the eyes: left, then right
     cfg = DetectConfig(detector="blazeface")
-    spec = pred.spec if pred.spec.framing.detector == "blazeface" else replace(pred.spec, framing=load_fit("blazeface")[0])
     written = 0
     for ps, vs in views(photo, cfg):
         for i, view in enumerate(vs):
             box = blazeface.Letterbox.of(view.image.shape[1], view.image.shape[0])
-            found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box), cfg), key=lambda d: d.w * d.h,
-                           reverse=True)
-            name = f"case{k + written:02d}"
-            write_case(out, k + written, f"synthetic BlazeFace outputs, pass {ps.as_dict()}, view {i}", photo, found[0],
-                       pred, spec)
-            (out / f"{name}.raw").write_bytes(raw.astype("<f4").tobytes())
-            (out / f"{name}.logits").write_bytes(logits.astype("<f4").tobytes())
-            case = json.loads((out / f"{name}.json").read_text())
-            case.update(framing=spec.framing.to_dict(), detections=[_numbers(d) for d in found], detector={
-                "raw": f"{name}.raw", "logits": f"{name}.logits", "letterbox": [box.scale, box.px, box.py],
-                "view_size": [int(view.image.shape[1]), int(view.image.shape[0])],
-                "back": [float(v) for v in view.back.ravel()], "angle": view.angle, "min_size": cfg.min_size,
-                "pass": ps.as_dict()})
-            (out / f"{name}.json").write_text(json.dumps(case))
-            written += 1
+            written += _write_decoded(out, k + written, f"synthetic BlazeFace outputs, pass {ps.as_dict()}, view {i}",
+                                      photo, pred, (raw, logits, box), (ps, view), cfg)
     return written
 
 

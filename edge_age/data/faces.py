@@ -70,8 +70,8 @@ DEFAULT_PASSES = (
 )
 
 
-# MTCNN (and BlazeFace) find faces leaning up to ~15 degrees and always have eyes; their fallbacks: a tight chip
-# on an extended canvas, then the photo turned by +-12 and +-25 degrees.
+# MTCNN finds faces leaning up to ~15 degrees and always has eyes; its fallbacks: a tight chip on an extended
+# canvas, then the photo turned by +-12 and +-25 degrees.
 MTCNN_PASSES = (Pass(), Pass(pad=True), *(Pass(angle=a) for a in (-12.0, 12.0, -25.0, 25.0)))
 
 # BlazeFace sees every pass at 192 x 192, so small faces are what it misses, and it finds faces leaning up to
