@@ -29,7 +29,10 @@ def add_labels_arg(p: argparse.ArgumentParser) -> None:
 
 def add_data_args(p: argparse.ArgumentParser, negatable: bool = False) -> None:
     """``negatable``: --detect-faces / --no-detect-faces (train: the recipe sets it, the line may unset it)."""
-    p.add_argument("--data", default=None, help=DEFAULT_DATA_HELP)
+    p.add_argument("--data", action="append", default=None, metavar="PATH",
+                   help=DEFAULT_DATA_HELP + "; give it more than once to use several sources, each split on its own, "
+                        "or name a .toml sources file ([[source]] tables: path, labels, detect_faces, weight, name; "
+                        "weight = how often a source's training faces are drawn per epoch, default 1)")
     add_labels_arg(p)
     p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction if negatable else "store_true",
                    default=None if negatable else False,
@@ -41,20 +44,33 @@ def add_data_args(p: argparse.ArgumentParser, negatable: bool = False) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
 
 
+def data_paths(args: argparse.Namespace) -> list[str]:
+    """``--data`` as a list (given once, several times, or not: the default dataset)."""
+    from edge_age.data.dataset import default_data
+
+    data = args.data
+    return [data] if isinstance(data, (str, Path)) else list(data or [default_data()])
+
+
 def data_config(args: argparse.Namespace, seed: int = 0, limit: int | None = None):
-    from edge_age.data.dataset import DataConfig, default_data
+    from edge_age.data.dataset import sources_config
     from edge_age.data.split import SplitConfig
 
-    return DataConfig(path=args.data or default_data(), scheme=args.scheme, detect_faces=bool(args.detect_faces),
-                      split=SplitConfig(seed=seed), limit=limit)
+    return sources_config(data_paths(args), args.scheme, bool(args.detect_faces), SplitConfig(seed=seed), limit)
 
 
-def data_reads(path: str | Path | None) -> list[Read]:
+def data_reads(path: str | Path | list | None) -> list[Read]:
     """What reading a dataset reads: its folder (every file in it) or archive, or a CSV file and the folder it
-    names its images from."""
+    names its images from; for several (``--data`` repeated, a sources file) what each of them reads."""
     if not path:
         return []
+    if isinstance(path, (list, tuple)):
+        return [r for one in path for r in data_reads(one)]
     p = Path(path)
+    if p.suffix.lower() == ".toml" and p.is_file():
+        from edge_age.data.dataset import read_sources_file
+
+        return [Read(p), *data_reads([s.path for s in read_sources_file(p)])]
     return [Read(p), Read(p.parent, whole=False)] if p.suffix.lower() == ".csv" and p.is_file() else [Read(p)]
 
 
@@ -70,7 +86,7 @@ def data_files(args: argparse.Namespace) -> tuple[list[Output], list[Read]]:
 
     folder = not (args.data_command == "framing" and args.out.suffix.lower() == ".json")
     outputs = [Output("--out", args.out, folder=folder), Output("--cache-dir", getattr(args, "cache_dir", None), True)]
-    return outputs, data_reads(args.data or default_data())
+    return outputs, data_reads(args.data or [default_data()])
 
 
 def cmd_data_report(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 Counts per split, age histograms per split, a grid of sample faces, every unparsable name and
 unreadable file, and exact (same bytes) and near (same perceptual hash of the 128x128 crop)
-duplicates -- the usual reasons a model looks better or worse than it is.
+duplicates -- the usual reasons a model looks better or worse than it is. Over several sources, the
+near-identical faces across them too: one face in the train split of one source and the test split
+of another is a leak that no per-source split can see.
 """
 
 from __future__ import annotations
@@ -43,6 +45,33 @@ def find_duplicates(ds: Dataset) -> tuple[list[list[str]], list[list[str]]]:
             [[name(ds.faces.names[i]) for i in g] for g in near])
 
 
+# Faces of two sources whose difference hashes differ in at most this many of 64 bits are one face: re-encoding,
+# resizing and the small shifts of a detector's framing move a few bits; two different faces differ in about
+# 20-32 (lab/aaf/README.md has the measured distribution across UTKFace and AAF).
+CROSS_SOURCE_BITS = 6
+
+
+def cross_source_duplicates(ds: Dataset, max_bits: int = CROSS_SOURCE_BITS) -> dict[str, Any] | None:
+    """Pairs of near-identical faces from different sources (None for one source), each with both splits; a
+    pair whose splits differ (train in one, val or test in the other) is counted as a leak."""
+    if ds.source is None:
+        return None
+    hashes = np.array([dhash(f) for f in ds.faces.faces], dtype=np.uint64)
+    pairs: list[tuple[int, int, int]] = []
+    for a in range(len(ds.source_labels)):
+        rows_a = np.flatnonzero(ds.source == a)
+        rows_b = np.flatnonzero(ds.source > a)
+        for start in range(0, len(rows_a), 1024):  # 1024 x N distances at a time: bounded memory
+            chunk = rows_a[start:start + 1024]
+            bits = np.bitwise_count(hashes[chunk, None] ^ hashes[None, rows_b])
+            for i, j in zip(*np.nonzero(bits <= max_bits)):
+                pairs.append((int(chunk[i]), int(rows_b[j]), int(bits[i, j])))
+    name = lambda i: f"{ds.faces.names[i]} [{ds.split[i]}]"  # noqa: E731
+    leaks = sum(1 for i, j, _ in pairs if ds.split[i] != ds.split[j])
+    return {"max_bits": max_bits, "pairs": len(pairs), "leaks": leaks,
+            "examples": [[name(i), name(j), bits] for i, j, bits in sorted(pairs, key=lambda t: t[2])[:200]]}
+
+
 def build_report(ds: Dataset) -> dict[str, Any]:
     exact, near = find_duplicates(ds)
     ages = ds.faces.ages
@@ -51,8 +80,11 @@ def build_report(ds: Dataset) -> dict[str, Any]:
         a = ages[ds.indices(s)]
         per_split[s] = {"n": int(a.size), "age_mean": float(a.mean()) if a.size else None,
                         "age_min": float(a.min()) if a.size else None, "age_max": float(a.max()) if a.size else None}
+    sources = [s.path for s in ds.config.sources()]
     return {
-        "data": ds.config.path,
+        "data": " + ".join(sources),
+        **({"sources": dict(zip(ds.source_labels, sources))} if ds.source is not None else {}),
+        "cross_source_duplicates": cross_source_duplicates(ds),
         "scheme": ds.labeled.scheme,
         "labeled": len(ds.labeled.samples),
         "readable": len(ds.faces),
@@ -71,6 +103,7 @@ def to_markdown(r: dict[str, Any]) -> str:
              f"- unparsable names / bad labels: {len(r['label_problems'])}",
              f"- unreadable files: {len(r['unreadable'])}",
              f"- exact duplicate groups: {len(r['exact_duplicates'])}, near duplicate groups: {len(r['near_duplicates'])}",
+             *_cross_md(r.get("cross_source_duplicates")),
              "", "| split | n | mean age | min | max |", "|---|---:|---:|---:|---:|"]
     for s, v in r["splits"].items():
         fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
@@ -81,7 +114,18 @@ def to_markdown(r: dict[str, Any]) -> str:
     for key, title in (("exact_duplicates", "Exact duplicates"), ("near_duplicates", "Near duplicates")):
         if r[key]:
             lines += ["", f"## {title}", ""] + [f"- {', '.join(g)}" for g in r[key][:200]]
+    cross = r.get("cross_source_duplicates")
+    if cross and cross["examples"]:
+        lines += ["", "## The same face in two sources", ""] + [f"- {a}, {b} ({bits} bits apart)"
+                                                             for a, b, bits in cross["examples"]]
     return "\n".join(lines) + "\n"
+
+
+def _cross_md(cross: dict[str, Any] | None) -> list[str]:
+    if cross is None:
+        return []
+    return [f"- the same face in two sources (difference hashes at most {cross['max_bits']} bits apart): "
+            f"{cross['pairs']} pair(s), {cross['leaks']} of them on different splits (a leak)"]
 
 
 def write_report(cfg: DataConfig, out: Path, seed: int = 0, cache_dir: Path | None = None,

@@ -21,7 +21,7 @@ from edge_age.runtime.predict_config import FRAMING_HELP
 @dataclass(frozen=True)
 class EvalConfig:
     model: str  # checkpoint, .onnx or .tflite
-    data: str | None = None  # default: the dataset the model was trained on
+    data: tuple[str, ...] | list[str] | str | None = None  # default: the data the model was trained on (several: each source)
     scheme: str = "auto"
     detect_faces: bool = False
     split: str = "test"

@@ -13,7 +13,8 @@ from edge_age import fileio, plots
 from edge_age.errors import EdgeAgeError
 from edge_age.eval.assurance import by_group, label_groups, utkface_groups
 from edge_age.eval.config import EvalConfig
-from edge_age.eval.metrics import DECADES, Bounds, age_metrics, card_bounds, coverage_of, decade_confusion, format_metrics
+from edge_age.eval.metrics import (DECADES, Bounds, age_metrics, card_bounds, coverage_of, decade_confusion,
+                                   format_metrics, format_sources, source_metrics)
 from edge_age.runtime.batch import predict_all
 from edge_age.runtime.flip import averages_mirror
 from edge_age.runtime.outputs import not_an_age
@@ -98,8 +99,14 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)
     if groups:
         m["by_group"] = by_group(y, p, groups)
-    title = f"{predictor.name} on {data.path} [{cfg.split}]"
+    if ds.source is not None:
+        source_of = dict(zip(ds.faces.names, ds.source))
+        m["by_source"] = source_metrics(y, p, np.array([source_of[n] for n in names]), ds.source_labels, bounds)
+    where = data.path if ds.source is None else " + ".join(ds.source_labels)
+    title = f"{predictor.name} on {where} [{cfg.split}]"
     log(format_metrics(m, title))
+    if ds.source is not None:
+        log(format_sources(m["by_source"]))
     if ds.problems:
         log(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")
     out_dir = cfg.out_dir()

@@ -49,9 +49,10 @@ def age_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
 
 
 def _mae_by_group(err: np.ndarray, groups: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
-    """Count and MAE of each non-empty group (a boolean mask over ``err``), in the given order."""
-    return {name: {"n": int(sel.sum()), "mae": float(np.abs(err[sel]).mean())} for name, sel in groups.items()
-            if sel.any()}
+    """Count, MAE and bias (mean estimate minus true age) of each non-empty group (a boolean mask over ``err``),
+    in the given order."""
+    return {name: {"n": int(sel.sum()), "mae": float(np.abs(err[sel]).mean()), "bias": float(err[sel].mean())}
+            for name, sel in groups.items() if sel.any()}
 
 
 def decade_confusion(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -63,8 +64,9 @@ def decade_confusion(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 def format_metrics(m: dict[str, Any], title: str) -> str:
     lines = [title, f"  n {m['n']}  MAE {m['mae']:.3f}  RMSE {m['rmse']:.3f}  CS@5 {m['cs5']:.3f}  bias {m['bias']:+.2f}"]
     for label, key in (("decade", "mae_per_decade"), ("band", "mae_per_band")):
-        lines.append(f"  {label:<7}  n      MAE")
-        lines += [f"  {group:<7}{v['n']:>5}  {v['mae']:7.2f}" for group, v in m[key].items()]
+        lines.append(f"  {label:<7}  n      MAE    bias")
+        lines += [f"  {group:<7}{v['n']:>5}  {v['mae']:7.2f}  {v.get('bias', float('nan')):+6.2f}"
+                  for group, v in m[key].items()]
     rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
     ci = lambda c: "" if not c else f" [{c[0]:.3f}, {c[1]:.3f}]"  # noqa: E731
     for g in m["gates"].values():
@@ -87,6 +89,39 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
         worst = next(r for r in bg["groups"] if r["group"] == bg["worst"])
         lines.append(f"  worst group {bg['worst']}: MAE {worst['mae']:.2f}{ci(worst['mae_ci95'])} (n {worst['n']}); "
                      f"best {bg['best']}; gap {bg['gap']:.2f}{ci(bg['gap_ci95'])}")
+    return "\n".join(lines)
+
+
+def source_metrics(y: np.ndarray, p: np.ndarray, source: np.ndarray, labels: tuple[str, ...],
+                   bounds: "Bounds") -> dict[str, dict[str, Any]]:
+    """Each source's metrics (as :func:`age_metrics`, with its interval coverage) for data of several sources;
+    ``source`` is each face's source number."""
+    out = {}
+    for k, label in enumerate(labels):
+        sel = source == k
+        if not sel.any():
+            continue
+        m = age_metrics(y[sel], p[sel])
+        if bounds is not None:
+            m["interval"] = coverage_of(y[sel], (bounds[0], bounds[1][sel], bounds[2][sel]))
+        out[label] = m
+    return out
+
+
+def format_sources(by_source: dict[str, dict[str, Any]]) -> str:
+    """One line per source: n, MAE, bias, under-18 bias, the under-18 gate, Challenge 25 and interval coverage."""
+    rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
+    lines = []
+    for label, m in by_source.items():
+        young = [v for b, v in m["mae_per_band"].items() if b in ("0-12", "13-17")]
+        n_young = sum(v["n"] for v in young)
+        u18 = f"{sum(v['bias'] * v['n'] for v in young) / n_young:+.2f}" if n_young else "n/a"
+        g = m["gates"].get("under_18", {})
+        iv = m.get("interval")
+        lines.append(f"  source {label}: n {m['n']}  MAE {m['mae']:.3f}  bias {m['bias']:+.2f}  under-18 bias {u18}  "
+                     f"under 18 TPR {rate(g.get('tpr'))} FPR {rate(g.get('fpr'))}  Challenge 25 "
+                     f"{rate((m.get('challenge_25') or {}).get('tpr'))}"
+                     + (f"  {iv['level']:.0%} interval {iv['coverage']:.3f}" if iv else ""))
     return "\n".join(lines)
 
 

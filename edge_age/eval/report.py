@@ -81,11 +81,12 @@ def write_report(folder: Path, result: dict[str, Any], y: np.ndarray, p: np.ndar
                                                   [None] * len(bands), folder / "interval_coverage.png",
                                                   "share of true ages inside", f"{iv['level']:.0%} interval coverage "
                                                   "by true age band (dashed: nominal)", ref=iv["level"])
+    sources = [result["data"]["path"]] + [a["path"] for a in result["data"].get("also", [])]
     lines = [f"# Age assurance report: {Path(result['model']).name}", "",
-             f"Data: `{result['data']['path']}` [{result['split']}], {m['n']} faces; MAE {m['mae']:.3f}, bias "
+             f"Data: {' + '.join(f'`{s}`' for s in sources)} [{result['split']}], {m['n']} faces; MAE {m['mae']:.3f}, bias "
              f"{m['bias']:+.2f}. 95% intervals: 1000 bootstrap resamples (seed 0).", "",
              f"Command: `{result['command']}`", ""]
-    lines += _gates_md(m) + _interval_md(iv) + _groups_md(m.get("by_group"))
+    lines += _sources_md(m.get("by_source")) + _gates_md(m) + _interval_md(iv) + _groups_md(m.get("by_group"))
     missing = [name for name, written in pics.items() if written is None]
     lines += [f"![{name}]({name})" for name, written in pics.items() if written is not None]
     if missing:
@@ -93,6 +94,23 @@ def write_report(folder: Path, result: dict[str, Any], y: np.ndarray, p: np.ndar
     page = folder / "report.md"
     fileio.write_text(page, "\n".join(lines) + "\n")
     return page
+
+
+def _sources_md(by_source: dict[str, Any] | None) -> list[str]:
+    """Each source beside the pooled figures (data of several sources)."""
+    if not by_source:
+        return []
+    rate = lambda r: "-" if r is None else f"{r:.3f}"  # noqa: E731
+    out = ["## Each source", "", "| source | n | MAE | bias | bias 0-12 | bias 13-17 | bias 18-24 | under 18 TPR | "
+           "under 18 FPR | Challenge 25 | interval coverage |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, m in by_source.items():
+        band = lambda b: "-" if b not in m["mae_per_band"] else f"{m['mae_per_band'][b]['bias']:+.2f}"  # noqa: E731
+        g, iv = m["gates"].get("under_18", {}), m.get("interval")
+        cover = "-" if not iv else f"{iv['coverage']:.3f}"
+        out.append(f"| {label} | {m['n']} | {m['mae']:.3f} | {m['bias']:+.2f} | {band('0-12')} | {band('13-17')} | "
+                   f"{band('18-24')} | {rate(g.get('tpr'))} | {rate(g.get('fpr'))} | "
+                   f"{rate((m.get('challenge_25') or {}).get('tpr'))} | {cover} |")
+    return out + [""]
 
 
 def _gates_md(m: dict[str, Any]) -> list[str]:

@@ -75,7 +75,13 @@ def _resume_state(out: Path, cfg: TrainConfig, data_cfg: DataConfig, spec: Prepr
     # Runs saved before --degrade / --balance / --ema / --edge-cut existed trained without them.
     stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, "ema": 0.0, "edge_cut": 0.0, **state["train_config"]})
     cfg = replace(stored, epochs=cfg.epochs, out=cfg.out, threads=cfg.threads or stored.threads)
-    data_cfg = replace(DataConfig.from_dict(state["data"]), path=data_cfg.path)
+    stored_data = DataConfig.from_dict(state["data"])
+    if len(stored_data.sources()) != len(data_cfg.sources()):
+        raise EdgeAgeError(f"--resume: this run was trained on {len(stored_data.sources())} source(s), --data gives "
+                           f"{len(data_cfg.sources())}", out)
+    # The data's location may change (another machine); what each source is and its weight stay the run's.
+    data_cfg = replace(stored_data, path=data_cfg.path,
+                       also=tuple(replace(a, path=b.path) for a, b in zip(stored_data.also, data_cfg.also)))
     log(f"resuming {out} after epoch {state['epoch'] + 1}/{cfg.epochs}")
     return state, cfg, data_cfg, PreprocessSpec.from_dict(state["preprocess"])
 
@@ -177,12 +183,34 @@ def _wrap(model: torch.nn.Module, ctx: distributed.Context) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
 
 
-def _validate(model: torch.nn.Module, faces: np.ndarray, ages: np.ndarray, va: np.ndarray, spec: PreprocessSpec,
-              ctx: distributed.Context) -> float:
-    mine = va[ctx.rows(len(va))]  # each process scores its share of val; the sums are combined
-    err_sum, n_val = ctx.all_sum([float(np.abs(predict_array(model, faces[mine], spec) - ages[mine]).sum()),
-                                  float(len(mine))])
-    return err_sum / n_val
+def _validate(run: "Epochs") -> dict[str, float]:
+    """``val_mae`` over the whole val split (what picks best.pt) and, with several sources, each source's
+    (``val_mae_<label>``)."""
+    mine = run.va[run.ctx.rows(len(run.va))]  # each process scores its share of val; the sums are combined
+    err = np.abs(predict_array(run.scored, run.faces[mine], run.spec) - run.ages[mine])
+    groups = [np.ones(len(mine), bool)]
+    if run.source is not None:
+        groups += [run.source[mine] == k for k in range(len(run.source_labels))]
+    sums = run.ctx.all_sum([v for g in groups for v in (float(err[g].sum()), float(g.sum()))])
+    maes = [sums[2 * k] / sums[2 * k + 1] if sums[2 * k + 1] else float("nan") for k in range(len(groups))]
+    return {"val_mae": maes[0], **{f"val_mae_{lab}": m for lab, m in zip(run.source_labels, maes[1:])}}
+
+
+def epoch_rows(tr: np.ndarray, seed: int, epoch: int, source: np.ndarray | None = None,
+               weights: tuple[float, ...] = ()) -> np.ndarray:
+    """The training rows of one epoch in the order drawn. One source: each row once. Several: each source's
+    rows ``weight`` times (the fraction a new random subset every epoch), shuffled together, so a source's
+    share of the updates is its weight times its size."""
+    rng = np.random.default_rng([seed, epoch])
+    if source is None:
+        return rng.permutation(tr)
+    parts = []
+    for k, w in enumerate(weights):
+        rows = tr[source[tr] == k]
+        whole, frac = divmod(float(w), 1.0)
+        parts += [rows] * int(whole)
+        parts.append(rng.choice(rows, int(round(frac * len(rows))), replace=False))
+    return rng.permutation(np.concatenate(parts))
 
 
 def _save_epoch(out: Path, payload: dict[str, Any], model: torch.nn.Module, opt: Any, sched: Any, epoch: int,
@@ -228,6 +256,13 @@ class Epochs:
     progress: bool = True
     soft: np.ndarray | None = None
     weights: np.ndarray | None = None
+    # Several sources: each row's source number, the sources' labels and their draw weights.
+    source: np.ndarray | None = None
+    source_labels: tuple[str, ...] = ()
+    source_weights: tuple[float, ...] = ()
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        return epoch_rows(self.tr, self.cfg.seed, epoch, self.source, self.source_weights)
 
     def after_step(self) -> None:
         if self.ema is not None:
@@ -257,7 +292,9 @@ def _start(cfg: TrainConfig, spec: PreprocessSpec, ds: Dataset, state: dict[str,
     faces, ages = np.asarray(ds.faces.faces), ds.faces.ages  # into RAM: 23.7k faces are 1.2 GB
     model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
     _check_sides(cfg, model, faces.shape[1], ctx.device)
-    opt, sched, steps = make_optimizer(cfg, model, len(tr))
+    weights = tuple(s.weight for s in ds.config.sources()) if ds.source is not None else ()
+    drawn = len(epoch_rows(tr, cfg.seed, 0, ds.source, weights))  # the same count every epoch
+    opt, sched, steps = make_optimizer(cfg, model, drawn)
     loss_fn = DLDLLoss(model, teacher_weight=cfg.teacher_weight) if cfg.loss == "dldl" else LOSSES[cfg.loss]
     ema = _average(cfg, model)
     return Epochs(cfg=cfg, spec=spec, ctx=ctx, model=model, net=model,
@@ -265,7 +302,8 @@ def _start(cfg: TrainConfig, spec: PreprocessSpec, ds: Dataset, state: dict[str,
                   ema=ema, opt=opt, sched=sched, loss_fn=loss_fn, steps=steps, precision=precision, faces=faces,
                   ages=ages, tr=tr, va=va, progress=progress,
                   bn_faces=np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib]),
-                  weights=balance_weights(ages[tr], cfg.balance)(ages) if cfg.balance else None), model_kwargs
+                  weights=balance_weights(ages[tr], cfg.balance)(ages) if cfg.balance else None,
+                  source=ds.source, source_labels=ds.source_labels, source_weights=weights), model_kwargs
 
 
 def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume: bool, progress: bool,
@@ -291,6 +329,10 @@ def _train(cfg: TrainConfig, data_cfg: DataConfig, spec: PreprocessSpec, resume:
     log(f"{cfg.model}: {sum(p.numel() for p in run.model.parameters()):,} params | train {len(run.tr)} "
         f"val {len(run.va)} | {precision} | {ctx.device.type} x {ctx.world} process(es), "
         f"{torch.get_num_threads()} threads each | val MAE of predicting the mean: {baseline:.2f}")
+    if run.source is not None:
+        log("sources: " + "; ".join(
+            f"{lab} train {int((run.source[run.tr] == k).sum())} val {int((run.source[run.va] == k).sum())} "
+            f"weight {w:g}" for k, (lab, w) in enumerate(zip(run.source_labels, run.source_weights))))
     best = _epochs(run, start, history, (best_mae, best_epoch), payload, out, log)
     if best[1] < 0:
         raise EdgeAgeError(f"no epoch completed (--epochs {cfg.epochs}, {start} done before): no best.pt written", out)
@@ -319,8 +361,7 @@ def _epochs(run: Epochs, start: int, history: list[dict[str, Any]], best: tuple[
             run.ctx.share_buffers(run.ema.module)  # each process averaged its own BatchNorm statistics
         if cfg.bn_recalib:
             recalibrate_bn(run.scored, run.faces[run.bn_faces], run.spec)
-        row.update(val_mae=_validate(run.scored, run.faces, run.ages, run.va, run.spec, run.ctx),
-                   lr=run.sched.get_last_lr()[0])
+        row.update(**_validate(run), lr=run.sched.get_last_lr()[0])
         history.append(row)
         improved = row["val_mae"] < best_mae
         if improved:
@@ -410,7 +451,7 @@ def _run_epoch(run: Epochs, epoch: int) -> dict[str, Any]:
     run.net.train()
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     torch.manual_seed(cfg.seed * 100_019 + epoch)  # dropout
-    order = np.random.default_rng([cfg.seed, epoch]).permutation(run.tr)
+    order = run.epoch_order(epoch)
     side = trained_side = cfg.input_side(epoch, run.faces.shape[1])
     total_loss = total_abs = seen = 0.0
     t0 = time.perf_counter()
