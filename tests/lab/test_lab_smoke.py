@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 # script -> the optional packages it needs beyond the runtime install (skipped where they are missing)
 SCRIPTS = {
     "lab/blazeface_cascade.py": (),
+    "lab/blazeface_gate.py": (),
     "lab/challenge25.py": (),
     "lab/crop_cost.py": (),
     "lab/crop_experiments.py": (),
