@@ -30,6 +30,7 @@ SCRIPTS = {
     "lab/detector_passes.py": (),
     "lab/flip_average.py": (),
     "lab/framing_choices.py": (),
+    "lab/interval_signals.py": ("torch",),
     "lab/photo_gap.py": (),
     "lab/profile_onnx.py": (),
     "lab/stem_padding.py": ("onnx", "torch"),
