@@ -37,8 +37,8 @@ def add_data_args(p: argparse.ArgumentParser, negatable: bool = False) -> None:
     p.add_argument("--detect-faces", action=argparse.BooleanOptionalAction if negatable else "store_true",
                    default=None if negatable else False,
                    help="raw photos: find the largest face (with the detector the model's framing was fitted "
-                        "on: MTCNN, or OpenCV's Haar cascades for older cards) and crop it as that framing says "
-                        "(box, eyes levelled) first" + (" (default: the recipe's)" if negatable else ""))
+                        "on: BlazeFace for the reference, MTCNN or OpenCV's Haar cascades for other cards) and crop "
+                        "it as that framing says (box, eyes levelled) first" + (" (default: the recipe's)" if negatable else ""))
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="where prepared 128x128 faces are cached (default: $EDGE_AGE_CACHE or ~/.cache/edge-age)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
@@ -86,13 +86,20 @@ def data_files(args: argparse.Namespace) -> tuple[list[Output], list[Read]]:
 
     folder = not (args.data_command == "framing" and args.out.suffix.lower() == ".json")
     outputs = [Output("--out", args.out, folder=folder), Output("--cache-dir", getattr(args, "cache_dir", None), True)]
-    return outputs, data_reads(args.data or [default_data()])
+    framing = getattr(args, "framing", None)
+    reads = [Read(Path(framing))] if framing and Path(framing).exists() else []
+    return outputs, [*data_reads(args.data or [default_data()]), *reads]
 
 
 def cmd_data_report(args: argparse.Namespace) -> int:
     from edge_age.data.report import write_report
 
-    write_report(data_config(args, args.seed, args.limit), args.out, args.seed, args.cache_dir, not args.no_progress)
+    from edge_age.data.framing_fit import load_fit
+    from edge_age.data.preprocess import PreprocessSpec
+
+    spec = PreprocessSpec(framing=load_fit(args.framing)[0]) if args.framing else PreprocessSpec()
+    write_report(data_config(args, args.seed, args.limit), args.out, args.seed, args.cache_dir, not args.no_progress,
+                 spec)
     return 0
 
 
@@ -145,6 +152,9 @@ def add_data_commands(sub: Any) -> None:
     rep.add_argument("--out", type=Path, default=Path("runs/data_report"), help="output folder (default: %(default)s)")
     rep.add_argument("--seed", type=SEED, default=0, help="split seed (default: %(default)s)")
     rep.add_argument("--limit", type=POSITIVE_INT, default=None, help="use only N faces (deterministic subset)")
+    rep.add_argument("--framing", default=None, metavar="NAME|DIR|FILE",
+                     help="with --detect-faces (or a source's detect_faces): the detector and framing to crop with, "
+                          "a bundled fit by name (mtcnn, blazeface) or a `data framing` output (default: mtcnn's)")
     rep.set_defaults(func=cmd_data_report)
     wild_help = ("each chip placed in a 640x480 scene at a random scale (15-60% of the width), position and "
                  "rotation (+-25 degrees) over a shuffled, blurred background, relit and JPEG-compressed")

@@ -129,9 +129,10 @@ def _cross_md(cross: dict[str, Any] | None) -> list[str]:
 
 
 def write_report(cfg: DataConfig, out: Path, seed: int = 0, cache_dir: Path | None = None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Scan ``cfg``'s dataset and write report.json, report.md, age_histogram.png and samples.png."""
-    ds = load_dataset(cfg, PreprocessSpec(), cache_dir=cache_dir, progress=progress)
+                 progress: bool = True, spec: PreprocessSpec | None = None) -> dict[str, Any]:
+    """Scan ``cfg``'s dataset (faces prepared as ``spec`` says; default 128 px) and write report.json, report.md,
+    age_histogram.png and samples.png."""
+    ds = load_dataset(cfg, spec or PreprocessSpec(), cache_dir=cache_dir, progress=progress)
     r = build_report(ds)
     fileio.write_json(out / "report.json", r)
     fileio.write_text(out / "report.md", to_markdown(r))

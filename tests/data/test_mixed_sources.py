@@ -163,3 +163,18 @@ def test_data_report_finds_the_same_face_in_two_sources(tmp_path: Path) -> None:
         split[f"a/{20 + k}_0_0_2017{k:09d}.jpg.chip.jpg"] != split[f"b/images/copy{k}.jpg"] for k in copies)
     assert build_report(load_dataset(DataConfig(str(a)), PreprocessSpec(), cache_dir=tmp_path / "c",
                                      progress=False))["cross_source_duplicates"] is None
+
+
+def test_data_report_over_two_sources_on_the_command_line(two: tuple[Path, Path], tmp_path: Path) -> None:
+    import json
+
+    from edge_age.cli import main
+
+    utk, csv = two
+    out = tmp_path / "rep"
+    assert main(["data", "report", "--data", str(utk), "--data", str(csv), "--framing", "blazeface", "--out",
+                 str(out), "--cache-dir", str(tmp_path / "c"), "--no-progress"]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["sources"] == {"UTKFace": str(utk), "mine": str(csv)} and r["readable"] == 80 + 40
+    assert r["cross_source_duplicates"]["max_bits"] == 6
+    assert "the same face in two sources" in (out / "report.md").read_text()
