@@ -408,3 +408,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `edge-age models | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as e:
+        # A full disk met by a write that no atomic writer wraps (the run folder's lock, train_command.txt): still
+        # one line naming the place; every other OSError is a bug to see whole.
+        if args.debug or fileio.disk_full_cause(e) is None:
+            raise
+        place = e.filename or getattr(args, "out", None)  # a write by descriptor names no file: the command's --out
+        where = f"{place}: " if place else ""
+        print(f"edge-age: error: {where}disk full ({e.strerror or os.strerror(e.errno)}); free some space and run "
+              "again", file=sys.stderr)
+        return 2

@@ -7,6 +7,7 @@ behind; the previous complete file stays in place until the new one is whole.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
@@ -170,6 +171,49 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+# What a write says when the disk has no room left for it: no space, or the user's quota spent.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full_cause(e: BaseException) -> OSError | None:
+    """The full-disk OSError behind ``e``: ``e`` itself, or what it was raised from (:func:`atomic_path`'s
+    one-line error keeps the OSError as its cause); None for any other failure."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL:
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None
+
+
+def no_space_left(folder: str | Path, margin: int = 1 << 20) -> bool:
+    """Whether the filesystem holding ``folder`` has less than ``margin`` bytes left for us: how a write that
+    a native library failed without saying so (it went on with a truncated file) is told from other failures."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # gone, or no statvfs (Windows): no evidence of a full disk
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
+@contextlib.contextmanager
+def when_disk_full(folder: str | Path, what: str) -> Iterator[None]:
+    """A write inside that finds the disk full ends in one line naming ``folder``, the place to free space,
+    whichever writer hit it: a converter's raw OSError or :func:`atomic_path`'s error naming a temporary
+    file. Wrap only atomic writes (:func:`atomic_path`, :func:`staged_folder`): the line says that what
+    was there before is unchanged. ``what``: what was being written (``best.pt``, ``the export``)."""
+    try:
+        yield
+    except (OSError, EdgeAgeError) as e:
+        full = disk_full_cause(e)
+        if full is None:
+            raise
+        raise EdgeAgeError(f"disk full ({full.strerror or os.strerror(full.errno)}) while writing {what}; what was "
+                           "there before is unchanged: free some space and run again", folder) from e
 
 
 def sha256_file(path: str | Path) -> str:

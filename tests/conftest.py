@@ -142,6 +142,7 @@ TRAINING_FIXTURES = frozenset({
     "model_export",  # tests/export/test_matrix.py: stand-in weights of every model exported to every format
     "flip_export",   # tests/export/test_matrix.py: the compact model exported with --flip-average and QAT
     "teacher",       # tests/train/test_train.py: a distribution-head model trained for two steps
+    "mixed_run",     # tests/train/test_mixed_training.py: a SimpleCNN trained on two sources for two epochs
 })
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge_age.errors import EdgeAgeError
 from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.preprocess import PreprocessSpec, crop_face, prepare_face
 
@@ -36,6 +37,9 @@ def photos(data: str, split: str, n: int) -> tuple[list[np.ndarray], list[np.nda
 
     ls, samples = split_samples(DataConfig(data), split)
     faces = [sc.image for _, sc in iter_scenes(ls, samples[:n], WildConfig(seed=0))]
+    if not faces:
+        raise EdgeAgeError(f"no photo for the photo path could be made: none of the first {min(n, len(samples))} "
+                           f"{split} images could be read", data)
     return faces, [cv2.GaussianBlur(img, (0, 0), 25) for img in faces[: max(3, n // 3)]]
 
 

@@ -155,10 +155,19 @@ def fit_command(cfg: "DataConfig", split: str, out: Path, wild: "WildConfig", pr
     from edge_age.data.dataset import split_samples
     from edge_age.data.wild import iter_scenes
 
+    from edge_age.errors import EdgeAgeError
+
     ls, samples = split_samples(cfg, split)
-    scenes = ((sc.image, sc.truth) for _, sc in tqdm(iter_scenes(ls, samples, wild), total=len(samples),
+    problems: list = []
+    scenes = ((sc.image, sc.truth) for _, sc in tqdm(iter_scenes(ls, samples, wild, problems), total=len(samples),
                                                      disable=not progress, desc="detect", unit="scene"))
     matches = detect_matches(scenes, DetectConfig(detector=detector))
+    if len(problems) == len(samples):
+        raise EdgeAgeError(f"no scene could be made: none of the {len(samples)} {split} images could be read "
+                           f"(first: {problems[0]})", cfg.path)
+    if not any(m.det is not None for m in matches):
+        raise EdgeAgeError(f"no face was detected in any of the {len(samples) - len(problems)} scenes: cannot fit "
+                           "a framing", cfg.path)
     what = f"{len(samples)} {split} faces of {cfg.path} in scenes (seed {wild.seed}), {detector} detector"
     eyes, box = fit_framing(matches, True, what, detector), fit_framing(matches, False, what, detector)
     result = {"framing": eyes.to_dict(), "summary": summarize(matches, eyes),

@@ -25,6 +25,7 @@ import numpy as np
 from edge_age import fileio
 from edge_age.data.framing import Square
 from edge_age.data.preprocess import decode_image
+from edge_age.errors import EdgeAgeError
 from edge_age.data.sources import LabeledSet, Problem, Sample
 from edge_age.data.split import stable_hash
 
@@ -178,6 +179,9 @@ def wild_command(cfg: "DataConfig", split: str, out: Path, wild: WildConfig, pro
     problems: list[Problem] = []
     with fileio.staged_folder(out, scene_names(out, len(samples)), index=LABELS) as staging:
         n = write_wild(ls, samples, staging, wild, progress, problems)
+        if n == 0:  # raised inside: the previous set stays as it was
+            raise EdgeAgeError(f"no scene could be made: none of the {len(samples)} {split} images could be read "
+                               f"(first: {problems[0] if problems else 'unknown'})", cfg.path)
     print(f"wrote {n} scenes of the {split} split and {LABELS} to {out}")
     report_skipped([*ls.problems, *problems])
     print(next_step(split, cfg.path, out))

@@ -222,7 +222,8 @@ def export_checkpoint(
                      None if calib is None else len(calib), command)
     job = _write_job(cfg, ckpt, spec, card, calib, ds, progress)
     owned = {f"{name}.json"} | {f"{name}{f.suffix}" for f in FORMATS}
-    with fileio.staged_folder(out, owned, index=f"{name}.json") as staging:  # a failure leaves the previous set
+    # A failure leaves the previous set, and a full disk (any writer's, the converters' too) is one line.
+    with fileio.when_disk_full(out, "the export"), fileio.staged_folder(out, owned, index=f"{name}.json") as staging:
         failures = _write_all(rows, job, staging, out, name, card, (val_faces, val_ages, ref), progress, log)
         log(format_card(card))
         if failures and not cfg.allow_degraded:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import onnx
@@ -13,6 +16,7 @@ import torch
 
 from edge_age import fileio
 from edge_age.data.preprocess import PreprocessSpec, normalize
+from edge_age.errors import EdgeAgeError
 from edge_age.formats import META_CARD, META_SPEC
 from edge_age.quiet import library_chatter_off
 
@@ -93,9 +97,9 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp, library_chatter_off():
-        pre = Path(tmp) / "pre.onnx"
-        out = Path(tmp) / "int8.onnx"
+    with _scratch_beside(path) as tmp, library_chatter_off():
+        pre = tmp / "pre.onnx"
+        out = tmp / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
         norm = _normalize_node(onnx.load(str(pre)))
         common = dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
@@ -116,6 +120,24 @@ def quantize_int8(fp32_path: Path, path: Path, calib_faces: np.ndarray, spec: Pr
     _set_metadata(m, spec, card)
     fileio.write_bytes(path, m.SerializeToString())
     return method
+
+
+@contextlib.contextmanager
+def _scratch_beside(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` for the quantizer's files. onnxruntime's quantizer writes some of
+    them through onnx's C++ shape inference, which ignores a failed write: on a full disk the truncated file
+    then fails to parse (a protobuf DecodeError, a traceback). A failure inside that leaves the folder's disk
+    without space is that full disk's, raised as the OSError a Python write raises there (export makes it
+    one line); the check runs before the folder, which holds the truncated file, is removed."""
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
+        try:
+            yield Path(tmp)
+        except (OSError, EdgeAgeError):
+            raise
+        except Exception as e:
+            if not fileio.no_space_left(tmp):
+                raise
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from e
 
 
 def _normalize_node(m: onnx.ModelProto) -> onnx.NodeProto | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,14 +28,13 @@ def _convert(model, sample, **kw):
 
 
 def _write(edge_model, path: Path) -> None:
-    """Converted into a temporary folder beside the target (inside export's staging folder, which the next
-    run removes if this one is killed), then written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=path.parent) as tmp:
-        out = Path(tmp) / "model.tflite"
-        with native_stderr_off():
-            edge_model.export(str(out))
-        fileio.write_bytes(path, out.read_bytes())
+    """The converted model's bytes, written atomically by Python. Not through the converter's own file
+    writer (``edge_model.export``): on a full disk that one (LLVM's) ends the whole process with exit 1,
+    its message going to the closed stderr and the staging folder left behind; Python's write raises an
+    OSError that export turns into one line, removing the staging folder."""
+    with native_stderr_off():
+        data = edge_model.model_content()
+    fileio.write_bytes(path, data)
 
 
 def export_fp32(model: torch.nn.Module, path: Path, spec: PreprocessSpec) -> None:

@@ -7,8 +7,9 @@ in the predictor interface (uint8 face crops in, ages out) that every artifact s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -22,11 +23,43 @@ FORMAT = "edge-age-checkpoint"
 VERSION = 1
 
 
+@dataclass
+class _Sink:
+    """The file torch.save writes through, keeping the OSError of a failed write: torch replaces it with a
+    RuntimeError of its own ("unexpected pos 704 vs 598", "file write failed") that says neither why nor
+    where, and a full disk must be told from a checkpoint torch cannot serialise."""
+
+    file: BinaryIO
+    error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.file.flush()
+        except OSError as e:
+            self.error = e
+            raise
+
+
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` (plus format tags) atomically."""
+    """Write ``payload`` (plus format tags) atomically. A full disk is one line naming the folder, and the
+    previous file stays as it was; any other failed write is one line naming the file (:func:`fileio.atomic_path`)."""
     payload = {"format": FORMAT, "version": VERSION, **payload}
-    with fileio.atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    path = Path(path)
+    with fileio.when_disk_full(path.parent, path.name), fileio.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        sink = _Sink(f)
+        try:
+            torch.save(payload, sink)
+        except RuntimeError:
+            if sink.error is None:
+                raise  # not a write: a payload torch cannot serialise is a bug, not the user's disk
+            raise sink.error from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

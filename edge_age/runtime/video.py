@@ -112,6 +112,11 @@ class Tracker:
 def _frames(cfg: VideoConfig) -> Iterator[tuple[int, float, np.ndarray, float]]:
     """(index, time in seconds, BGR frame, the source's frame rate) from the file or camera, opened once; a source
     that cannot be opened is one line. A rate the source does not state (a camera, some files) reads 30."""
+    from edge_age.data.preprocess import MAX_PIXELS
+
+    if cfg.camera is None and not Path(cfg.source).is_file():  # a fifo or a device would block the decoder forever
+        why = "not a regular file (a folder, a fifo or a device)" if Path(cfg.source).exists() else "no such file"
+        raise EdgeAgeError(f"cannot open the video ({why})", Path(cfg.source))
     cap = cv2.VideoCapture(cfg.camera if cfg.camera is not None else cfg.source)
     if not cap.isOpened():
         if cfg.camera is not None:
@@ -120,6 +125,11 @@ def _frames(cfg: VideoConfig) -> Iterator[tuple[int, float, np.ndarray, float]]:
                            Path(cfg.source))
     rate = cap.get(cv2.CAP_PROP_FPS)
     rate = rate if 1 <= rate <= 240 else 30.0
+    w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+    if w * h > MAX_PIXELS:  # stated before any frame is decoded: a frame over the photos' cap is refused as they are
+        cap.release()
+        raise EdgeAgeError(f"frames of {w:.0f}x{h:.0f} pixels are over the limit of {MAX_PIXELS:,}",
+                           Path(cfg.source) if cfg.camera is None else f"--camera {cfg.camera}")
     try:
         i = 0
         while cfg.max_frames is None or i < cfg.max_frames:

@@ -1,10 +1,12 @@
-"""A corpus of 60+ hostile inputs of our own, generated here, run through every command that takes them.
+"""A corpus of 70+ hostile inputs of our own, generated here, run through every command that takes them.
 
 Each case asserts the exit code, that no traceback is printed, that the message names the culprit, and
 that nothing outside the command's output folder changed. Images go through `predict` (alone and beside
 a good face, with and without --detect-faces) and, labelled as a dataset, through `data report`, `data wild`,
-`eval` (as crops and with --detect-faces) and `train`; datasets through `data report`, `eval` and `train`; model
-files through `predict`, `eval`, `bench`, `export`, `check` and `models`.
+`data framing`, `eval` (as crops and with --detect-faces), `train` and `bench --data` (its photo path too);
+datasets through `data report`, `data wild`, `data framing`, `eval`, `train`, `export --data` and
+`bench --data`; videos through `predict --video`; model files through `predict`, `eval`, `bench`, `export`,
+`check` and `models`.
 """
 
 from __future__ import annotations
@@ -229,6 +231,34 @@ def test_datasets_through_report_eval_and_train(case: str, exported: dict, tmp_p
     assert _digest(src) == before
 
 
+@pytest.mark.parametrize("case", sorted(DATASETS))
+def test_datasets_through_wild_framing_export_and_bench(case: str, exported: dict, tmp_path: Path, capsys) -> None:
+    """The other commands that read a dataset: a clean result (`bench` notes a dataset it cannot score in its
+    table), or rc 2 with the culprit named."""
+    src = tmp_path / "src"
+    src.mkdir()
+    data = DATASETS[case](src)
+    before = _digest(src)
+    out = tmp_path / "out"
+    culprit = str(data)
+    runs = [
+        ["data", "wild", "--data", str(data), "--out", str(out / "wild"), "--no-progress"],
+        ["data", "framing", "--data", str(data), "--detector", "blazeface", "--out", str(out / "framing"),
+         "--no-progress"],
+        ["export", str(exported["root"] / "run" / "best.pt"), "--data", str(data), "--formats", "onnx_fp32",
+         "--out", str(out / "export"), "--no-progress", "--cache-dir", str(out / "cache")],
+        ["bench", str(bundled_reference()), "--data", str(data), "--photos", "2", "--no-peak", "--runs", "1",
+         "--warmup", "0", "--min-seconds", "0", "--json", str(out / "bench.json")],  # the small model: quick to time
+    ]
+    for argv in runs:
+        rc, err = _run(argv, capsys)
+        lines = [s for s in err.splitlines() if s.strip()]
+        if rc != 0:
+            assert rc == 2 and lines and lines[-1].startswith("edge-age: error:"), (argv[:2], err)
+            assert culprit in lines[-1] or Path(culprit).name in lines[-1], (argv[:2], lines[-1])
+    assert _digest(src) == before
+
+
 # ---------------------------------------------------------------------------------------------- model files
 
 class _Boom:
@@ -343,7 +373,9 @@ def test_the_image_corpus_as_a_dataset_through_every_command_that_reads_one(imag
                                                                             capsys) -> None:
     """Every bad image labelled beside good faces: `data report` names each one, `eval` scores the good faces
     and counts every bad one as skipped, `data wild` places only the good ones; with --detect-faces, and in
-    `train`, a clean result or one line naming the dataset. Links and the fifo are never read (no hang)."""
+    `train`, `data framing` and `bench --data` (its photo path), a clean result or one line naming the dataset
+    (`export --data` reads a dataset as `train` does: the dataset cases run it). Links and the fifo are never
+    read (no hang)."""
     data, bad = _as_dataset(images, tmp_path / "faces")
     assert len(bad) >= 24
     before = _digest(data)
@@ -370,10 +402,67 @@ def test_the_image_corpus_as_a_dataset_through_every_command_that_reads_one(imag
                   "--no-progress", "--cache-dir", str(out / "cache")],
                  ["train", "--arch", "simplecnn", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1",
                   "--precision", "fp32", "--out", str(out / "train"), "--no-progress",
-                  "--cache-dir", str(out / "cache")]):
+                  "--cache-dir", str(out / "cache")],
+                 # BlazeFace: the same loading as MTCNN, and several times faster on the scenes of the good faces.
+                 ["data", "framing", "--data", str(data), "--split", "all", "--detector", "blazeface",
+                  "--out", str(out / "framing"), "--no-progress"],
+                 ["bench", model, "--data", str(data), "--split", "all", "--photos", "2", "--no-peak", "--runs", "1",
+                  "--warmup", "0", "--min-seconds", "0", "--json", str(out / "bench.json")]):
         rc, err = _run(argv, capsys)
         _one_line_or_clean(rc, err, (str(data),), argv[0])
     assert _digest(data) == before
+
+
+# ---------------------------------------------------------------------------------------------- videos
+
+# What `predict --video` must refuse in one line naming it, or read cleanly (a cut file: its whole frames); built
+# by the fixture beside a good MJPG video. A fifo (opened, it would wait for a writer forever) and a 72 MP PNG
+# named .avi (OpenCV's image-sequence reader decodes it whole: 4 GB for a 196 MP one) are refused before a frame.
+VIDEOS = ("empty.mp4", "text.mp4", "random.avi", "header_only.avi", "cut_half.avi", "jpeg_named.mp4", "pdf_named.mp4",
+          "a_folder.mp4", "dangling_link.mp4", "a_fifo.mp4", "huge_frames.avi")
+
+
+def _huge_png(w: int, h: int) -> bytes:
+    """A valid all-black PNG of w x h pixels, compressed row by row (never w x h bytes in memory at once)."""
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    z = zlib.compressobj(1)
+    row = b"\0" * (w * 3 + 1)
+    body = b"".join(z.compress(row) for _ in range(h)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hostile_videos")
+    good = root / "good" / "faces.avi"
+    good.parent.mkdir()
+    writer = cv2.VideoWriter(str(good), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    for i in range(6):
+        writer.write(face_image(30 + i, i, size=160))
+    writer.release()
+    video = good.read_bytes()
+    for name, data in {"empty.mp4": b"", "text.mp4": IMAGES["text"], "random.avi": IMAGES["random"],
+                       "header_only.avi": video[:300], "cut_half.avi": video[: len(video) // 2],
+                       "jpeg_named.mp4": _jpg(FACE), "pdf_named.mp4": IMAGES["pdf_named_jpg"]}.items():
+        (root / name).write_bytes(data)
+    (root / "a_folder.mp4").mkdir()
+    os.symlink("/nonexistent/video.mp4", root / "dangling_link.mp4")
+    os.mkfifo(root / "a_fifo.mp4")
+    (root / "huge_frames.avi").write_bytes(_huge_png(9000, 8000))
+    assert sorted(p.name for p in root.iterdir() if p.name != "good") == sorted(VIDEOS)
+    return root
+
+
+@pytest.mark.parametrize("name", VIDEOS)
+def test_predict_video_refuses_or_reads_each_hostile_video(videos: Path, name: str, tmp_path: Path, capsys) -> None:
+    before = _digest(videos)
+    rc, err = _run(["predict", "--video", str(videos / name), "--max-frames", "3", "--json", str(tmp_path / "v.jsonl"),
+                    "--annotate", str(tmp_path / "v.avi")], capsys)
+    _one_line_or_clean(rc, err, (name,), name)
+    assert _digest(videos) == before
 
 
 def test_check_and_models_name_every_hostile_model_file(exported: dict, tmp_path: Path, capsys) -> None:

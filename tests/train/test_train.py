@@ -658,9 +658,9 @@ def test_ema_validates_and_saves_the_moving_average_of_every_step(utk_dir: Path,
         after_steps.append({n: t.detach().clone() for n, t in model.state_dict().items()})
         return out
 
-    def validate_spy(model, *a, **k):
-        validated.append({n: t.detach().clone() for n, t in model.state_dict().items()})
-        return real_validate(model, *a, **k)
+    def validate_spy(run, *a, **k):
+        validated.append({n: t.detach().clone() for n, t in run.scored.state_dict().items()})
+        return real_validate(run, *a, **k)
 
     monkeypatch.setattr(train_module, "train_step", step_spy)
     monkeypatch.setattr(train_module, "_validate", validate_spy)
