@@ -24,7 +24,9 @@ def test_metrics_carry_bands_and_gates() -> None:
     y = np.array([5, 15, 20, 30, 40, 50, 70], dtype=float)
     m = age_metrics(y, y + np.arange(7))
     assert list(m["mae_per_band"]) == ["0-12", "13-17", "18-24", "25-34", "35-44", "45-59", "60+"]
-    assert m["mae_per_band"]["60+"] == {"n": 1, "mae": 6.0}
+    assert m["mae_per_band"]["60+"] == {"n": 1, "mae": 6.0, "bias": 6.0}
+    m = age_metrics(y, y - np.arange(7))  # bias keeps the sign that MAE drops
+    assert m["mae_per_band"]["60+"] == {"n": 1, "mae": 6.0, "bias": -6.0}
     assert m["gates"]["under_18"]["tpr"] == 1.0 and m["gates"]["under_25"]["fpr"] == 0.0
 
 
