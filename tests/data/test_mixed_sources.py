@@ -176,5 +176,5 @@ def test_data_report_over_two_sources_on_the_command_line(two: tuple[Path, Path]
                  str(out), "--cache-dir", str(tmp_path / "c"), "--no-progress"]) == 0
     r = json.loads((out / "report.json").read_text())
     assert r["sources"] == {"UTKFace": str(utk), "mine": str(csv)} and r["readable"] == 80 + 40
-    assert r["cross_source_duplicates"]["max_bits"] == 6
+    assert r["cross_source_duplicates"]["min_cosine"] == 0.985
     assert "the same face in two sources" in (out / "report.md").read_text()
