@@ -207,41 +207,38 @@ def _cut(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", sorted(DATASETS))
-def test_datasets_through_report_eval_and_train(case: str, exported: dict, tmp_path: Path, capsys) -> None:
+def _runs_on_dataset(case: str, tmp_path: Path, capsys, runs_for) -> None:
+    """Build the hostile dataset ``case``, run each command ``runs_for(data, out)`` lists on it: each ends cleanly
+    or with rc 2 and one last line naming the dataset; the dataset's files are left as they were."""
     src = tmp_path / "src"
     src.mkdir()
     data = DATASETS[case](src)
     before = _digest(src)
-    out = tmp_path / "out"
-    culprit = str(data)
-    runs = [
-        ["data", "report", "--data", str(data), "--out", str(out / "report"), "--no-progress"],
-        ["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all",
-         "--out", str(out / "eval"), "--no-progress", "--cache-dir", str(out / "cache")],
-        ["train", "--arch", "simplecnn", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1", "--precision", "fp32",
-         "--out", str(out / "train"), "--no-progress", "--cache-dir", str(out / "cache")],
-    ]
-    for argv in runs:
+    for argv in runs_for(data, tmp_path / "out"):
         rc, err = _run(argv, capsys)
         lines = [s for s in err.splitlines() if s.strip()]
         if rc != 0:
-            assert rc == 2 and lines and lines[-1].startswith("edge-age: error:"), (argv[0], err)
-            assert culprit in lines[-1] or Path(culprit).name in lines[-1], (argv[0], lines[-1])
+            assert rc == 2 and lines and lines[-1].startswith("edge-age: error:"), (argv[:2], err)
+            assert str(data) in lines[-1] or Path(data).name in lines[-1], (argv[:2], lines[-1])
     assert _digest(src) == before
+
+
+@pytest.mark.parametrize("case", sorted(DATASETS))
+def test_datasets_through_report_eval_and_train(case: str, exported: dict, tmp_path: Path, capsys) -> None:
+    _runs_on_dataset(case, tmp_path, capsys, lambda data, out: [
+        ["data", "report", "--data", str(data), "--out", str(out / "report"), "--no-progress"],
+        ["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all",
+         "--out", str(out / "eval"), "--no-progress", "--cache-dir", str(out / "cache")],
+        ["train", "--arch", "simplecnn", "--data", str(data), "--epochs", "1", "--max-steps", "1", "--threads", "1",
+         "--precision", "fp32", "--out", str(out / "train"), "--no-progress", "--cache-dir", str(out / "cache")],
+    ])
 
 
 @pytest.mark.parametrize("case", sorted(DATASETS))
 def test_datasets_through_wild_framing_export_and_bench(case: str, exported: dict, tmp_path: Path, capsys) -> None:
     """The other commands that read a dataset: a clean result (`bench` notes a dataset it cannot score in its
     table), or rc 2 with the culprit named."""
-    src = tmp_path / "src"
-    src.mkdir()
-    data = DATASETS[case](src)
-    before = _digest(src)
-    out = tmp_path / "out"
-    culprit = str(data)
-    runs = [
+    _runs_on_dataset(case, tmp_path, capsys, lambda data, out: [
         ["data", "wild", "--data", str(data), "--out", str(out / "wild"), "--no-progress"],
         ["data", "framing", "--data", str(data), "--detector", "blazeface", "--out", str(out / "framing"),
          "--no-progress"],
@@ -249,14 +246,7 @@ def test_datasets_through_wild_framing_export_and_bench(case: str, exported: dic
          "--out", str(out / "export"), "--no-progress", "--cache-dir", str(out / "cache")],
         ["bench", str(bundled_reference()), "--data", str(data), "--photos", "2", "--no-peak", "--runs", "1",
          "--warmup", "0", "--min-seconds", "0", "--json", str(out / "bench.json")],  # the small model: quick to time
-    ]
-    for argv in runs:
-        rc, err = _run(argv, capsys)
-        lines = [s for s in err.splitlines() if s.strip()]
-        if rc != 0:
-            assert rc == 2 and lines and lines[-1].startswith("edge-age: error:"), (argv[:2], err)
-            assert culprit in lines[-1] or Path(culprit).name in lines[-1], (argv[:2], lines[-1])
-    assert _digest(src) == before
+    ])
 
 
 # ---------------------------------------------------------------------------------------------- model files
