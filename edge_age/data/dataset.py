@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +14,11 @@ from edge_age.data.preprocess import PreprocessSpec
 from edge_age.data.sources import LabeledSet, Problem, Sample, load_labeled
 from edge_age.data.split import SPLITS, SplitConfig, assign_splits, limit_mask
 from edge_age.errors import EdgeAgeError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
 
 
 def default_data() -> str:
