@@ -19,21 +19,17 @@ import shutil
 import sys
 from pathlib import Path
 
+from edge_age.eval.metrics import young_bias
+
 SETS = {"utk_aligned": "UTKFace test, aligned chips", "utk_scenes": "UTKFace test, faces in context (detected)",
         "aaf": "AAF test, head crops (detected)"}
-
-
-def under_18_bias(m: dict) -> float | None:
-    bands = [m["mae_per_band"][b] for b in ("0-12", "13-17") if b in m["mae_per_band"]]
-    n = sum(b["n"] for b in bands)
-    return sum(b["bias"] * b["n"] for b in bands) / n if n else None
 
 
 def cell(m: dict | None) -> list[str]:
     if m is None:
         return ["-"] * 5
     f = lambda x, s="{:.3f}": "-" if x is None else s.format(x)  # noqa: E731
-    return [f(m["mae"]), f(m["bias"], "{:+.2f}"), f(under_18_bias(m), "{:+.2f}"),
+    return [f(m["mae"]), f(m["bias"], "{:+.2f}"), f(young_bias(m), "{:+.2f}"),
             f(m["gates"]["under_18"]["tpr"]), f((m.get("challenge_25") or {}).get("tpr"))]
 
 

@@ -92,10 +92,9 @@ def data_files(args: argparse.Namespace) -> tuple[list[Output], list[Read]]:
 
 
 def cmd_data_report(args: argparse.Namespace) -> int:
-    from edge_age.data.report import write_report
-
     from edge_age.data.framing_fit import load_fit
     from edge_age.data.preprocess import PreprocessSpec
+    from edge_age.data.report import write_report
 
     spec = PreprocessSpec(framing=load_fit(args.framing)[0]) if args.framing else PreprocessSpec()
     write_report(data_config(args, args.seed, args.limit), args.out, args.seed, args.cache_dir, not args.no_progress,

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from edge_age.data.cache import FaceArray, build_faces, default_cache_dir
+from edge_age.data.containers import ARCHIVE_SUFFIXES
 from edge_age.data.preprocess import PreprocessSpec
 from edge_age.data.sources import LabeledSet, Problem, Sample, load_labeled
 from edge_age.data.split import SPLITS, SplitConfig, assign_splits, limit_mask
@@ -101,7 +102,7 @@ def _path_label(path: str) -> str:
     """``AAF-train.tar.gz`` -> ``AAF-train``; ``runs/path_train/labels.csv`` -> ``path_train``."""
     p = Path(path)
     name = p.name
-    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".csv", ".toml"):
+    for suffix in sorted((*ARCHIVE_SUFFIXES, ".csv", ".toml"), key=len, reverse=True):  # .tar.gz before .tar
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break

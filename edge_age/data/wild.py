@@ -25,9 +25,9 @@ import numpy as np
 from edge_age import fileio
 from edge_age.data.framing import Square
 from edge_age.data.preprocess import decode_image
-from edge_age.errors import EdgeAgeError
 from edge_age.data.sources import LabeledSet, Problem, Sample
 from edge_age.data.split import stable_hash
+from edge_age.errors import EdgeAgeError
 
 if TYPE_CHECKING:
     from edge_age.data.dataset import DataConfig

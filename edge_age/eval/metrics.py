@@ -108,14 +108,20 @@ def source_metrics(y: np.ndarray, p: np.ndarray, source: np.ndarray, labels: tup
     return out
 
 
+def young_bias(m: dict[str, Any]) -> float | None:
+    """The mean bias over true ages 0-17 (the 0-12 and 13-17 bands, weighted by their faces) of an
+    :func:`age_metrics` result; None when it has no face under 18."""
+    young = [m["mae_per_band"][b] for b in ("0-12", "13-17") if b in m["mae_per_band"]]
+    n = sum(v["n"] for v in young)
+    return sum(v["bias"] * v["n"] for v in young) / n if n else None
+
+
 def format_sources(by_source: dict[str, dict[str, Any]]) -> str:
     """One line per source: n, MAE, bias, under-18 bias, the under-18 gate, Challenge 25 and interval coverage."""
     rate = lambda r: "n/a" if r is None else f"{r:.3f}"  # noqa: E731
     lines = []
     for label, m in by_source.items():
-        young = [v for b, v in m["mae_per_band"].items() if b in ("0-12", "13-17")]
-        n_young = sum(v["n"] for v in young)
-        u18 = f"{sum(v['bias'] * v['n'] for v in young) / n_young:+.2f}" if n_young else "n/a"
+        u18 = "n/a" if (b := young_bias(m)) is None else f"{b:+.2f}"
         g = m["gates"].get("under_18", {})
         iv = m.get("interval")
         lines.append(f"  source {label}: n {m['n']}  MAE {m['mae']:.3f}  bias {m['bias']:+.2f}  under-18 bias {u18}  "

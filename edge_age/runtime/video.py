@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from edge_age import fileio
-from edge_age.data.preprocess import prepare_face
+from edge_age.data.preprocess import MAX_PIXELS, prepare_face
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime import intervals, load_predictor
 from edge_age.runtime.card import file_entry
@@ -112,8 +112,6 @@ class Tracker:
 def _frames(cfg: VideoConfig) -> Iterator[tuple[int, float, np.ndarray, float]]:
     """(index, time in seconds, BGR frame, the source's frame rate) from the file or camera, opened once; a source
     that cannot be opened is one line. A rate the source does not state (a camera, some files) reads 30."""
-    from edge_age.data.preprocess import MAX_PIXELS
-
     if cfg.camera is None and not Path(cfg.source).is_file():  # a fifo or a device would block the decoder forever
         why = "not a regular file (a folder, a fifo or a device)" if Path(cfg.source).exists() else "no such file"
         raise EdgeAgeError(f"cannot open the video ({why})", Path(cfg.source))

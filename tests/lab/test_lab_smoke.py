@@ -36,6 +36,7 @@ SCRIPTS = {
     "lab/stem_padding.py": ("onnx", "torch"),
     "lab/train_throughput.py": ("torch",),
     "benchmarks/collect.py": (),
+    "benchmarks/cross_source.py": (),
     "benchmarks/robustness.py": (),
 }
 
