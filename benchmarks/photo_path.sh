@@ -40,10 +40,11 @@ fi
   echo "Made by \`EDGE_AGE_DATA=../shared/data/UTKFace.tar.gz benchmarks/photo_path.sh\` (\`photo_path/\`) and the same"
   echo "with \`EVAL_OPTS=--flip-average OUT=benchmarks/photo_path_flip\` (\`photo_path_flip/\`: each estimate the mean of the"
   echo "face's and its mirror image's, two model passes per face); each JSON beside it holds its command. The model is"
-  echo "the shipped reference, \`mobilenetv2_age_blaze24\` (\`benchmarks/training.md\`: trained on the train split's chips"
-  echo "and faces in context, each found by BlazeFace's cascade and framed). The detector is BlazeFace full-range, the"
-  echo "framing the one bundled in \`edge_age/reference/framing_blazeface.json\`. The earlier references' tables:"
-  echo "\`lab/photo_path_history.md\` (the MTCNN-framed \`mobilenetv2_age_path24\`: \`lab/photo_path_path24/\`)."
+  echo "the shipped reference, \`mobilenetv2_age_mix24\` (\`benchmarks/training.md\`: trained on UTKFace's train-split chips"
+  echo "and faces in context and on All-Age-Faces' head crops, each found by BlazeFace's cascade and framed). The detector"
+  echo "is BlazeFace full-range, the framing the one bundled in \`edge_age/reference/framing_blazeface.json\`. The earlier"
+  echo "references' tables: \`lab/photo_path_history.md\` (the UTKFace-only \`mobilenetv2_age_blaze24\`:"
+  echo "\`lab/photo_path_blaze24/\`; the MTCNN-framed \`mobilenetv2_age_path24\`: \`lab/photo_path_path24/\`)."
   echo
   python benchmarks/collect.py photo benchmarks/photo_path benchmarks/photo_path_flip
 } > benchmarks/photo_path.md

@@ -13,7 +13,8 @@
 #                            (a walk-through, not a model)
 #
 # Data: $EDGE_AGE_DATA, else data/UTKFace.tar.gz. Without data it benchmarks the reference models
-# committed under export/ and says how to get the data. MODELS (default "mobilenetv2_age simplecnn";
+# committed under export/ and says how to get the data. The full run trains the reference on a second source
+# too where there is one: $EDGE_AGE_AAF, else data/AAF-train.tar.gz (All-Age-Faces, as the shipped reference). MODELS (default "mobilenetv2_age simplecnn";
 # --quick: mobilenetv2_age) picks the models; EPOCHS overrides every recipe's epochs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,7 @@ done
 . scripts/venv.sh train
 
 DATA=${EDGE_AGE_DATA:-data/UTKFace.tar.gz}
+AAF=${EDGE_AGE_AAF:-data/AAF-train.tar.gz}
 if [ "$QUICK" = 1 ]; then
   RUNS=runs/quick MODELS=${MODELS:-mobilenetv2_age} EPOCHS=${EPOCHS:-5}
   LIMIT=(--limit 2000) EVAL_LIMIT=(--limit 3000) BENCH=(--runs 20 --min-seconds 0.5 --photos 10 --limit 2000)
@@ -93,6 +95,24 @@ for MODEL in $MODELS; do
       echo "$SOURCE" > "$RUNS/path_train/source.txt"
     fi
     TRAIN=(--recipe reference --data "$RUNS/path_train/labels.csv")
+    if [ "$QUICK" = 0 ] && [ -e "$AAF" ]; then
+      # the shipped reference's two sources (lab/aaf/README.md): AAF's head crops through the same detector and
+      # framing, split on their own, drawn once an epoch beside UTKFace's photos
+      cat > "$RUNS/reference_sources.toml" <<TOML
+[[source]]
+name = "utkface"
+path = "$(realpath "$RUNS/path_train/labels.csv")"
+detect_faces = true
+
+[[source]]
+name = "aaf"
+path = "$(realpath "$AAF")"
+detect_faces = true
+TOML
+      TRAIN=(--recipe reference --data "$RUNS/reference_sources.toml")
+    elif [ "$QUICK" = 0 ]; then
+      echo "no second source at '$AAF' (EDGE_AGE_AAF): the reference trains on UTKFace alone" >&2
+    fi
     # the compact model's int8 TFLite file is fine-tuned with simulated int8 (post-training alone: 1.03x fp32 MAE)
     EXPORT=(--calib-size 1000 --qat-epochs 0.5)
   else

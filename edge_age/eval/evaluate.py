@@ -93,7 +93,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     names, y, p, errors = _with_ages(cfg.model, names, ds.faces.ages[idx], p, log)
     m = age_metrics(y, p)
     bounds = card_bounds(predictor, p)  # once: for the coverage and for predictions.csv
-    interval = coverage_of(y, bounds)
+    interval = coverage_of(y, bounds, p)
     if interval:
         m["interval"] = interval
     groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)

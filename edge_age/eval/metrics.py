@@ -77,8 +77,10 @@ def format_metrics(m: dict[str, Any], title: str) -> str:
                          f"{g['threshold']}; it challenges {rate(g['buffer_fpr'])}{ci(g['buffer_fpr_ci95'])} of others")
     iv = m.get("interval")
     if iv:
+        rho = iv.get("width_error_spearman")
         lines.append(f"  {iv['level']:.0%} interval: {iv['coverage']:.3f} of true ages inside (mean width "
-                     f"{iv['mean_width']:.1f} years); per band " + ", ".join(
+                     f"{iv['mean_width']:.1f} years" + ("" if rho is None else f", width-error Spearman {rho:.2f}")
+                     + "); per band " + ", ".join(
                          f"{b} {v['coverage']:.2f}" for b, v in iv["per_band"].items()))
     c25 = m.get("challenge_25") or {}
     if c25.get("n"):
@@ -103,7 +105,7 @@ def source_metrics(y: np.ndarray, p: np.ndarray, source: np.ndarray, labels: tup
             continue
         m = age_metrics(y[sel], p[sel])
         if bounds is not None:
-            m["interval"] = coverage_of(y[sel], (bounds[0], bounds[1][sel], bounds[2][sel]))
+            m["interval"] = coverage_of(y[sel], (bounds[0], bounds[1][sel], bounds[2][sel]), p[sel])
         out[label] = m
     return out
 
@@ -141,13 +143,13 @@ def card_bounds(predictor: Any, p: np.ndarray) -> Bounds:
     return (fitted, *intervals.interval(p, fitted)) if fitted else None
 
 
-def coverage_of(y: np.ndarray, bounds: Bounds) -> dict[str, Any] | None:
+def coverage_of(y: np.ndarray, bounds: Bounds, p: np.ndarray | None = None) -> dict[str, Any] | None:
     if bounds is None:
         return None
     fitted, lo, hi = bounds
-    return {"level": fitted["level"], **intervals.coverage(y, lo, hi, AGE_BANDS)}
+    return {"level": fitted["level"], **intervals.coverage(y, lo, hi, AGE_BANDS, p)}
 
 
 def interval_metrics(predictor: Any, y: np.ndarray, p: np.ndarray) -> dict[str, Any] | None:
     """Coverage of the card's per-face intervals (None when the file's card has none)."""
-    return coverage_of(y, card_bounds(predictor, p))
+    return coverage_of(y, card_bounds(predictor, p), p)

@@ -72,8 +72,26 @@ def within(lo: float, hi: float, max_width: float) -> bool:
     return valid(lo, hi) and hi - lo <= max_width
 
 
-def coverage(true: np.ndarray, lo: np.ndarray, hi: np.ndarray, bands: list[tuple[int, int]]) -> dict[str, Any]:
-    """Share of true ages inside their interval, overall and per true-age band, and the mean width."""
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks with ties given their mean rank: widths come in a few values, so ties are the rule."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - (counts - 1) / 2.0) - 1)[inverse.reshape(-1)]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman's rank correlation (ties averaged); None where either side is constant or too short."""
+    ra, rb = _ranks(np.asarray(a, np.float64)), _ranks(np.asarray(b, np.float64))
+    if ra.size < 3 or ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def coverage(true: np.ndarray, lo: np.ndarray, hi: np.ndarray, bands: list[tuple[int, int]],
+             pred: np.ndarray | None = None) -> dict[str, Any]:
+    """Share of true ages inside their interval, overall and per true-age band, and the mean width; with the
+    estimates, also how well width tracks the error (Spearman of width with |error|: an interval that widens
+    where the model errs more scores near 1, one width for every face scores nothing)."""
     true = np.asarray(true, np.float64)
     inside = (true >= lo) & (true <= hi)
     per_band = {}
@@ -81,5 +99,9 @@ def coverage(true: np.ndarray, lo: np.ndarray, hi: np.ndarray, bands: list[tuple
         sel = (true >= a) & (true < b + 1)
         if sel.any():
             per_band[f"{a}+" if b >= 200 else f"{a}-{b}"] = {"n": int(sel.sum()), "coverage": round(float(inside[sel].mean()), 4)}
-    return {"coverage": round(float(inside.mean()), 4), "mean_width": round(float((hi - lo).mean()), 3),
-            "per_band": per_band}
+    out = {"coverage": round(float(inside.mean()), 4), "mean_width": round(float((hi - lo).mean()), 3),
+           "per_band": per_band}
+    if pred is not None:
+        rho = spearman(np.asarray(hi) - np.asarray(lo), np.abs(np.asarray(pred, np.float64) - true))
+        out["width_error_spearman"] = None if rho is None else round(rho, 3)
+    return out

@@ -157,6 +157,35 @@ def test_intervals_follow_the_bands_the_card_was_fitted_with() -> None:
     assert list(hi - lo) == [2.0, 2.0, 20.0, 20.0]
 
 
+@given(st.lists(st.integers(0, 6), min_size=3, max_size=60), st.integers(0, 2**16))
+@settings(max_examples=60, deadline=None)
+def test_width_error_spearman_averages_ties(widths: list[int], seed: int) -> None:
+    """Interval widths come in a few values (one per band): the rank correlation must not depend on the order of
+    tied faces, and it is the Pearson correlation of mean ranks (the textbook Spearman with ties)."""
+    from edge_age.runtime import intervals
+    w = np.asarray(widths, np.float64)
+    err = np.random.default_rng(seed).normal(size=w.size)
+    rho = intervals.spearman(w, err)
+    order = np.random.default_rng(seed + 1).permutation(w.size)
+    again = intervals.spearman(w[order], err[order])
+    assert (rho is None) == (again is None)
+    if rho is not None:
+        assert abs(rho - again) < 1e-12 and -1 - 1e-12 <= rho <= 1 + 1e-12
+        mean_rank = np.array([np.mean(np.flatnonzero(np.sort(w) == v)) for v in w])
+        assert abs(rho - np.corrcoef(mean_rank, np.argsort(np.argsort(err)))[0, 1]) < 1e-9
+
+
+def test_coverage_says_how_well_width_tracks_error() -> None:
+    from edge_age.runtime import intervals
+    true = np.zeros(6)
+    pred = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    cov = intervals.coverage(true, pred - 2 * pred, pred + 2 * pred, [(0, 200)], pred)  # width grows with |error|
+    assert cov["width_error_spearman"] == 1.0 and cov["coverage"] == 1.0
+    flat = intervals.coverage(true, pred - 10, pred + 10, [(0, 200)], pred)
+    assert flat["width_error_spearman"] is None  # one width for every face: no rank to correlate
+    assert "width_error_spearman" not in intervals.coverage(true, pred - 10, pred + 10, [(0, 200)])
+
+
 def test_predict_gives_intervals_and_abstains_when_asked(exported: dict, tmp_path: Path, capsys) -> None:
     from edge_age.cli import main
 

@@ -30,6 +30,7 @@ SCRIPTS = {
     "lab/detector_passes.py": (),
     "lab/flip_average.py": (),
     "lab/framing_choices.py": (),
+    "lab/interval_methods.py": (),
     "lab/interval_signals.py": ("torch",),
     "lab/photo_gap.py": (),
     "lab/profile_onnx.py": (),
@@ -38,6 +39,7 @@ SCRIPTS = {
     "benchmarks/collect.py": (),
     "benchmarks/cross_source.py": (),
     "benchmarks/robustness.py": (),
+    "benchmarks/video_still.py": (),
 }
 
 

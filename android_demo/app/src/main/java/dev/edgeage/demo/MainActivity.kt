@@ -95,7 +95,7 @@ class MainActivity : AppCompatActivity() {
         finder = null
         estimator = try {
             finder = FaceFinder(this, threads)
-            // the mean of each face's and its mirror image's estimate: test MAE 4.975 -> 4.871 for the reference,
+            // the mean of each face's and its mirror image's estimate: test MAE 4.855 -> 4.751 for the reference,
             // for a second pass of well under a millisecond beside the face detector's tens (benchmarks/photo_path.md)
             AgeEstimator(this, threads, xnnpack, flipAverage = true)
         } catch (e: IllegalStateException) {  // the start-up self-check refused the model on this phone
