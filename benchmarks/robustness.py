@@ -3,10 +3,10 @@
 Two paths, the same degradations:
 - chips: the UTKFace test chips, degraded at the model's input resolution (no detection);
 - scenes: the faces-in-context set (`edge-age data wild --split test`), each whole photo degraded before
-  the user's path (MTCNN detection -> framing -> crop -> model), ``--limit`` photos spread over the set.
+  the user's path (the card's detector -> framing -> crop -> model), ``--limit`` photos spread over the set.
 
-The degradations are written with OpenCV/numpy here, not with the torch code that `train --degrade`
-augments with, and two of them (sepia, motion blur) are not among the training degradations at all:
+The degradations are OpenCV/numpy (`edge_age.data.photo_degradations`, which `edge-age calibrate --degrade`
+fits intervals on too), not the torch code that `train --degrade` augments with, and two of them (sepia, motion blur) are not among the training degradations at all:
 they show whether robustness generalises beyond what was trained. Seeded: a re-run gives the same
 numbers on the same machine.
 
@@ -23,69 +23,15 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
 
-import cv2
 import numpy as np
 
 from edge_age import fileio
 from edge_age.cli_types import POSITIVE_INT
+from edge_age.data.photo_degradations import DEGRADATIONS, degraded_copies, spread_rows
 from edge_age.data.dataset import config_for_model, load_dataset
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime import load_predictor
-
-Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # BGR uint8 HxWx3 -> the same
-
-
-def _u8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-def _grey(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-
-
-def _sepia(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)[..., None]
-    return _u8(g * np.array([0.55, 0.85, 1.1], np.float32))  # warm tint (B, G, R)
-
-
-def _lowres(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    h, w = img.shape[:2]
-    small = cv2.resize(img, (max(1, w // 3), max(1, h // 3)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _jpeg(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 15])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
-
-
-def _grain(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return _u8(img + rng.normal(0, 8, img.shape))
-
-
-def _dark(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return _u8(255 * (img / 255.0) ** 1.8)
-
-
-def _motion(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    side = max(3, round(min(img.shape[:2]) / 40))  # 5% of a face that fills half the frame
-    return cv2.filter2D(img, -1, np.full((1, side), 1.0 / side, np.float32))
-
-
-# name -> (function, a kind `train --degrade` trains with?); None: the photo as it is
-DEGRADATIONS: dict[str, tuple[Degrade | None, bool | None]] = {
-    "none": (None, None),
-    "grey": (_grey, True),
-    "sepia (not trained)": (_sepia, False),
-    "low resolution 1/3": (_lowres, True),
-    "JPEG quality 15": (_jpeg, True),
-    "grain sigma 8": (_grain, True),
-    "dark (gamma 1.8)": (_dark, True),
-    "motion blur (not trained)": (_motion, False),
-}
-
 
 def _score(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """MAE, bias and the under-18 hit rate: the figures a user of an age gate reads first."""
@@ -117,27 +63,7 @@ def degraded_scenes(wild: Path, limit: int, root: Path) -> dict[str, Path]:
         rows = list(csv.DictReader(f))
     if not rows:
         raise EdgeAgeError("lists no scenes", wild / "labels.csv")
-    rows = [rows[i] for i in sorted(set(np.linspace(0, len(rows) - 1, min(limit, len(rows))).round().astype(int)))]
-    made = {}
-    for k, (name, (fn, _)) in enumerate(DEGRADATIONS.items()):
-        folder = root / f"d{k}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, row in enumerate(rows):
-            img = cv2.imread(str(wild / row["file_name"]), cv2.IMREAD_COLOR)
-            if img is None:
-                raise EdgeAgeError("cannot read this scene", wild / row["file_name"])
-            if fn is not None:
-                img = fn(img, np.random.default_rng([k, i]))
-            # PNG: no second compression on top of the degradation
-            target = folder / Path(row["file_name"]).with_suffix(".png")
-            if not cv2.imwrite(str(target), img, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-                raise EdgeAgeError("cannot write the degraded scene", target)
-        with open(folder / "labels.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["file_name", "age"])
-            w.writerows([(Path(r["file_name"]).with_suffix(".png").name, r["age"]) for r in rows])
-        made[name] = folder / "labels.csv"
-    return made
+    return degraded_copies(spread_rows(rows, limit), wild, root)
 
 
 def scenes(model: str, made: dict[str, Path], cache: Path) -> dict[str, dict[str, float]]:

@@ -60,6 +60,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from edge_age.eval.calibrate import CalibrateConfig, calibrate
+
+    if args.model is None:
+        raise EdgeAgeError("name the exported model to calibrate: a .onnx/.tflite file or its folder")
+
+    cfg = CalibrateConfig(model=str(args.model), out=str(args.out), data=tuple(args.data or ()),
+                          photos=tuple(args.photos or ()), split=args.split, scheme=args.scheme,
+                          detect_faces=bool(args.detect_faces), degrade=args.degrade, degrade_limit=args.degrade_limit,
+                          threads=args.threads, cache_dir=args.cache_dir and str(args.cache_dir))
+    calibrate(cfg, command=args.command_line)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from edge_age.export.config import export_config
 
@@ -173,6 +187,16 @@ def _framing_read(args: argparse.Namespace) -> list[Read]:
     return [Read(args.framing)] if getattr(args, "framing", None) and Path(args.framing).exists() else []
 
 
+def _calibrate_files(args: argparse.Namespace) -> Files:
+    from edge_age.eval.calibrate import card_files
+
+    model = Path(args.model) if args.model is not None else None
+    files = card_files(model)[1] if model is not None and model.exists() else [model] if model is not None else []
+    models = [Read(f) for m in files for f in model_files(m)]
+    photos = [Read(p) for p in (args.photos or ())]
+    return [Output("--out", args.out, folder=True), _cache(args)], [*models, *data_reads(args.data), *photos]
+
+
 def _export_files(args: argparse.Namespace) -> Files:
     framing = [Read(args.framing)] if args.framing and Path(args.framing).exists() else []
     reads = [Read(args.checkpoint), *data_reads(args.data), *data_reads(args.calib_data), *framing]
@@ -227,6 +251,23 @@ def _add_eval(sub: Any) -> None:
     add_data_args(ev)
     add_eval_args(ev)
     ev.set_defaults(func=cmd_eval, files=_eval_files)
+
+
+def _add_calibrate(sub: Any) -> None:
+    """`calibrate`: options from edge_age.eval.calibrate."""
+    from edge_age.eval.calibrate import add_calibrate_args
+
+    ca = sub.add_parser("calibrate", help="re-fit an export's per-face intervals on faces like users' photos",
+                        description="Score every file of an exported model on labeled faces of several kinds (val "
+                                    "splits of --data, whole --photos sets through detection, those photos degraded "
+                                    "with --degrade), pooled, and re-fit each file's per-face 80% intervals there "
+                                    "(normalised split conformal: the width grows with the estimate). Writes the "
+                                    "files and the new card into --out; the model is never overwritten.")
+    add_artifact(ca, "model", "MODEL", "an exported .onnx/.tflite file or its folder (every file of its card)",
+                 "--model")
+    add_data_args(ca)
+    add_calibrate_args(ca)
+    ca.set_defaults(func=cmd_calibrate, files=_calibrate_files)
 
 
 def _add_export(sub: Any) -> None:
@@ -306,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_eval(sub)
     _add_export(sub)
+    _add_calibrate(sub)
     _add_predict(sub)
     _add_models(sub)
     _add_check(sub)

@@ -11,7 +11,9 @@ and per true-age band, mean width, and the Spearman correlation of width with |e
 - ``scaled``: normalised conformal, |error| scale a smooth function of the estimate (mean |error| per estimate
   bin, interpolated; fitted on one half of the pooled val faces), signed quantiles of error / scale on the other
   half: the width grows with the estimate continuously, not in 7 steps;
-- ``scaled_bands``: the same with the quantiles per predicted-age band (Mondrian on the normalised score).
+- ``scaled_bands``: the same with the quantiles per predicted-age band (Mondrian on the normalised score);
+- ``card`` (with ``--card``): a card's own intervals for the file, such as ``edge-age calibrate`` fits (the method
+  ``scaled_bands`` on the pooled val faces it is given).
 
 Runtime only (no torch); the estimates of each set are cached in ``--work`` (they name dataset files: never
 committed). Imports edge_age internals and benchmarks/robustness.py; smoke-tested by tests/lab.
@@ -126,6 +128,29 @@ def report(fitted: dict, sets: dict) -> dict:
     return out
 
 
+def reliability_md(record: dict, method: str) -> str:
+    """One method's test table: per input kind, coverage, mean width, width-error Spearman, each true-age band."""
+    rows = record["results"][method]["test"]
+    bands = list(next(iter(rows.values()))["per_band"])
+    head = ["| input (test split) | faces | 80% coverage | mean width | width-error Spearman | " + " | ".join(bands) + " |",
+            "|---|---:|---:|---:|---:|" + "---:|" * len(bands)]
+    body = []
+    for kind, v in rows.items():
+        n = sum(b["n"] for b in v["per_band"].values())
+        rho = v.get("width_error_spearman")
+        body.append(f"| {kind} | {n} | {v['coverage']:.3f} | {v['mean_width']:.1f} | "
+                    f"{'-' if rho is None else f'{rho:.2f}'} | "
+                    + " | ".join(f"{v['per_band'][b]['coverage']:.2f} ({v['per_band'][b]['n']})" if b in v["per_band"]
+                                 else "-" for b in bands) + " |")
+    title = {"card": "the card's intervals", "today": "as `edge-age export` fits them (per predicted-age band, "
+             "aligned val chips only)"}.get(method, method)
+    top = ["# 80% intervals on every input kind (test split)", "", f"Made by `{record['command']}`.", "",
+           "Coverage per true-age band: share inside (faces). Fitted on val only (`edge-age calibrate`'s command is in "
+           "the card); the scenes and their degradations are the same 600 test scenes, so their bands hold about 20 "
+           "teenagers (steps of 0.05).", ""] if method != "today" or "card" not in record["results"] else []
+    return "\n".join([*top, f"## {title}", "", *head, *body, ""])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
@@ -137,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--md", type=Path, default=None,
+                    help="also write the test table of the card's intervals (with --card), else of today's, as Markdown")
+    ap.add_argument("--card", type=Path, default=None,
+                    help="also report this card's intervals for the model's file (e.g. one `edge-age calibrate` wrote)")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     val, test = score_sets(args.model, args, "val"), score_sets(args.model, args, "test")
@@ -145,10 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     fits = {"today": fit_method("today", np.asarray(val["aligned"]["estimate"]), np.asarray(val["aligned"]["age"])),
             **{m: fit_method(m, pooled_p, pooled_y) for m in ("bands_path", "scaled", "scaled_bands")}}
     card = (file_entry(load_predictor(args.model)) or {}).get("interval")
+    if args.card:
+        from edge_age.formats import format_of
+        entry = json.loads(args.card.read_text())["files"][format_of(Path(args.model)).name]
+        fits["card"] = {"kind": "bands", "fitted": entry["interval"]}
     results = {m: {"val": report(f, val), "test": report(f, test)} for m, f in fits.items()}
     record = {"command": "python lab/interval_methods.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "degradations": list(DEGRADATIONS), "card_interval": card, "fits": fits, "results": results}
     fileio.write_text(args.json, fileio.json_text(record))
+    if args.md:
+        parts = [reliability_md(record, m) for m in (("card", "today") if args.card else ("today",))]
+        fileio.write_text(args.md, "\n".join(parts))
     for m, r in results.items():
         print(f"\n{m} (test): kind: coverage / worst true-age band / mean width / Spearman(width, |error|)")
         for kind, v in r["test"].items():

@@ -192,7 +192,7 @@ def main() -> int:
     # Per-face intervals as Python computes them, for the app's IntervalBands.
     fitted = file_entry(pred) and file_entry(pred).get("interval")
     if fitted:
-        ages = np.array([0.5, 5.0, 12.99, 13.0, 17.5, 24.9, 30.0, 44.0, 45.0, 59.99, 60.0, 95.0])
+        ages = np.array([0.5, 1.0, 5.0, 8.25, 11.0, 12.99, 13.0, 17.5, 24.9, 30.0, 44.0, 45.0, 59.99, 60.0, 70.5, 95.0, 119.0])
         lo, hi = intervals.interval(ages, fitted)
         (args.out / "intervals.json").write_text(json.dumps({"ages": ages.tolist(), "low": lo.tolist(),
                                                              "high": hi.tolist()}))

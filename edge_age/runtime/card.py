@@ -136,6 +136,17 @@ def _check_interval(fmt: str, iv: Any) -> None:
         if max(abs(lo), abs(hi)) > ABSURD_YEARS:
             raise ValueError(f"files.{fmt}.interval.bands[{i}].err {b['err']} is absurd: an error beyond "
                              f"{ABSURD_YEARS:g} years")
+    scale = iv.get("scale")
+    if scale is not None:
+        if not (isinstance(scale, list) and scale and all(_numbers(pt, 2) for pt in scale)):
+            raise ValueError(f"files.{fmt}.interval.scale needs points [estimate, scale]")
+        xs = [pt[0] for pt in scale]
+        if any(a >= b for a, b in zip(xs, xs[1:])) or not all(0 < pt[1] <= ABSURD_YEARS for pt in scale):
+            raise ValueError(f"files.{fmt}.interval.scale {scale} is not rising estimates with scales above 0 "
+                             f"and at most {ABSURD_YEARS:g} years")
+        worst = max(max(abs(b["err"][0]), abs(b["err"][1])) for b in bands) * max(pt[1] for pt in scale)
+        if worst > ABSURD_YEARS:
+            raise ValueError(f"files.{fmt}.interval gives an error of {worst:.0f} years (err x scale): absurd")
 
 
 def _check_output(fmt: str, out: Any) -> None:

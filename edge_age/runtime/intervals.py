@@ -1,10 +1,15 @@
-"""Per-face 80% age intervals: split-conformal, calibrated on the val split per predicted-age band.
+"""Per-face 80% age intervals: split-conformal, calibrated on val faces per predicted-age band.
 
 Any model file gets them, whatever its head: the card stores, per file and per band of the *predicted*
 age, the 10th and 90th percentiles of that file's own val errors (int8 files err differently from
 float ones), and a face's interval is its age minus those. Conditioning on the predicted age (what is
 known at run time) widens the interval where the model is less sure: a 45-year-old estimate carries
-a wider interval than a 5-year-old one. Imports no torch.
+a wider interval than a 5-year-old one.
+
+A card may also store a ``scale``: points (estimate, mean |error| of val faces estimated near it), and then the
+band percentiles are of error / scale (normalised conformal), so the width grows with the estimate continuously
+instead of in seven steps: a child estimated at 11 gets a wider interval than a baby estimated at 1, though both
+sit in the 0-12 band (``edge-age calibrate``, lab/interval_methods.json). Imports no torch.
 """
 
 from __future__ import annotations
@@ -39,17 +44,65 @@ def _quantiles(err: np.ndarray, level: float) -> list[float]:
     return [float(np.floor(lo * 1000) / 1000), float(np.ceil(hi * 1000) / 1000)]
 
 
-def fit(pred: np.ndarray, true: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
-    """What a card stores for one file, from its predictions on val."""
-    err = np.asarray(pred, np.float64) - np.asarray(true, np.float64)
+def _band_quantiles(pred: np.ndarray, score: np.ndarray, level: float) -> list[dict[str, Any]]:
     band = _band(pred)
-    overall = _quantiles(err, level)
+    overall = _quantiles(score, level)
     bands = []
     for b, lo in enumerate(BAND_EDGES):
         sel = band == b
         bands.append({"from": lo, "n": int(sel.sum()),
-                      "err": _quantiles(err[sel], level) if sel.sum() >= MIN_BAND else overall})
-    return {"level": level, "method": "split conformal per predicted-age band, val split", "bands": bands}
+                      "err": _quantiles(score[sel], level) if sel.sum() >= MIN_BAND else overall})
+    return bands
+
+
+def fit(pred: np.ndarray, true: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
+    """What a card stores for one file, from its predictions on val."""
+    err = np.asarray(pred, np.float64) - np.asarray(true, np.float64)
+    return {"level": level, "method": "split conformal per predicted-age band, val split",
+            "bands": _band_quantiles(np.asarray(pred, np.float64), err, level)}
+
+
+# Estimates binned to fit the scale (lower edges); each bin's mean |error| is placed at its middle.
+SCALE_EDGES = (0, 3, 6, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120)
+MIN_SCALE_BIN = 30  # faces a bin needs for its own mean; fewer: interpolated from its neighbours
+SCALE_FLOOR = 0.5  # years: a bin of perfect estimates must not make every width zero
+
+
+def fit_scale(pred: np.ndarray, err: np.ndarray) -> list[list[float]]:
+    """The scale's points: (a bin's middle, the mean |error| of the faces estimated in it, at least SCALE_FLOOR)."""
+    pred, err = np.asarray(pred, np.float64), np.abs(np.asarray(err, np.float64))
+    mids, means = [], []
+    for lo, hi in zip(SCALE_EDGES, SCALE_EDGES[1:]):
+        sel = (pred >= lo) & (pred < hi)
+        mids.append((lo + hi) / 2.0)
+        means.append(max(SCALE_FLOOR, float(err[sel].mean())) if sel.sum() >= MIN_SCALE_BIN else None)
+    known = [(m, v) for m, v in zip(mids, means) if v is not None]
+    if not known:  # too few faces for any bin: one flat scale (the plain per-band method, in other units)
+        return [[float(np.median(pred)) if pred.size else 0.0, max(SCALE_FLOOR, float(err.mean()) if err.size else 1.0)]]
+    xs, vs = zip(*known)
+    return [[m, round(v if v is not None else float(np.interp(m, xs, vs)), 4)] for m, v in zip(mids, means)]
+
+
+def scale_at(points: list[list[float]], ages: np.ndarray) -> np.ndarray:
+    """The scale at each estimate: linear between the points, flat beyond the first and the last."""
+    xs, vs = np.asarray(points, np.float64).T
+    return np.interp(np.asarray(ages, np.float64), xs, vs)
+
+
+def fit_scaled(pred: np.ndarray, true: np.ndarray, level: float = LEVEL, seed: int = 0,
+               calibrated_on: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Normalised split conformal: the scale fitted on one half of the faces (seeded), the band percentiles of
+    error / scale on the other, so the percentiles are of faces the scale never saw (coverage holds at the level
+    as for :func:`fit`)."""
+    pred, err = np.asarray(pred, np.float64), np.asarray(pred, np.float64) - np.asarray(true, np.float64)
+    half = np.random.default_rng(seed).permutation(len(pred)) % 2 == 0
+    points = fit_scale(pred[half], err[half])
+    rest = ~half
+    out = {"level": level, "method": "split conformal on error / scale per predicted-age band (normalised)",
+           "scale": points, "bands": _band_quantiles(pred[rest], err[rest] / scale_at(points, pred[rest]), level)}
+    if calibrated_on is not None:
+        out["calibrated_on"] = calibrated_on
+    return out
 
 
 def interval(ages: np.ndarray, fitted: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +110,8 @@ def interval(ages: np.ndarray, fitted: dict[str, Any]) -> tuple[np.ndarray, np.n
     ages = np.asarray(ages, np.float64)
     bands = fitted["bands"]  # the card's own edges: a card fitted with other bands stays right
     err = np.asarray([b["err"] for b in bands])[_band(ages, [b["from"] for b in bands])]
-    return np.maximum(ages - err[:, 1], 0.0), np.maximum(ages - err[:, 0], 0.0)
+    scale = scale_at(fitted["scale"], ages) if fitted.get("scale") else 1.0
+    return np.maximum(ages - err[:, 1] * scale, 0.0), np.maximum(ages - err[:, 0] * scale, 0.0)
 
 
 def valid(lo: float, hi: float) -> bool:

@@ -25,7 +25,7 @@ def test_help_lists_every_command(capsys) -> None:
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     listed = [a.dest for a in sub._choices_actions]
-    assert listed == ["data", "train", "eval", "export", "predict", "models", "check", "bench"]
+    assert listed == ["data", "train", "eval", "export", "calibrate", "predict", "models", "check", "bench"]
     for action in sub._choices_actions:  # each command's one-line help, not just its name
         assert action.help and " ".join(action.help.split()) in text, action.dest
 

@@ -186,6 +186,36 @@ def test_coverage_says_how_well_width_tracks_error() -> None:
     assert "width_error_spearman" not in intervals.coverage(true, pred - 10, pred + 10, [(0, 200)])
 
 
+def test_scaled_intervals_hold_their_level_and_widen_with_the_estimate() -> None:
+    """Normalised conformal (the card's ``scale``): on faces whose error grows with age, the interval holds its level
+    on held-out faces, a child estimated at 11 gets a wider interval than a baby at 1 (one band for both), and the
+    card validates."""
+    from edge_age.runtime import intervals
+    from edge_age.runtime.card import _check_interval
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 90, 12000)
+    p = y + rng.normal(0, 0.5 + 0.12 * y)
+    fitted = intervals.fit_scaled(p[:6000], y[:6000], calibrated_on=[{"set": "synthetic", "n": 6000}])
+    _check_interval("tflite_int8", fitted)
+    lo, hi = intervals.interval(p[6000:], fitted)
+    cov = intervals.coverage(y[6000:], lo, hi, [(0, 12), (13, 30), (31, 60), (61, 200)], p[6000:])
+    assert 0.77 <= cov["coverage"] <= 0.83, cov
+    assert cov["width_error_spearman"] > 0.2, cov
+    (lo1, lo11), (hi1, hi11) = intervals.interval(np.array([1.0, 11.0]), fitted)
+    assert hi11 - lo11 > 1.5 * (hi1 - lo1)
+    plain = intervals.fit(p[:6000], y[:6000])
+    assert "scale" not in plain and intervals.interval(np.array([5.0]), plain)[0].shape == (1,)
+
+
+def test_a_card_scale_that_is_not_rising_positive_points_is_refused() -> None:
+    from edge_age.runtime.card import _check_interval
+    base = {"level": 0.8, "bands": [{"from": 0, "err": [-1.5, 1.5]}]}
+    for bad in ([[10, 1.0], [5, 2.0]], [[5, 0.0]], [[5, "x"]], [], [[5, 1.0, 2.0]], [[5, 400.0]]):
+        with pytest.raises(ValueError, match="scale"):
+            _check_interval("tflite_int8", {**base, "scale": bad})
+    _check_interval("tflite_int8", {**base, "scale": [[1.5, 0.8], [60, 9.0]]})
+
+
 def test_predict_gives_intervals_and_abstains_when_asked(exported: dict, tmp_path: Path, capsys) -> None:
     from edge_age.cli import main
 

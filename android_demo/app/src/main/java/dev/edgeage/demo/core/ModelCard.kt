@@ -72,9 +72,11 @@ data class ModelCard(
                 },
                 interval = entry.getAsJsonObject("interval")?.let { iv ->
                     val bands = iv.getAsJsonArray("bands").map { it.asJsonObject }
+                    val scale = iv.getAsJsonArray("scale")?.map { it.asJsonArray } ?: emptyList()
                     IntervalBands(iv.get("level").asFloat, bands.map { it.get("from").asInt }.toIntArray(),
                                   bands.map { it.getAsJsonArray("err")[0].asFloat }.toFloatArray(),
-                                  bands.map { it.getAsJsonArray("err")[1].asFloat }.toFloatArray())
+                                  bands.map { it.getAsJsonArray("err")[1].asFloat }.toFloatArray(),
+                                  scale.map { it[0].asDouble }.toDoubleArray(), scale.map { it[1].asDouble }.toDoubleArray())
                 },
                 flipAverage = root.has("flip_average") && root.get("flip_average").asBoolean,
             )

@@ -40,5 +40,22 @@ class AgeIntervalTest {
         val ok = IntervalBands(0.8f, intArrayOf(0, 30), floatArrayOf(-1f, -10f), floatArrayOf(1f, 10f))
         assertEquals(2f, ok.of(10f)[1] - ok.of(10f)[0], 1e-6f)
         assertEquals(20f, ok.of(40f)[1] - ok.of(40f)[0], 1e-6f)
+        assertThrows(IllegalArgumentException::class.java) {
+            IntervalBands(0.8f, intArrayOf(0), floatArrayOf(-1f), floatArrayOf(1f), doubleArrayOf(10.0, 5.0), doubleArrayOf(1.0, 2.0))
+        }
+        assertThrows(IllegalArgumentException::class.java) {
+            IntervalBands(0.8f, intArrayOf(0), floatArrayOf(-1f), floatArrayOf(1f), doubleArrayOf(5.0), doubleArrayOf(0.0))
+        }
+    }
+
+    @Test
+    fun aScaledCardWidensWithTheEstimateBetweenItsPoints() {
+        // normalised errors [-1, 1] scaled by 1 year at 0 and 5 years at 40: a width of 2 x the scale (10: 2 years)
+        val scaled = IntervalBands(0.8f, intArrayOf(0), floatArrayOf(-1f), floatArrayOf(1f),
+                                   doubleArrayOf(0.0, 40.0), doubleArrayOf(1.0, 5.0))
+        assertEquals(4f, scaled.of(10f)[1] - scaled.of(10f)[0], 1e-5f)
+        assertEquals(6f, scaled.of(20f)[1] - scaled.of(20f)[0], 1e-5f)
+        assertEquals(10f, scaled.of(90f)[1] - scaled.of(90f)[0], 1e-5f)  // flat beyond the last point
+        assertEquals(0f, scaled.of(0.5f)[0], 0f)  // never below 0
     }
 }

@@ -1,0 +1,86 @@
+"""`edge-age calibrate` (issue 36): an export's intervals re-fitted on pooled faces of several kinds, written into a new
+folder with the files unchanged; the model's own folder is never written; what it was calibrated on is recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_age.cli import main
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _scenes(data: Path, out: Path) -> Path:
+    """Real faces placed in scenes (`data wild`): photos for --photos that a detector finds faces in."""
+    assert main(["data", "wild", "--data", str(data), "--split", "test", "--out", str(out), "--no-progress",
+                 "--limit", "300"]) == 0
+    return out
+
+
+@pytest.mark.realdata
+def test_calibrate_refits_every_file_into_a_new_folder(exported: dict, real_data: Path, tmp_path: Path, capsys) -> None:
+    scenes = _scenes(real_data, tmp_path / "wild")
+    before = _digest(exported["out"])
+    out = tmp_path / "calibrated"
+    rc = main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--photos", str(scenes),
+               "--degrade", "--degrade-limit", "10", "--cache-dir", str(exported["cache"]), "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert _digest(exported["out"]) == before  # the model's folder is read, never written
+    card = json.loads((out / f"{exported['card'].name}.json").read_text())
+    old = json.loads((exported["out"] / f"{exported['card'].name}.json").read_text())
+    for fmt, entry in card["files"].items():
+        assert (out / entry["file"]).read_bytes() == (exported["out"] / entry["file"]).read_bytes()
+        iv = entry["interval"]
+        assert iv["scale"] and iv["method"].startswith("split conformal on error / scale")
+        kinds = [r.get("degradation", r["split"]) for r in iv["calibrated_on"]]
+        assert kinds[:2] == ["val", "all"] and len(kinds) == 2 + 7, kinds  # data, photos, 7 degradations of them
+        assert iv["command"].startswith("edge-age calibrate")
+        assert iv != old["files"][fmt]["interval"]
+    # the calibrated folder is a model like any other: eval scores its intervals, predict gives them
+    m = tmp_path / "m.json"
+    f = next(p for p in out.iterdir() if p.name.endswith("_int8.tflite"))
+    assert main(["eval", str(f), "--data", str(exported["data"]), "--split", "test", "--json", str(m),
+                 "--cache-dir", str(exported["cache"]), "--no-progress", "--out", str(tmp_path / "ev")]) == 0
+    iv = json.loads(m.read_text())["metrics"]["interval"]
+    assert 0 <= iv["coverage"] <= 1 and "width_error_spearman" in iv
+
+
+def test_calibrate_refuses_what_it_cannot_do_in_one_line(exported: dict, tmp_path: Path, capsys) -> None:
+    cases = [
+        (["--out", str(exported["out"]), "--data", str(exported["data"])], "never over a model"),
+        (["--out", str(tmp_path / "a")], "nothing to calibrate on"),
+        (["--out", str(tmp_path / "b"), "--photos", str(tmp_path / "none")], "labels.csv"),
+    ]
+    for extra, said in cases:
+        before = _digest(exported["out"])
+        args = ["calibrate", str(exported["out"]), "--cache-dir", str(exported["cache"]), *extra]
+        if "--data" not in extra and said == "nothing to calibrate on":
+            args = ["calibrate", str(exported["out"]), "--cache-dir", str(exported["cache"]), "--out", str(tmp_path / "a")]
+        rc = main(args)
+        err = capsys.readouterr().err.strip()
+        assert rc != 0 and said in err and len(err.splitlines()) == 1, err
+        assert _digest(exported["out"]) == before
+    rc = main(["calibrate", str(tmp_path), "--out", str(tmp_path / "c"), "--data", str(exported["data"])])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and "model cards" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_scaled_card_written_by_calibrate_gives_the_same_interval_in_predict(exported: dict, tmp_path: Path) -> None:
+    """The runtime reads the scale wherever it reads an interval (predict, video, eval): one function."""
+    from edge_age.runtime import intervals, load_predictor
+    from edge_age.runtime.card import file_entry
+
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--cache-dir",
+                 str(exported["cache"]), "--out", str(out)]) == 0
+    f = next(p for p in out.iterdir() if p.name.endswith("_int8.onnx"))
+    fitted = file_entry(load_predictor(f))["interval"]
+    lo, hi = intervals.interval(np.array([2.0, 30.0, 70.0]), fitted)
+    assert np.all(hi >= lo) and np.all(lo >= 0)
