@@ -19,6 +19,7 @@ import numpy as np
 
 from edge_age import fileio
 from edge_age.runtime import intervals
+from edge_age.runtime.quality import face_quality
 from edge_age.data.containers import read_image_file
 from edge_age.data.faces import DetectConfig, detect_faces
 from edge_age.data.framing import Detection, Square
@@ -98,8 +99,9 @@ def annotation_paths(images: list[Path], folder: Path) -> list[Path]:
     return out
 
 
-def _score_image(path: Path, predictor: Any, detect: bool) -> tuple[np.ndarray, list[Face], list[float]]:
-    """One image's faces and ages; an EdgeAgeError names the file and what is wrong with it."""
+def _score_image(path: Path, predictor: Any, detect: bool) -> tuple[np.ndarray, list[Face], list[float], list[dict]]:
+    """One image's faces, ages and each face's quality signals (on the crop as fed to the model); an EdgeAgeError
+    names the file and what is wrong with it."""
     if not path.is_file():
         raise EdgeAgeError("is a folder, not an image file (give the images in it: FOLDER/*.jpg)" if path.is_dir()
                            else "no such image file", path)
@@ -110,18 +112,20 @@ def _score_image(path: Path, predictor: Any, detect: bool) -> tuple[np.ndarray, 
         raise EdgeAgeError(e.reason, e.path or path) from None
     if not faces:
         raise EdgeAgeError("no face found", path)
-    ages = [float(a) for a in predictor.predict(np.stack([prepare_face(f.crop, predictor.spec) for f in faces]))]
-    return img, faces, ages
+    prepared = np.stack([prepare_face(f.crop, predictor.spec) for f in faces])
+    ages = [float(a) for a in predictor.predict(prepared)]
+    return img, faces, ages, [face_quality(x, f.square.side) for x, f in zip(prepared, faces)]
 
 
-def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | None,
-                 cfg: PredictConfig) -> tuple[str, dict[str, Any]]:
+def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | None, cfg: PredictConfig,
+                 quality: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """The printed line and the JSON entry of one face: age, 80% interval and std (where the card has
     intervals), or why it abstained (interval wider than --max-uncertainty, face under --min-face)."""
     d = face.as_dict()
     s = face.square
     box = d["box"] or [s.cx - s.side / 2, s.cy - s.side / 2, s.side, s.side]
-    r: dict[str, Any] = {"file": str(path), **d, "age": round(age, 2), "interval": None, "std": None, "abstained": None}
+    r: dict[str, Any] = {"file": str(path), **d, "age": round(age, 2), "interval": None, "std": None, "abstained": None,
+                         "quality": quality}
     if fitted:
         lo, hi = (float(v[0]) for v in intervals.interval(np.array([age]), fitted))
         r.update(interval=[round(lo, 1), round(hi, 1)], std=round((hi - lo) / (2 * intervals.Z80), 2))
@@ -139,18 +143,19 @@ def _face_result(path: Path, face: Face, age: float, fitted: dict[str, Any] | No
 
 
 def _image_results(path: Path, faces: list[Face], ages: list[float], fitted: dict[str, Any] | None,
-                   cfg: PredictConfig) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+                   cfg: PredictConfig, quality: list[dict[str, Any]] | None = None
+                   ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     """One image's printed lines, JSON entries and annotation labels. A face whose model output is not a
     number (NaN, infinite) is an error of that face: named on stderr and in its entry, counted, never an age."""
     lines, entries, labels = [], [], []
-    for k, (f, a) in enumerate(zip(faces, ages), 1):
+    for k, (f, a, q) in enumerate(zip(faces, ages, quality or [None] * len(faces)), 1):
         why = not_an_age(a)
         if why:
             print(f"edge-age: skipped {path}: face {k} of {len(faces)}: {why}", file=sys.stderr)
             entries.append({"file": str(path), "face": k, **f.as_dict(), "error": why})
             labels.append("!")
             continue
-        line, r = _face_result(path, f, a, fitted, cfg)
+        line, r = _face_result(path, f, a, fitted, cfg, q)
         lines.append(line)
         entries.append(r)
         labels.append("?" if r["abstained"] else f"{a:.0f}")
@@ -189,13 +194,13 @@ def predict(cfg: PredictConfig, log: Callable[[str], None] = print) -> dict[str,
     said_header = False
     for i, path in enumerate(images):
         try:
-            img, faces, ages = _score_image(path, predictor, cfg.detect_faces)
+            img, faces, ages, quality = _score_image(path, predictor, cfg.detect_faces)
         except EdgeAgeError as e:
             failed += 1
             print(f"edge-age: skipped {e}", file=sys.stderr)
             results.append({"file": str(path), "error": e.reason})
             continue
-        lines, entries, labels = _image_results(path, faces, ages, fitted, cfg)
+        lines, entries, labels = _image_results(path, faces, ages, fitted, cfg, quality)
         if lines and not said_header:
             log(header(fitted))  # before the first face line
             said_header = True

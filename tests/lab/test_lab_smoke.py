@@ -32,6 +32,7 @@ SCRIPTS = {
     "lab/framing_choices.py": (),
     "lab/interval_methods.py": (),
     "lab/interval_signals.py": ("torch",),
+    "lab/interval_spread.py": ("torch",),
     "lab/photo_gap.py": (),
     "lab/profile_onnx.py": (),
     "lab/stem_padding.py": ("onnx", "torch"),
