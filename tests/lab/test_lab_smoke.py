@@ -30,6 +30,7 @@ SCRIPTS = {
     "lab/detector_passes.py": (),
     "lab/flip_average.py": (),
     "lab/framing_choices.py": (),
+    "lab/head_readout.py": ("torch",),
     "lab/interval_methods.py": (),
     "lab/interval_signals.py": ("torch",),
     "lab/interval_spread.py": ("torch",),
