@@ -3,8 +3,11 @@ Imports no torch.
 
 Every frame goes the photo path (detect -> frame -> crop -> model, as ``predict`` on a photo). Faces are linked
 from frame to frame by the overlap of their boxes (greedy IoU), so each person keeps a track id, and a track's age
-is the mean of its last ``smooth`` estimates: one face's estimate moves by a year or two from frame to frame with
-light and pose, the mean much less. The card's 80% interval is given around that mean.
+is the mean of all its estimates so far (``smooth``: of the last N only): one face's estimate moves by a year or two
+from frame to frame with light and pose, and a person's age does not change within a video, so the mean over the
+whole track is the steadiest (still faces made from val scenes: every track's age within 1 year std over 100 frames
+with the whole track, 90% with the last 15; benchmarks/video_still.md). The card's 80% interval is given around
+that mean.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class VideoConfig:
     annotate: str | None = None  # a video file: each frame with its faces' squares, track ids and ages
     threads: int = 0
     max_frames: int | None = None  # stop after this many frames (a camera runs until Ctrl-C otherwise)
-    smooth: int = 15  # a track's age: the mean of its last this many estimates
+    smooth: int = 0  # a track's age: the mean of its last this many estimates (0: all of them)
     min_iou: float = 0.3  # a face continues a track whose last box it overlaps at least this much
     max_gap: int = 10  # frames a track may go unseen before it ends
     framing: str | None = None  # detect and frame with this fit instead of the card's (predict --framing)
@@ -53,13 +56,17 @@ class Track:
     box: list[float]
     last_frame: int
     first_frame: int
-    recent: deque = field(default_factory=deque)  # the last estimates the running mean is over (maxlen: smooth)
+    recent: deque = field(default_factory=deque)  # the estimates the running mean is over (maxlen: smooth, or all)
     all_ages: list[float] = field(default_factory=list)
+    total: float = 0.0  # sum of all_ages (smooth 0: the track's age is total / its frames)
 
     def add(self, box: list[float], age: float, frame: int) -> float:
         self.box, self.last_frame = box, frame
-        self.recent.append(age)
         self.all_ages.append(age)
+        if self.recent.maxlen is None:  # the whole track: a running sum, not a mean over a growing list each frame
+            self.total += age
+            return self.total / len(self.all_ages)
+        self.recent.append(age)
         return float(np.mean(self.recent))
 
     def summary(self) -> dict[str, Any]:
@@ -98,7 +105,7 @@ class Tracker:
                 taken.add(ti)
         for bi in range(len(boxes)):
             if bi not in owner:
-                owner[bi] = Track(self.next_id, boxes[bi], frame, frame, deque(maxlen=self.cfg.smooth))
+                owner[bi] = Track(self.next_id, boxes[bi], frame, frame, deque(maxlen=self.cfg.smooth or None))
                 self.live.append(owner[bi])
                 self.next_id += 1
         self.done += [t for t in self.live if frame - t.last_frame > self.cfg.max_gap]

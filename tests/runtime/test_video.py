@@ -81,3 +81,20 @@ def test_the_tracker_follows_overlap_and_ends_lost_tracks() -> None:
     assert (c.id, d.id, e.id) == (2, 1, 3)
     assert tracker.assign([], 5) == [] and not tracker.live  # unseen for more than max_gap frames: ended
     assert [t.id for t in tracker.all()] == [1, 2, 3]
+
+
+def test_a_track_age_is_the_mean_of_all_its_estimates_or_of_the_last_few() -> None:
+    """Default (smooth 0): the whole track's mean, the steadiest for one person (benchmarks/video_still.md);
+    smooth N: the last N only."""
+    from collections import deque
+
+    from edge_age.runtime.video import Track, VideoConfig
+
+    assert VideoConfig(source="x.mp4").smooth == 0
+    ages = [10.0, 30.0, 20.0, 40.0]
+    whole = Track(1, [0, 0, 1, 1], 0, 0, deque(maxlen=None))
+    last2 = Track(2, [0, 0, 1, 1], 0, 0, deque(maxlen=2))
+    got_whole = [whole.add([0, 0, 1, 1], a, i) for i, a in enumerate(ages)]
+    got_last2 = [last2.add([0, 0, 1, 1], a, i) for i, a in enumerate(ages)]
+    assert got_whole == [10.0, 20.0, 20.0, 25.0] and got_last2 == [10.0, 20.0, 25.0, 30.0]
+    assert whole.summary()["age"] == 25.0 and whole.summary()["frames"] == 4
