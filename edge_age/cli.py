@@ -70,7 +70,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                           photos=tuple(args.photos or ()), split=args.split, scheme=args.scheme,
                           detect_faces=bool(args.detect_faces), degrade=args.degrade, degrade_limit=args.degrade_limit,
                           threads=args.threads, cache_dir=args.cache_dir and str(args.cache_dir))
-    calibrate(cfg, command=args.command_line)
+    calibrate(cfg, command=args.command_line, progress=not args.no_progress)
     return 0
 
 
@@ -193,8 +193,8 @@ def _calibrate_files(args: argparse.Namespace) -> Files:
     model = Path(args.model) if args.model is not None else None
     files = card_files(model)[1] if model is not None and model.exists() else [model] if model is not None else []
     models = [Read(f) for m in files for f in model_files(m)]
-    photos = [Read(p) for p in (args.photos or ())]
-    return [Output("--out", args.out, folder=True), _cache(args)], [*models, *data_reads(args.data), *photos]
+    return [Output("--out", args.out, folder=True), _cache(args)], [*models, *data_reads(args.data),
+                                                                     *data_reads(args.photos)]
 
 
 def _export_files(args: argparse.Namespace) -> Files:

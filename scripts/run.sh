@@ -3,7 +3,8 @@
 # data report -> the path folders (train-split chips and the same faces placed in scenes) -> train the
 # reference (`--recipe reference`: mobilenetv2_age on photos, each face found by the detector and framed)
 # and the seed's SimpleCNN (`--recipe simplecnn`), each resuming if interrupted -> test-split eval ->
-# export --int8 (ONNX and TFLite, proven against PyTorch) -> bench against fp32 ResNet18/50.
+# export --int8 (ONNX and TFLite, proven against PyTorch) -> calibrate the compact model's intervals on val photos ->
+# bench against fp32 ResNet18/50.
 #
 #   scripts/run.sh           the full recipe, results in runs/: about 3 hours on two cores, estimated from earlier
 #                            runs' stages (train-split scenes 0.5 h, detection 0.1 h, the reference 0.3 h, SimpleCNN
@@ -14,15 +15,16 @@
 #
 # Data: $EDGE_AGE_DATA, else data/UTKFace.tar.gz. Without data it benchmarks the reference models
 # committed under export/ and says how to get the data. The full run trains the reference on a second source
-# too where there is one: $EDGE_AGE_AAF, else data/AAF-train.tar.gz (All-Age-Faces, as the shipped reference). MODELS (default "mobilenetv2_age simplecnn";
-# --quick: mobilenetv2_age) picks the models; EPOCHS overrides every recipe's epochs.
+# too where there is one: $EDGE_AGE_AAF, else data/AAF-train.tar.gz (All-Age-Faces, as the shipped reference).
+# MODELS (default "mobilenetv2_age simplecnn"; --quick: mobilenetv2_age) picks the models; EPOCHS overrides every
+# recipe's epochs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/run.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,9 +37,9 @@ if [ "$QUICK" = 1 ]; then
   LIMIT=(--limit 2000) EVAL_LIMIT=(--limit 3000) BENCH=(--runs 20 --min-seconds 0.5 --photos 10 --limit 2000)
   # a few epochs on a subset make no model to ship: its int8 files are kept even where the collapse guard flags
   # them (the export table still marks them DEGRADED), so the walk reaches the bench
-  EXPORT_LIMIT=(--limit 300 --calib-size 200 --allow-degraded)
+  EXPORT_LIMIT=(--limit 300 --calib-size 200 --allow-degraded) CAL_LIMIT=(--degrade-limit 60)
 else
-  RUNS=runs LIMIT=() EVAL_LIMIT=() BENCH=() EXPORT_LIMIT=()
+  RUNS=runs LIMIT=() EVAL_LIMIT=() BENCH=() EXPORT_LIMIT=() CAL_LIMIT=()
   MODELS=${MODELS:-${MODEL:-mobilenetv2_age simplecnn}}
 fi
 START=$SECONDS
@@ -130,10 +132,27 @@ TOML
   # Under runs/: the committed references in export/ are replaced only on purpose (copy the folder there).
   edge-age export "$RUNS/$MODEL/best.pt" --int8 ${EXPORT[@]+"${EXPORT[@]}"} ${EXPORT_LIMIT[@]+"${EXPORT_LIMIT[@]}"} --data "$DATA" \
     --out "$RUNS/export/$MODEL" --no-progress
+  if [ "$MODEL" = mobilenetv2_age ]; then
+    # The card's 80% intervals re-fitted on what the runtime sees (as the shipped card's): val faces in context, the
+    # same photos degraded, the val chips of each source (edge-age calibrate; into a new folder, never over the export)
+    step "calibrate $MODEL's intervals on val photos"
+    if [ "$(cat "$RUNS/wild_val.source" 2>/dev/null)" != "$SOURCE" ]; then
+      edge-age data wild --data "$DATA" ${LIMIT[@]+"${LIMIT[@]}"} --split val --out "$RUNS/wild_val" --no-progress
+      echo "$SOURCE" > "$RUNS/wild_val.source"
+    fi
+    CAL_DATA=(--data "$DATA")
+    if [ "$QUICK" = 0 ] && [ -e "$AAF" ]; then
+      printf '[[source]]\npath = "%s"\n\n[[source]]\npath = "%s"\ndetect_faces = true\n' "$(realpath "$DATA")" \
+        "$(realpath "$AAF")" > "$RUNS/calibrate_sources.toml"
+      CAL_DATA=(--data "$RUNS/calibrate_sources.toml")
+    fi
+    edge-age calibrate "$RUNS/export/$MODEL" "${CAL_DATA[@]}" --photos "$RUNS/wild_val" --degrade \
+      ${CAL_LIMIT[@]+"${CAL_LIMIT[@]}"} --out "$RUNS/calibrated/$MODEL" --no-progress
+  fi
 done
 step "bench against fp32 ResNet18/50"
 edge-age bench "$RUNS/export/" --baselines --data "$DATA" --split test --threads 1 ${BENCH[@]+"${BENCH[@]}"} \
   --json "$RUNS/bench.json" --md "$RUNS/bench.md" --csv "$RUNS/bench.csv" --plot "$RUNS/bench.png"
-echo "done in $(( (SECONDS - START) / 60 )) min: exported to $RUNS/export/ (the committed references under export/ are unchanged)"
+echo "done in $(( (SECONDS - START) / 60 )) min: exported to $RUNS/export/, the compact model with photo-calibrated intervals in $RUNS/calibrated/ (the committed references under export/ are unchanged)"
 [ "$QUICK" = 1 ] && echo "the full recipe (scripts/run.sh without --quick: every face, 24 epochs, SimpleCNN too) takes about 3 hours on two cores (estimated from earlier runs' stages)"
 exit 0

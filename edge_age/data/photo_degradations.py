@@ -68,8 +68,6 @@ DEGRADATIONS: dict[str, tuple[Degrade | None, bool | None]] = {
 }
 
 
-
-
 def degraded_copies(rows: list[dict[str, str]], folder: Path, root: Path) -> dict[str, Path]:
     """Each degradation's copy of the labeled photos ``rows`` (``file_name`` relative to ``folder``, ``age``) and
     their labels.csv under ``root``: name -> that labels.csv. PNG: no second compression on top of a degradation;

@@ -9,8 +9,9 @@ scores every file of a card on labeled faces of several kinds, pooled:
 - ``--photos``: labeled photos used whole, through detection (faces in context made by ``edge-age data wild
   --split val``, or a user's own camera photos never trained on);
 - ``--degrade``: each ``--photos`` set again under every photo degradation (grey, sepia, low resolution, JPEG 15,
-  grain, dark, motion blur; ``edge_age.data.photo_degradations``), up to ``--degrade-limit`` photos each, so the
-  intervals know what old scans and poor cameras do to the estimates;
+  grain, dark, motion blur; ``edge_age.data.photo_degradations``), up to ``--degrade-limit`` photos each, degraded in
+  memory and put through the runtime's own detection and crop, so the intervals know what old scans and poor
+  cameras do to the estimates;
 
 and fits normalised split-conformal intervals (:func:`edge_age.runtime.intervals.fit_scaled`: the width grows with
 the estimate). It writes the model's files and the new card into ``--out``; the card records what each file's
@@ -20,9 +21,7 @@ intervals were calibrated on and the command. Imports no torch.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -59,9 +58,14 @@ class FaceSet:
     ages: np.ndarray
 
 
+MIN_FACES = 2 * intervals.MIN_BAND  # finite estimates a file needs: half fit the scale, half the band percentiles
+
+
 def card_files(model: str | Path) -> tuple[Path, list[Path]]:
     """The card and the model files beside it that it lists (an export folder, or one file of it)."""
     p = Path(model)
+    if not p.exists():
+        raise EdgeAgeError("no such model file or folder", p)
     if p.is_dir():
         cards = [c for c in p.glob("*.json") if any(c.with_name(f"{c.stem}{f.suffix}").exists() for f in FORMATS)]
         if len(cards) != 1:
@@ -78,27 +82,71 @@ def card_files(model: str | Path) -> tuple[Path, list[Path]]:
     return card, files
 
 
-def _labeled_rows(labels: Path) -> list[dict[str, str]]:
-    with open(labels, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"file_name", "age"} <= set(rows[0]):
-        raise EdgeAgeError("--photos needs a labels.csv with file_name and age columns (edge-age data wild writes one)",
-                           labels)
-    return rows
-
-
-def _photos_labels(path: str) -> Path:
+def photos_path(path: str) -> Path:
+    """A --photos set: a folder with labels.csv (as `data wild` writes), or any labeled dataset (folder, archive,
+    CSV file) whose images are photos."""
     p = Path(path)
-    labels = p / "labels.csv" if p.is_dir() else p
-    if not labels.is_file():
-        raise EdgeAgeError("--photos names a folder with labels.csv or a labels CSV file", p)
-    return labels
+    if not p.exists():
+        raise EdgeAgeError("--photos: no such folder or file", p)
+    return p / "labels.csv" if p.is_dir() and (p / "labels.csv").is_file() else p
 
 
-def gather(cfg: CalibrateConfig, predictor: Any, tmp: Path, log: Callable[[str], None]) -> list[FaceSet]:
+def check_config(cfg: CalibrateConfig) -> None:
+    """Every option error before any face is loaded."""
+    if cfg.split == "train":
+        raise EdgeAgeError("--split train: intervals fitted on faces the model was trained on are too narrow; use "
+                           "val (or all, for a set never trained on)")
+    if not cfg.data and not cfg.photos:
+        raise EdgeAgeError("nothing to calibrate on: give --data (scored on --split) and/or --photos")
+    if cfg.degrade and not cfg.photos:
+        raise EdgeAgeError("--degrade degrades --photos sets (whole photos before detection): give --photos")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise EdgeAgeError("--out names a folder; this is a file", out)
+    for path in cfg.photos:
+        photos_path(path)
+
+
+def degraded_sets(path: str, labels: Path, cfg: CalibrateConfig, spec: Any, log: Callable[[str], None]) -> list[FaceSet]:
+    """Each photo degradation applied to up to ``cfg.degrade_limit`` photos of the set (spread over it; the ones
+    its loader admits), in memory, then the runtime's own path: detection, framing, crop (the largest face)."""
+    from edge_age.data.photo_degradations import DEGRADATIONS, spread_rows
+    from edge_age.data.preprocess import decode_image, prepare_face
+    from edge_age.data.sources import load_labeled
+    from edge_age.runtime.predict import faces_in
+
+    ls = load_labeled(labels, cfg.scheme)
+    samples = spread_rows(ls.samples, cfg.degrade_limit)
+    kinds = [(k, name, fn) for k, (name, (fn, _)) in enumerate(DEGRADATIONS.items()) if fn is not None]
+    crops: dict[str, list[np.ndarray]] = {name: [] for _, name, _ in kinds}
+    ages: dict[str, list[float]] = {name: [] for _, name, _ in kinds}
+    unreadable = 0
+    for i, s in enumerate(samples):
+        try:
+            img = decode_image(ls.container.read(s.name), ls.display(s.name))
+        except (EdgeAgeError, OSError):
+            unreadable += 1
+            continue
+        for k, name, fn in kinds:
+            faces = faces_in(fn(img, np.random.default_rng([k, i])), True, spec)  # largest first
+            if faces:
+                crops[name].append(prepare_face(faces[0].crop, spec))
+                ages[name].append(s.age)
+    if unreadable:
+        log(f"  {path}: {unreadable} of {len(samples)} photo(s) unreadable, left out of the degraded copies")
+    out = []
+    for _, name, _ in kinds:
+        if crops[name]:
+            out.append(FaceSet({"set": str(path), "split": "all", "detect_faces": True, "degradation": name,
+                                "photos": len(samples), "n": len(crops[name])},
+                               np.stack(crops[name]), np.asarray(ages[name], np.float64)))
+            log(f"  {path} [all, {name}]: {len(crops[name])} faces")
+    return out
+
+
+def gather(cfg: CalibrateConfig, predictor: Any, log: Callable[[str], None]) -> list[FaceSet]:
     """Every pooled set, loaded once at the model's input size (all files of a card share its preprocessing)."""
     from edge_age.data.dataset import config_for_model, load_dataset
-    from edge_age.data.photo_degradations import degraded_copies, spread_rows
 
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
     sets: list[FaceSet] = []
@@ -109,74 +157,87 @@ def gather(cfg: CalibrateConfig, predictor: Any, tmp: Path, log: Callable[[str],
         if len(idx) == 0:
             raise EdgeAgeError(f"the {split} split is empty", record["set"])
         sets.append(FaceSet({**record, "n": int(len(idx))}, ds.faces.faces[idx], ds.faces.ages[idx].astype(np.float64)))
-        log(f"  {record['set']} [{record['split']}{', ' + record['degradation'] if 'degradation' in record else ''}]: "
-            f"{len(idx)} faces")
+        log(f"  {record['set']} [{record['split']}]: {len(idx)} faces")
 
     for path in cfg.data:
         data_cfg = config_for_model(predictor.data_config, path, cfg.scheme, cfg.detect_faces)
-        record = {"set": str(path), "split": cfg.split, "detect_faces": bool(data_cfg.detect_faces)}
+        record = {"set": str(path), "split": cfg.split}
         if data_cfg.also:  # several sources (a sources file): each one's path and whether it was detected
             record["sources"] = [{"path": str(c.path), "detect_faces": bool(c.detect_faces)}
                                  for c in (data_cfg, *data_cfg.also)]
+        else:
+            record["detect_faces"] = bool(data_cfg.detect_faces)
         add(record, data_cfg, cfg.split)
     for path in cfg.photos:
-        labels = _photos_labels(path)
+        labels = photos_path(path)
         add({"set": str(path), "split": "all", "detect_faces": True},
-            config_for_model(predictor.data_config, str(labels), detect_faces=True), "all")
+            config_for_model(predictor.data_config, str(labels), cfg.scheme, detect_faces=True), "all")
         if cfg.degrade:
-            rows = spread_rows(_labeled_rows(labels), cfg.degrade_limit)
-            made = degraded_copies(rows, labels.parent, tmp / f"photos{len(sets)}")
-            for name, copy in made.items():
-                if name == "none":
-                    continue  # the set itself, whole, is already in
-                add({"set": str(path), "split": "all", "detect_faces": True, "degradation": name,
-                     "photos": len(rows)}, config_for_model(predictor.data_config, str(copy), detect_faces=True), "all")
-    if not sets:
-        raise EdgeAgeError("nothing to calibrate on: give --data (scored on --split) and/or --photos")
+            sets += degraded_sets(path, labels, cfg, predictor.spec, log)
     return sets
 
 
-def calibrate(cfg: CalibrateConfig, command: str = "", log: Callable[[str], None] = print) -> dict[str, Any]:
+def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, records: list[dict[str, Any]],
+           command: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """One file's card entry gets intervals fitted on its own estimates of the pooled faces; its coverage there."""
+    ok = np.isfinite(pred)
+    if ok.sum() < MIN_FACES:
+        raise EdgeAgeError(f"too few faces to calibrate on: {int(ok.sum())} got a finite age (of {len(pred)}); "
+                           f"intervals need at least {MIN_FACES} (add --data or --photos sets)", f)
+    if not ok.all():
+        log(f"  {f.name}: {int((~ok).sum())} face(s) without an age left out")
+    before = entry.get("interval")
+    entry["interval"] = {**intervals.fit_scaled(pred[ok], ages[ok], calibrated_on=records), "command": command}
+    cov = intervals.coverage(ages[ok], *intervals.interval(pred[ok], entry["interval"]), [], pred[ok])
+    was = ""
+    if before:
+        bcov = intervals.coverage(ages[ok], *intervals.interval(pred[ok], before), [], pred[ok])
+        was = f" (the card's before: {bcov['coverage']:.3f}, {bcov['mean_width']:.1f} years)"
+    log(f"  {f.name}: {cov['coverage']:.3f} of these {int(ok.sum())} faces inside (half of them fitted the "
+        f"percentiles), mean width {cov['mean_width']:.1f} years{was}")
+    return {"coverage": cov["coverage"], "mean_width": cov["mean_width"]}
+
+
+def _listed(card: Any, files: list[Path], card_file: Path, log: Callable[[str], None]) -> list[Path]:
+    """The files beside the card that it lists (one that it does not list is left out, said)."""
+    listed = [f for f in files if format_of(f).name in card.files]
+    for f in files:
+        if f not in listed:
+            log(f"  {f.name}: beside the card but not listed in it: left out")
+    if not listed:
+        raise EdgeAgeError("lists none of the model files beside it", card_file)
+    return listed
+
+
+def calibrate(cfg: CalibrateConfig, command: str = "", log: Callable[[str], None] = print,
+              progress: bool = False) -> dict[str, Any]:
     """Re-fit every file's intervals on the pooled sets; write the files and the card into ``cfg.out``."""
+    from edge_age.runtime.batch import predict_all
+
+    check_config(cfg)
     card_file, files = card_files(cfg.model)
     out = Path(cfg.out)
     if out.resolve() == card_file.parent.resolve():
         raise EdgeAgeError("--out is the model's own folder: calibrate writes a new folder, never over a model", out)
     card = read_card(files[0])
-    first = load_predictor(files[0], threads=cfg.threads or None)
-    log(f"calibrating {card.name} ({len(files)} file(s)) on:")
-    with tempfile.TemporaryDirectory(prefix="edge-age-calibrate-") as tmp:
-        sets = gather(cfg, first, Path(tmp), log)
+    listed = _listed(card, files, card_file, log)
+    predictors = {f: load_predictor(f, threads=cfg.threads or None) for f in listed}  # a broken file: refused first
+    log(f"calibrating {card.name} ({len(listed)} file(s)) on:")
+    sets = gather(cfg, predictors[listed[0]], log)
     faces = np.concatenate([s.faces for s in sets])
     ages = np.concatenate([s.ages for s in sets])
     records = [s.record for s in sets]
-    result = {}
-    for f in files:
-        fmt = format_of(f).name
-        predictor = first if f == files[0] else load_predictor(f, threads=cfg.threads or None)
-        pred = np.asarray(predictor.predict(faces), np.float64)
-        ok = np.isfinite(pred)
-        if not ok.all():
-            log(f"  {f.name}: {int((~ok).sum())} face(s) without an age left out")
-        before = card.files[fmt].get("interval")
-        fitted = {**intervals.fit_scaled(pred[ok], ages[ok], calibrated_on=records), "command": command}
-        card.files[fmt]["interval"] = fitted
-        lo, hi = intervals.interval(pred[ok], fitted)
-        cov = intervals.coverage(ages[ok], lo, hi, [], pred[ok])
-        was = ""
-        if before:
-            blo, bhi = intervals.interval(pred[ok], before)
-            bcov = intervals.coverage(ages[ok], blo, bhi, [], pred[ok])
-            was = f" (the card's before: {bcov['coverage']:.3f}, {bcov['mean_width']:.1f} years)"
-        log(f"  {f.name}: on these {int(ok.sum())} faces {cov['coverage']:.3f} inside, mean width "
-            f"{cov['mean_width']:.1f} years{was}")
-        result[f.name] = {"coverage": cov["coverage"], "mean_width": cov["mean_width"]}
-    owned = {card_file.name} | {f.name for f in files}
-    with fileio.staged_folder(out, owned, index=card_file.name) as staging:
-        for f in files:
+    result = {f.name: _refit(card.files[format_of(f).name], f, predict_all(predictors[f], faces, progress=progress)
+                             .astype(np.float64), ages, records, command, log) for f in listed}
+    absent = [fmt for fmt, e in card.files.items() if e.get("file") not in {f.name for f in listed}]
+    for fmt in absent:  # a card lists what its folder holds: files not here (the bundled int8-only folder) go
+        del card.files[fmt]
+    with fileio.staged_folder(out, {card_file.name} | {f.name for f in listed}, index=card_file.name) as staging:
+        for f in listed:
             shutil.copy2(f, staging / f.name)
         card.write(staging / card_file.name)
-    log(f"wrote {len(files)} file(s) and {card_file.name} to {out}")
+    log(f"wrote {len(listed)} file(s) and {card_file.name} to {out}"
+        + (f" (the card's entries of absent files left out: {', '.join(absent)})" if absent else ""))
     return {"files": result, "sets": records}
 
 
@@ -192,10 +253,11 @@ def add_calibrate_args(p: argparse.ArgumentParser) -> None:
                    help="a new folder: the model's files and the card with the re-fitted intervals")
     p.add_argument("--photos", action="append", default=None, metavar="PATH",
                    help="labeled photos used whole, through detection: a folder with labels.csv (file_name, age), "
-                        "such as `edge-age data wild --split val` writes, or your own camera photos never trained "
-                        "on; more than once for several")
-    p.add_argument("--split", default=d("split"), choices=SPLIT_CHOICES,
-                   help="the split of each --data set to use (default: %(default)s: never a training face)")
+                        "such as `edge-age data wild --split val` writes, or any labeled dataset of photos never "
+                        "trained on (folder, archive, CSV); more than once for several")
+    p.add_argument("--split", default=d("split"), choices=[c for c in SPLIT_CHOICES if c != "train"],
+                   help="the split of each --data set to use (default: %(default)s: never a training face; all: for "
+                        "a set the model never saw)")
     p.add_argument("--degrade", action="store_true",
                    help="also each --photos set under every photo degradation (grey, sepia, low resolution, JPEG 15, "
                         "grain, dark, motion blur), up to --degrade-limit photos each")

@@ -2,12 +2,12 @@
 
 Faces are close to left-right symmetric while a small model's errors are not, so the mean of the two
 estimates is measurably closer to the truth (benchmarks/photo_path_flip: the int8 reference's test MAE
-4.975 -> 4.871). Done here, around any predictor, rather than inside the file (``export --flip-average``)
+4.855 -> 4.751). Done here, around any predictor, rather than inside the file (``export --flip-average``)
 so that the same file keeps its one-pass latency for whoever needs it; the price is a second model pass
 per face. A file whose card says it already averages inside is returned as it is.
 
 The card's per-face intervals were fitted on the file's one-pass errors; they are applied to the averaged
-estimate unchanged (measured coverage of the 80% interval on the test split: 0.813 averaged, 0.812 one pass;
+estimate unchanged (measured coverage of the 80% interval on the test split: 0.834 averaged, 0.826 one pass;
 benchmarks/photo_path_flip/aligned.json and photo_path/aligned.json).
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-GREY_BELOW = 2.0  # mean |pixel - its grey level| under this: a greyscale (or sepia-toned) face
+GREY_BELOW = 2.0  # mean |pixel - its grey level| under this: a greyscale face (a sepia tone is colour: ~24)
 
 
 def face_quality(crop: np.ndarray, side_px: float) -> dict[str, Any]:

@@ -247,9 +247,9 @@ def test_datasets_through_wild_framing_export_and_bench(case: str, exported: dic
         ["bench", str(bundled_reference()), "--data", str(data), "--photos", "2", "--no-peak", "--runs", "1",
          "--warmup", "0", "--min-seconds", "0", "--json", str(out / "bench.json")],  # the small model: quick to time
         ["calibrate", str(exported["out"]), "--data", str(data), "--split", "all", "--out", str(out / "cal"),
-         "--cache-dir", str(out / "cache")],
+         "--cache-dir", str(out / "cache"), "--no-progress"],
         ["calibrate", str(exported["out"]), "--photos", str(data), "--degrade", "--degrade-limit", "3",
-         "--out", str(out / "cal2"), "--cache-dir", str(out / "cache")],
+         "--out", str(out / "cal2"), "--cache-dir", str(out / "cache"), "--no-progress"],
     ])
 
 
@@ -315,7 +315,7 @@ def test_model_files_through_predict_eval_bench_and_export(case: str, exported: 
     out = tmp_path / "out"
     for argv in (["predict", "--crops", str(face), "--model", str(model)],
                  ["calibrate", str(model), "--data", str(exported["data"]), "--out", str(out / "cal"),
-                  "--cache-dir", str(exported["cache"])],
+                  "--cache-dir", str(exported["cache"]), "--no-progress"],
                  ["eval", str(model), "--data", str(exported["data"]), "--split", "val", "--no-progress",
                   "--out", str(out / "eval"), "--cache-dir", str(exported["cache"])]):
         rc, err = _run(argv, capsys)

@@ -53,23 +53,45 @@ def test_calibrate_refits_every_file_into_a_new_folder(exported: dict, real_data
 
 
 def test_calibrate_refuses_what_it_cannot_do_in_one_line(exported: dict, tmp_path: Path, capsys) -> None:
+    """Each refusal is one line naming the file or option, before any face is scored; the model is never written."""
+    model, data = str(exported["out"]), str(exported["data"])
+    (tmp_path / "a_file").write_text("x")
     cases = [
-        (["--out", str(exported["out"]), "--data", str(exported["data"])], "never over a model"),
-        (["--out", str(tmp_path / "a")], "nothing to calibrate on"),
-        (["--out", str(tmp_path / "b"), "--photos", str(tmp_path / "none")], "labels.csv"),
+        ([model, "--out", model, "--data", data], "never over a model"),
+        ([model, "--out", str(tmp_path / "a")], "nothing to calibrate on"),
+        ([model, "--out", str(tmp_path / "b"), "--photos", str(tmp_path / "none")], "--photos: no such folder"),
+        ([model, "--out", str(tmp_path / "c"), "--data", data, "--degrade"], "give --photos"),
+        ([model, "--out", str(tmp_path / "a_file"), "--data", data], "--out names a folder"),
+        ([str(tmp_path / "missing.tflite"), "--out", str(tmp_path / "d"), "--data", data], "no such model file"),
+        ([str(tmp_path), "--out", str(tmp_path / "e"), "--data", data], "model cards"),
+        ([model, "--out", str(tmp_path / "f"), "--data", data], "too few faces to calibrate on"),  # its 17 val faces
     ]
-    for extra, said in cases:
+    for argv, said in cases:
         before = _digest(exported["out"])
-        args = ["calibrate", str(exported["out"]), "--cache-dir", str(exported["cache"]), *extra]
-        if "--data" not in extra and said == "nothing to calibrate on":
-            args = ["calibrate", str(exported["out"]), "--cache-dir", str(exported["cache"]), "--out", str(tmp_path / "a")]
-        rc = main(args)
+        rc = main(["calibrate", *argv, "--cache-dir", str(exported["cache"]), "--no-progress"])
         err = capsys.readouterr().err.strip()
-        assert rc != 0 and said in err and len(err.splitlines()) == 1, err
+        assert rc == 2 and said in err and len(err.splitlines()) == 1, (said, err)
         assert _digest(exported["out"]) == before
-    rc = main(["calibrate", str(tmp_path), "--out", str(tmp_path / "c"), "--data", str(exported["data"])])
-    err = capsys.readouterr().err.strip()
-    assert rc != 0 and "model cards" in err and len(err.splitlines()) == 1, err
+    with pytest.raises(SystemExit):  # not among --split's choices: argparse's usage error
+        main(["calibrate", model, "--out", str(tmp_path / "g"), "--data", data, "--split", "train"])
+    capsys.readouterr()
+
+
+def test_calibrate_keeps_only_the_files_it_calibrated_in_the_new_card(exported: dict, tmp_path: Path) -> None:
+    """A folder holding some of its card's files (the bundled int8-only reference): the new card lists those only."""
+    import shutil
+
+    part = tmp_path / "part"
+    part.mkdir()
+    name = exported["card"].name
+    for f in (f"{name}.json", f"{name}_int8.tflite"):
+        shutil.copy2(exported["out"] / f, part / f)
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(part), "--data", str(exported["data"]), "--split", "all", "--cache-dir",
+                 str(exported["cache"]), "--out", str(out), "--no-progress"]) == 0
+    card = json.loads((out / f"{name}.json").read_text())
+    assert list(card["files"]) == ["tflite_int8"] and sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{name}.json", f"{name}_int8.tflite"])
 
 
 def test_a_scaled_card_written_by_calibrate_gives_the_same_interval_in_predict(exported: dict, tmp_path: Path) -> None:
@@ -78,7 +100,7 @@ def test_a_scaled_card_written_by_calibrate_gives_the_same_interval_in_predict(e
     from edge_age.runtime.card import file_entry
 
     out = tmp_path / "cal"
-    assert main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--cache-dir",
+    assert main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--split", "all", "--cache-dir",
                  str(exported["cache"]), "--out", str(out)]) == 0
     f = next(p for p in out.iterdir() if p.name.endswith("_int8.onnx"))
     fitted = file_entry(load_predictor(f))["interval"]

@@ -72,7 +72,7 @@ data class ModelCard(
                 },
                 interval = entry.getAsJsonObject("interval")?.let { iv ->
                     val bands = iv.getAsJsonArray("bands").map { it.asJsonObject }
-                    val scale = iv.getAsJsonArray("scale")?.map { it.asJsonArray } ?: emptyList()
+                    val scale = iv.get("scale")?.takeIf { it.isJsonArray }?.asJsonArray?.map { it.asJsonArray } ?: emptyList()
                     IntervalBands(iv.get("level").asFloat, bands.map { it.get("from").asInt }.toIntArray(),
                                   bands.map { it.getAsJsonArray("err")[0].asFloat }.toFloatArray(),
                                   bands.map { it.getAsJsonArray("err")[1].asFloat }.toFloatArray(),
