@@ -9,9 +9,9 @@
 #   scripts/run.sh           the full recipe, results in runs/: about 3 hours on two cores, estimated from earlier
 #                            runs' stages (train-split scenes 0.5 h, detection 0.1 h, the reference 0.3 h, SimpleCNN
 #                            15 epochs ~1.5 h, eval/export/bench ~0.3 h)
-#   scripts/run.sh --quick   every stage on a 2,000-face subset, 5 epochs, compact model only: 6.4 minutes
-#                            from a fresh clone on two AMD EPYC cores, venv included; results in runs/quick/
-#                            (a walk-through, not a model)
+#   scripts/run.sh --quick   every stage on a 2,000-face subset, 5 epochs, compact model only: 13 minutes on
+#                            two AMD EPYC cores beside another job, venv in place (its install: ~7 more); results
+#                            in runs/quick/ (a walk-through, not a model)
 #
 # Data: $EDGE_AGE_DATA, else data/UTKFace.tar.gz. Without data it benchmarks the reference models
 # committed under export/ and says how to get the data. The full run trains the reference on a second source
