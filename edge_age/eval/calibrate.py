@@ -110,37 +110,19 @@ def check_config(cfg: CalibrateConfig) -> None:
 def degraded_sets(path: str, labels: Path, cfg: CalibrateConfig, spec: Any, log: Callable[[str], None]) -> list[FaceSet]:
     """Each photo degradation applied to up to ``cfg.degrade_limit`` photos of the set (spread over it; the ones
     its loader admits), in memory, then the runtime's own path: detection, framing, crop (the largest face)."""
-    from edge_age.data.photo_degradations import DEGRADATIONS, spread_rows
-    from edge_age.data.preprocess import decode_image, prepare_face
     from edge_age.data.sources import load_labeled
-    from edge_age.runtime.predict import faces_in
+    from edge_age.eval.degraded import degraded_faces
 
     ls = load_labeled(labels, cfg.scheme)
-    samples = spread_rows(ls.samples, cfg.degrade_limit)
-    kinds = [(k, name, fn) for k, (name, (fn, _)) in enumerate(DEGRADATIONS.items()) if fn is not None]
-    crops: dict[str, list[np.ndarray]] = {name: [] for _, name, _ in kinds}
-    ages: dict[str, list[float]] = {name: [] for _, name, _ in kinds}
-    unreadable = 0
-    for i, s in enumerate(samples):
-        try:
-            img = decode_image(ls.container.read(s.name), ls.display(s.name))
-        except (EdgeAgeError, OSError):
-            unreadable += 1
-            continue
-        for k, name, fn in kinds:
-            faces = faces_in(fn(img, np.random.default_rng([k, i])), True, spec)  # largest first
-            if faces:
-                crops[name].append(prepare_face(faces[0].crop, spec))
-                ages[name].append(s.age)
+    sets, photos, unreadable = degraded_faces(ls.container.read, ls.display, [(s.name, s.age) for s in ls.samples],
+                                              spec, True, cfg.degrade_limit)
     if unreadable:
-        log(f"  {path}: {unreadable} of {len(samples)} photo(s) unreadable, left out of the degraded copies")
+        log(f"  {path}: {unreadable} of {photos} photo(s) unreadable, left out of the degraded copies")
     out = []
-    for _, name, _ in kinds:
-        if crops[name]:
-            out.append(FaceSet({"set": str(path), "split": "all", "detect_faces": True, "degradation": name,
-                                "photos": len(samples), "n": len(crops[name])},
-                               np.stack(crops[name]), np.asarray(ages[name], np.float64)))
-            log(f"  {path} [all, {name}]: {len(crops[name])} faces")
+    for name, (faces, ages) in sets.items():
+        out.append(FaceSet({"set": str(path), "split": "all", "detect_faces": True, "degradation": name,
+                            "photos": photos, "n": len(ages)}, faces, ages))
+        log(f"  {path} [all, {name}]: {len(ages)} faces")
     return out
 
 

@@ -35,6 +35,8 @@ class EvalConfig:
     cache_dir: str | None = None
     flip_average: bool = False  # mean of each face's and its mirror image's estimate (two passes)
     framing: str | None = None  # with --detect-faces: detect and frame with this fit instead of the card's
+    degrade: bool = False  # also the split's photos under each photo degradation: a reliability table per kind
+    degrade_limit: int = 600  # photos per degradation, spread over the split
 
     def out_dir(self) -> Path:
         # Not next to the model: that may be the committed export/ folder.
@@ -61,3 +63,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")
     p.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     p.add_argument("--framing", default=d("framing"), metavar="FIT", help="with --detect-faces: " + FRAMING_HELP)
+    p.add_argument("--degrade", action="store_true",
+                   help="also score the split's images under each photo degradation (grey, sepia, low resolution, "
+                        "JPEG 15, grain, dark, motion blur; whole images degraded, then detection or the crop as "
+                        "usual): MAE, bias and interval coverage, width and width-error correlation per kind")
+    p.add_argument("--degrade-limit", type=POSITIVE_INT, default=d("degrade_limit"),
+                   help="images per degradation, spread over the split (default: %(default)s)")

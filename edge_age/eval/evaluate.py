@@ -79,6 +79,55 @@ def _with_ages(model: str | Path, names: list[str], y: np.ndarray, p: np.ndarray
     return [n for n, k in zip(names, keep) if k], y[keep], p[keep], errors
 
 
+def by_degradation(cfg: EvalConfig, predictor: Any, data: Any, ds: Any, names: list[str], y: np.ndarray,
+                   log: Callable[[str], None]) -> dict[str, Any]:
+    """The split's images again under each photo degradation (and as they are, the same images): MAE, bias and the
+    card's interval coverage per kind, for ``eval --degrade``."""
+    from edge_age.eval.degraded import degraded_faces
+
+    if ds.source is not None:
+        raise EdgeAgeError("--degrade scores one dataset at a time: give one --data")
+    sets, photos, unreadable = degraded_faces(ds.labeled.container.read, ds.labeled.display, list(zip(names, y)),
+                                              predictor.spec, bool(data.detect_faces), cfg.degrade_limit, keep_none=True)
+    out = {}
+    for kind, (faces, ages) in sets.items():
+        p = predict_all(predictor, faces, cfg.batch_size, progress=False)
+        ok = np.isfinite(p)
+        row = {k: v for k, v in age_metrics(ages[ok], p[ok]).items() if k in ("n", "mae", "bias")}
+        iv = coverage_of(ages[ok], card_bounds(predictor, p[ok]), p[ok])
+        out["as they are" if kind == "none" else kind] = {**row, "found": round(len(ages) / max(photos - unreadable, 1), 4),
+                                                         **({"interval": iv} if iv else {})}
+    return {"photos": photos, "unreadable": unreadable, "kinds": out}
+
+
+def format_degradations(d: dict[str, Any]) -> str:
+    lines = [f"  under photo degradations ({d['photos']} images spread over the split; faces found, MAE, bias, "
+             "80% coverage, mean width, width-error Spearman):"]
+    for kind, r in d["kinds"].items():
+        iv = r.get("interval") or {}
+        rho = iv.get("width_error_spearman")
+        lines.append(f"    {kind:26s} {r['found']:.1%}  MAE {r['mae']:.2f}  bias {r['bias']:+.2f}"
+                     + (f"  coverage {iv['coverage']:.3f}  width {iv['mean_width']:.1f}"
+                        f"  rho {'-' if rho is None else f'{rho:.2f}'}" if iv else ""))
+    return "\n".join(lines)
+
+
+def _metrics(predictor: Any, ds: Any, names: list[str], y: np.ndarray, p: np.ndarray) -> tuple[dict[str, Any], Bounds]:
+    """Every figure of the scored faces: ages, the card's interval coverage, groups and sources; and the bounds."""
+    m = age_metrics(y, p)
+    bounds = card_bounds(predictor, p)  # once: for the coverage and for predictions.csv
+    interval = coverage_of(y, bounds, p)
+    if interval:
+        m["interval"] = interval
+    groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)
+    if groups:
+        m["by_group"] = by_group(y, p, groups)
+    if ds.source is not None:
+        source_of = dict(zip(ds.faces.names, ds.source))
+        m["by_source"] = source_metrics(y, p, np.array([source_of[n] for n in names]), ds.source_labels, bounds)
+    return m, bounds
+
+
 def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Score ``cfg.model`` on a split of its dataset (or ``cfg.data``); writes the plots, metrics.json and
@@ -91,22 +140,15 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     names = [ds.faces.names[i] for i in idx]
     p = predict_all(predictor, ds.faces.faces[idx], cfg.batch_size, progress=progress)
     names, y, p, errors = _with_ages(cfg.model, names, ds.faces.ages[idx], p, log)
-    m = age_metrics(y, p)
-    bounds = card_bounds(predictor, p)  # once: for the coverage and for predictions.csv
-    interval = coverage_of(y, bounds, p)
-    if interval:
-        m["interval"] = interval
-    groups = label_groups(ds.labeled.groups, names) or utkface_groups(names)
-    if groups:
-        m["by_group"] = by_group(y, p, groups)
-    if ds.source is not None:
-        source_of = dict(zip(ds.faces.names, ds.source))
-        m["by_source"] = source_metrics(y, p, np.array([source_of[n] for n in names]), ds.source_labels, bounds)
+    m, bounds = _metrics(predictor, ds, names, y, p)
     where = data.path if ds.source is None else " + ".join(ds.source_labels)
     title = f"{predictor.name} on {where} [{cfg.split}]"
     log(format_metrics(m, title))
     if ds.source is not None:
         log(format_sources(m["by_source"]))
+    if cfg.degrade:
+        m["by_degradation"] = by_degradation(cfg, predictor, data, ds, names, y, log)
+        log(format_degradations(m["by_degradation"]))
     if ds.problems:
         log(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")
     out_dir = cfg.out_dir()

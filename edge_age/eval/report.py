@@ -86,7 +86,8 @@ def write_report(folder: Path, result: dict[str, Any], y: np.ndarray, p: np.ndar
              f"Data: {' + '.join(f'`{s}`' for s in sources)} [{result['split']}], {m['n']} faces; MAE {m['mae']:.3f}, bias "
              f"{m['bias']:+.2f}. 95% intervals: 1000 bootstrap resamples (seed 0).", "",
              f"Command: `{result['command']}`", ""]
-    lines += _sources_md(m.get("by_source")) + _gates_md(m) + _interval_md(iv) + _groups_md(m.get("by_group"))
+    lines += (_sources_md(m.get("by_source")) + _gates_md(m) + _interval_md(iv) + _reliability_md(m.get("by_degradation"))
+              + _groups_md(m.get("by_group")))
     missing = [name for name, written in pics.items() if written is None]
     lines += [f"![{name}]({name})" for name, written in pics.items() if written is not None]
     if missing:
@@ -136,6 +137,26 @@ def _interval_md(iv: dict[str, Any] | None) -> list[str]:
            f"Coverage {iv['coverage']:.3f}, mean width {iv['mean_width']:.1f} years.", "",
            "| true age band | n | coverage |", "|---|---:|---:|"]
     out += [f"| {b} | {v['n']} | {v['coverage']:.3f} |" for b, v in iv["per_band"].items()]
+    return out + [""]
+
+
+def _reliability_md(d: dict[str, Any] | None) -> list[str]:
+    """eval --degrade: estimates and intervals per input kind (the same images as they are and degraded)."""
+    if not d:
+        return []
+    out = ["## Reliability per input kind", "",
+           f"The same {d['photos']} images spread over the split, as they are and under each photo degradation (whole "
+           "image degraded, then the usual detection or crop); width-error Spearman: how well an interval's width "
+           "follows the face's error.", "",
+           "| input | faces found | MAE | bias | interval coverage | mean width | width-error Spearman | worst true-age band |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for kind, r in d["kinds"].items():
+        iv = r.get("interval") or {}
+        worst = min(iv.get("per_band", {}).items(), key=lambda b: b[1]["coverage"], default=None)
+        rho = iv.get("width_error_spearman")
+        out.append(f"| {kind} | {r['found']:.1%} | {r['mae']:.2f} | {r['bias']:+.2f} | "
+                   + (f"{iv['coverage']:.3f} | {iv['mean_width']:.1f} | {'-' if rho is None else f'{rho:.2f}'} | "
+                      f"{worst[0]}: {worst[1]['coverage']:.2f} (n {worst[1]['n']}) |" if iv else "- | - | - | - |"))
     return out + [""]
 
 

@@ -248,6 +248,8 @@ def test_datasets_through_wild_framing_export_and_bench(case: str, exported: dic
          "--warmup", "0", "--min-seconds", "0", "--json", str(out / "bench.json")],  # the small model: quick to time
         ["calibrate", str(exported["out"]), "--data", str(data), "--split", "all", "--out", str(out / "cal"),
          "--cache-dir", str(out / "cache"), "--no-progress"],
+        ["eval", str(exported["out"] / "simplecnn_int8.onnx"), "--data", str(data), "--split", "all", "--degrade",
+         "--degrade-limit", "3", "--out", str(out / "evdeg"), "--no-progress", "--cache-dir", str(out / "cache")],
         ["calibrate", str(exported["out"]), "--photos", str(data), "--degrade", "--degrade-limit", "3",
          "--out", str(out / "cal2"), "--cache-dir", str(out / "cache"), "--no-progress"],
     ])

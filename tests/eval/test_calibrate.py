@@ -106,3 +106,23 @@ def test_a_scaled_card_written_by_calibrate_gives_the_same_interval_in_predict(e
     fitted = file_entry(load_predictor(f))["interval"]
     lo, hi = intervals.interval(np.array([2.0, 30.0, 70.0]), fitted)
     assert np.all(hi >= lo) and np.all(lo >= 0)
+
+
+def test_eval_degrade_scores_each_input_kind_and_reports_it(exported: dict, tmp_path: Path, capsys) -> None:
+    """eval --degrade (issue 36 item 5): the same images as they are and under each photo degradation, one line per
+    kind on the console, a reliability table in --report, ``by_degradation`` in the JSON; seeded (a re-run gives the
+    same figures)."""
+    model = next(p for p in exported["out"].iterdir() if p.name.endswith("_int8.tflite"))
+    runs = []
+    for k in range(2):
+        js = tmp_path / f"m{k}.json"
+        assert main(["eval", str(model), "--data", str(exported["data"]), "--split", "all", "--degrade",
+                     "--degrade-limit", "12", "--json", str(js), "--cache-dir", str(exported["cache"]), "--no-progress",
+                     "--out", str(tmp_path / f"ev{k}"), "--report", str(tmp_path / f"rep{k}")]) == 0
+        runs.append(json.loads(js.read_text())["metrics"]["by_degradation"])
+    out = capsys.readouterr().out
+    d = runs[0]
+    assert d == runs[1] and d["photos"] == 12 and len(d["kinds"]) == 8 and "as they are" in d["kinds"]
+    assert all(0 <= r["interval"]["coverage"] <= 1 and r["n"] >= 1 for r in d["kinds"].values())
+    assert "under photo degradations" in out and "motion blur" in out
+    assert "## Reliability per input kind" in (tmp_path / "rep0" / "report.md").read_text()
