@@ -15,21 +15,18 @@ Imports torch and edge_age internals; smoke-tested by tests/lab.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from interval_spread import sets_of  # noqa: E402
+from interval_spread import parse_and_load, sets_of  # noqa: E402
 
 from edge_age import fileio  # noqa: E402
 from edge_age.data.preprocess import PreprocessSpec  # noqa: E402
 from edge_age.eval.metrics import AGE_BANDS, band_name  # noqa: E402
-from edge_age.models.checkpoint import build_model, load_checkpoint  # noqa: E402
 from edge_age.models.registry import distribution_head  # noqa: E402
-from edge_age.runtime.card import read_card  # noqa: E402
 from edge_age.train.tensors import to_input  # noqa: E402
 
 KEEP = ("aligned", "in context", "aaf")
@@ -72,22 +69,7 @@ def score(p: np.ndarray, y: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint")
-    ap.add_argument("--utk", required=True)
-    ap.add_argument("--aaf", required=True)
-    ap.add_argument("--work", type=Path, required=True, help="lab/interval_methods.py's --work folder")
-    ap.add_argument("--json", type=Path, required=True)
-    ap.add_argument("--model-file", default="export/mobilenetv2_age/mobilenetv2_age_int8.tflite",
-                    help="the exported file whose card gives the crops (default: %(default)s)")
-    args = ap.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(2)
-    ckpt = load_checkpoint(args.checkpoint)
-    model = build_model(ckpt, args.checkpoint)
-    spec = PreprocessSpec.from_dict(ckpt["preprocess"])
-    crops = read_card(args.model_file).preprocess
+    args, model, spec, crops = parse_and_load(argv, __doc__)
     results: dict = {}
     for split in ("val", "test"):
         for kind, (faces, ages) in sets_of(args, split, None, crops).items():

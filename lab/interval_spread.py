@@ -100,8 +100,10 @@ def fit_and_score(val: dict, test: dict, method: str) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_and_load(argv: list[str] | None, doc: str) -> tuple[argparse.Namespace, object, PreprocessSpec, PreprocessSpec]:
+    """The options this script and lab/head_readout.py share; the checkpoint's model, its input normalisation, and
+    the exported file's crops (the runtime's, and lab/interval_methods.py's cache)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
     ap.add_argument("--utk", required=True)
     ap.add_argument("--aaf", required=True)
@@ -114,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(2)
     ckpt = load_checkpoint(args.checkpoint)
-    model = build_model(ckpt, args.checkpoint)
-    spec = PreprocessSpec.from_dict(ckpt["preprocess"])  # the model's input normalisation
-    crops = read_card(args.model_file).preprocess  # the runtime's crops (and lab/interval_methods.py's cache)
+    return (args, build_model(ckpt, args.checkpoint), PreprocessSpec.from_dict(ckpt["preprocess"]),
+            read_card(args.model_file).preprocess)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, model, spec, crops = parse_and_load(argv, __doc__)
     stored = None  # score each set as given (the export card's config: UTKFace's own split, seed 0)
     est = {}
     for split in ("val", "test"):
