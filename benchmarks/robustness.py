@@ -24,11 +24,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge_age import fileio
 from edge_age.cli_types import POSITIVE_INT
-from edge_age.data.photo_degradations import DEGRADATIONS, degraded_copies, spread_rows
+from edge_age.data.photo_degradations import DEGRADATIONS, spread_rows
 from edge_age.data.dataset import config_for_model, load_dataset
 from edge_age.errors import EdgeAgeError
 from edge_age.runtime import load_predictor
@@ -54,6 +55,33 @@ def chips(model: str, data: str) -> dict[str, dict[str, float]]:
         x = faces if fn is None else np.stack([fn(np.ascontiguousarray(f[..., order]), rng)[..., order] for f in faces])
         out[name] = _score(ages, predictor.predict(x))
     return out
+
+
+def degraded_copies(rows: list[dict[str, str]], folder: Path, root: Path) -> dict[str, Path]:
+    """Each degradation's copy of the labeled photos ``rows`` (``file_name`` relative to ``folder``, ``age``) and
+    their labels.csv under ``root``: name -> that labels.csv. PNG: no second compression on top of a degradation;
+    each photo's noise is seeded by the degradation and its place in ``rows`` (the same copies every run)."""
+    made = {}
+    for k, (name, (fn, _)) in enumerate(DEGRADATIONS.items()):
+        out = root / f"d{k}"
+        out.mkdir(parents=True, exist_ok=True)
+        names = []
+        for i, row in enumerate(rows):
+            img = cv2.imread(str(folder / row["file_name"]), cv2.IMREAD_COLOR)
+            if img is None:
+                raise EdgeAgeError("cannot read this photo", folder / row["file_name"])
+            if fn is not None:
+                img = fn(img, np.random.default_rng([k, i]))
+            target = out / f"{i:06d}.png"
+            if not cv2.imwrite(str(target), img, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+                raise EdgeAgeError("cannot write the degraded photo", target)
+            names.append((target.name, row["age"]))
+        with open(out / "labels.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file_name", "age"])
+            w.writerows(names)
+        made[name] = out / "labels.csv"
+    return made
 
 
 def degraded_scenes(wild: Path, limit: int, root: Path) -> dict[str, Path]:

@@ -63,13 +63,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from edge_age.eval.calibrate import CalibrateConfig, calibrate
 
-    if args.model is None:
-        raise EdgeAgeError("name the exported model to calibrate: a .onnx/.tflite file or its folder")
-
-    cfg = CalibrateConfig(model=str(args.model), out=str(args.out), data=tuple(args.data or ()),
-                          photos=tuple(args.photos or ()), split=args.split, scheme=args.scheme,
-                          detect_faces=bool(args.detect_faces), degrade=args.degrade, degrade_limit=args.degrade_limit,
-                          threads=args.threads, cache_dir=args.cache_dir and str(args.cache_dir))
+    cfg = config_from_args(CalibrateConfig, args, data=tuple(args.data or ()), photos=tuple(args.photos or ()))
     calibrate(cfg, command=args.command_line, progress=not args.no_progress)
     return 0
 
@@ -190,9 +184,8 @@ def _framing_read(args: argparse.Namespace) -> list[Read]:
 def _calibrate_files(args: argparse.Namespace) -> Files:
     from edge_age.eval.calibrate import card_files
 
-    model = Path(args.model) if args.model is not None else None
-    files = card_files(model)[1] if model is not None and model.exists() else [model] if model is not None else []
-    models = [Read(f) for m in files for f in model_files(m)]
+    model = Path(args.model)
+    models = [Read(f) for m in (card_files(model)[1] if model.exists() else [model]) for f in model_files(m)]
     return [Output("--out", args.out, folder=True), _cache(args)], [*models, *data_reads(args.data),
                                                                      *data_reads(args.photos)]
 

@@ -1,20 +1,18 @@
 """Photo degradations users meet (grey, sepia, low resolution, heavy JPEG, grain, a dark exposure, motion blur),
-written with OpenCV/numpy on whole BGR photos: what ``benchmarks/robustness.py`` measures models under and what
-``edge-age calibrate --degrade`` fits intervals on. (``train --degrade`` has its own torch versions, applied to
+written with OpenCV/numpy on whole BGR photos: what ``benchmarks/robustness.py`` measures models under, what
+``eval --degrade`` reports on and what ``calibrate --degrade`` fits intervals on (``edge_age.eval.degraded``). (``train --degrade`` has its own torch versions, applied to
 training crops.) Imports no torch.
 """
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence, TypeVar
 
 import cv2
 import numpy as np
 
-from edge_age.errors import EdgeAgeError
 
+T = TypeVar("T")
 Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # BGR uint8 HxWx3 -> the same
 
 
@@ -68,33 +66,6 @@ DEGRADATIONS: dict[str, tuple[Degrade | None, bool | None]] = {
 }
 
 
-def degraded_copies(rows: list[dict[str, str]], folder: Path, root: Path) -> dict[str, Path]:
-    """Each degradation's copy of the labeled photos ``rows`` (``file_name`` relative to ``folder``, ``age``) and
-    their labels.csv under ``root``: name -> that labels.csv. PNG: no second compression on top of a degradation;
-    each photo's noise is seeded by the degradation and its place in ``rows`` (the same copies every run)."""
-    made = {}
-    for k, (name, (fn, _)) in enumerate(DEGRADATIONS.items()):
-        out = root / f"d{k}"
-        out.mkdir(parents=True, exist_ok=True)
-        names = []
-        for i, row in enumerate(rows):
-            img = cv2.imread(str(folder / row["file_name"]), cv2.IMREAD_COLOR)
-            if img is None:
-                raise EdgeAgeError("cannot read this photo", folder / row["file_name"])
-            if fn is not None:
-                img = fn(img, np.random.default_rng([k, i]))
-            target = out / f"{i:06d}.png"
-            if not cv2.imwrite(str(target), img, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-                raise EdgeAgeError("cannot write the degraded photo", target)
-            names.append((target.name, row["age"]))
-        with open(out / "labels.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["file_name", "age"])
-            w.writerows(names)
-        made[name] = out / "labels.csv"
-    return made
-
-
-def spread_rows(rows: list[dict[str, str]], limit: int) -> list[dict[str, str]]:
-    """``limit`` rows spread evenly over the list (a labels.csv in name order groups UTKFace faces by age)."""
+def spread_rows(rows: Sequence[T], limit: int) -> list[T]:
+    """``limit`` of ``rows`` spread evenly over them (a labels.csv in name order groups UTKFace faces by age)."""
     return [rows[i] for i in sorted(set(np.linspace(0, len(rows) - 1, min(limit, len(rows))).round().astype(int)))]

@@ -79,8 +79,8 @@ def _with_ages(model: str | Path, names: list[str], y: np.ndarray, p: np.ndarray
     return [n for n, k in zip(names, keep) if k], y[keep], p[keep], errors
 
 
-def by_degradation(cfg: EvalConfig, predictor: Any, data: Any, ds: Any, names: list[str], y: np.ndarray,
-                   log: Callable[[str], None]) -> dict[str, Any]:
+def by_degradation(cfg: EvalConfig, predictor: Any, data: Any, ds: Any, names: list[str],
+                   y: np.ndarray) -> dict[str, Any]:
     """The split's images again under each photo degradation (and as they are, the same images): MAE, bias and the
     card's interval coverage per kind, for ``eval --degrade``."""
     from edge_age.eval.degraded import degraded_faces
@@ -147,7 +147,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True, command: str = "",
     if ds.source is not None:
         log(format_sources(m["by_source"]))
     if cfg.degrade:
-        m["by_degradation"] = by_degradation(cfg, predictor, data, ds, names, y, log)
+        m["by_degradation"] = by_degradation(cfg, predictor, data, ds, names, y)
         log(format_degradations(m["by_degradation"]))
     if ds.problems:
         log(f"  skipped {len(ds.problems)} item(s) with problems (first: {ds.problems[0]})")

@@ -280,7 +280,7 @@ def test_every_output_option_of_every_command_goes_through_the_check(tmp_path: P
             yield from leaves(p, prefix + [name])
 
     outputs = ("--json", "--csv", "--md", "--plot", "--out", "--annotate", "--report", "--cache-dir")
-    positional = {"eval": ["m.onnx"], "export": ["c.pt"]}
+    positional = {"eval": ["m.onnx"], "export": ["c.pt"], "calibrate": ["m.onnx"]}
     seen = set()
     for cmd, p in leaves(build_parser(), []):
         options = [o for a in p._actions for o in a.option_strings if o in outputs]
