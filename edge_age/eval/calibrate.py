@@ -46,6 +46,8 @@ class CalibrateConfig:
     detect_faces: bool = False  # for --data (--photos are always detected)
     degrade: bool = False  # --photos again under each photo degradation
     degrade_limit: int = 600  # photos per set and degradation (spread over the set)
+    weigh: str = "sets"  # sets: each pooled set counts equally (its faces weigh 1 / its size); faces: each face
+    # counts once, so the largest set decides the widths (lab/interval_quality.json measures both)
     threads: int = 0
     cache_dir: str | None = None
 
@@ -160,7 +162,7 @@ def gather(cfg: CalibrateConfig, predictor: Any, log: Callable[[str], None]) -> 
 
 
 def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, records: list[dict[str, Any]],
-           command: str, log: Callable[[str], None]) -> dict[str, Any]:
+           weights: np.ndarray | None, command: str, log: Callable[[str], None]) -> dict[str, Any]:
     """One file's card entry gets intervals fitted on its own estimates of the pooled faces; its coverage there."""
     ok = np.isfinite(pred)
     if ok.sum() < MIN_FACES:
@@ -169,7 +171,9 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
     if not ok.all():
         log(f"  {f.name}: {int((~ok).sum())} face(s) without an age left out")
     before = entry.get("interval")
-    entry["interval"] = {**intervals.fit_scaled(pred[ok], ages[ok], calibrated_on=records), "command": command}
+    w = None if weights is None else weights[ok] / weights[ok].mean()
+    entry["interval"] = {**intervals.fit_scaled(pred[ok], ages[ok], calibrated_on=records, weights=w),
+                         "command": command}
     cov = intervals.coverage(ages[ok], *intervals.interval(pred[ok], entry["interval"]), [], pred[ok])
     was = ""
     if before:
@@ -177,7 +181,22 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
         was = f" (the card's before: {bcov['coverage']:.3f}, {bcov['mean_width']:.1f} years)"
     log(f"  {f.name}: {cov['coverage']:.3f} of these {int(ok.sum())} faces inside (half of them fitted the "
         f"percentiles), mean width {cov['mean_width']:.1f} years{was}")
-    return {"coverage": cov["coverage"], "mean_width": cov["mean_width"]}
+    per_set = _per_set(pred, ages, entry["interval"], records)
+    log("    per set (in sample): " + ", ".join(f"{r['set']}{' ' + r['degradation'] if 'degradation' in r else ''} {c:.3f}"
+                                    for r, c in zip(records, per_set)))
+    return {"coverage": cov["coverage"], "mean_width": cov["mean_width"], "per_set": per_set}
+
+
+def _per_set(pred: np.ndarray, ages: np.ndarray, fitted: dict[str, Any], records: list[dict[str, Any]]) -> list[float]:
+    """Each pooled set's share of faces inside its interval (the sets lie in ``pred`` one after another)."""
+    out, start = [], 0
+    for r in records:
+        p, y = pred[start:start + r["n"]], ages[start:start + r["n"]]
+        start += r["n"]
+        ok = np.isfinite(p)
+        lo, hi = intervals.interval(p[ok], fitted)
+        out.append(round(float(((y[ok] >= lo) & (y[ok] <= hi)).mean()), 4) if ok.any() else float("nan"))
+    return out
 
 
 def _listed(card: Any, files: list[Path], card_file: Path, log: Callable[[str], None]) -> list[Path]:
@@ -209,8 +228,9 @@ def calibrate(cfg: CalibrateConfig, command: str = "", log: Callable[[str], None
     faces = np.concatenate([s.faces for s in sets])
     ages = np.concatenate([s.ages for s in sets])
     records = [s.record for s in sets]
+    weights = intervals.set_weights([len(s.ages) for s in sets]) if cfg.weigh == "sets" else None
     result = {f.name: _refit(card.files[format_of(f).name], f, predict_all(predictors[f], faces, progress=progress)
-                             .astype(np.float64), ages, records, command, log) for f in listed}
+                             .astype(np.float64), ages, records, weights, command, log) for f in listed}
     absent = [fmt for fmt, e in card.files.items() if e.get("file") not in {f.name for f in listed}]
     for fmt in absent:  # a card lists what its folder holds: files not here (the bundled int8-only folder) go
         del card.files[fmt]
@@ -245,4 +265,8 @@ def add_calibrate_args(p: argparse.ArgumentParser) -> None:
                         "grain, dark, motion blur), up to --degrade-limit photos each")
     p.add_argument("--degrade-limit", type=POSITIVE_INT, default=d("degrade_limit"),
                    help="photos per set and degradation, spread over the set (default: %(default)s)")
+    p.add_argument("--weigh", choices=("sets", "faces"), default=d("weigh"),
+                   help="sets: each pooled set (each --data, --photos and degradation) counts equally, so a large "
+                        "clean set does not decide the widths for the degraded ones; faces: every face counts once "
+                        "(default: %(default)s)")
     p.add_argument("--threads", type=THREADS, default=d("threads"), help="runtime threads (default: all cores)")

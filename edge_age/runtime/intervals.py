@@ -30,28 +30,49 @@ def _band(ages: np.ndarray, edges: Any = BAND_EDGES) -> np.ndarray:
     return np.searchsorted(np.asarray(edges[1:]), np.asarray(ages), side="right")
 
 
-def _quantiles(err: np.ndarray, level: float) -> list[float]:
+def _quantiles(err: np.ndarray, level: float, weights: np.ndarray | None = None) -> list[float]:
     """Err order statistics for a two-sided split-conformal interval: the floor(t(n+1))-th smallest and the
     ceil((1-t)(n+1))-th smallest (t the tail share), never an interpolation between two errors, which
-    would narrow the interval and under-cover at small n. Rounded outwards to the stored precision."""
-    s = np.sort(np.asarray(err, np.float64))
+    would narrow the interval and under-cover at small n. Rounded outwards to the stored precision.
+
+    With ``weights`` (mean 1: :func:`set_weights`), counts become summed weights and the face to come weighs the
+    mean, 1 (weighted split conformal); equal weights give the unweighted order statistics exactly."""
+    err = np.asarray(err, np.float64)
+    order = np.argsort(err, kind="stable")
+    s = err[order]
     n = s.size
     tail = (1 - level) / 2
-    k_lo = int(np.floor(tail * (n + 1)))  # 1-based; 0: below every error
-    k_hi = int(np.ceil((1 - tail) * (n + 1)))  # n + 1: above every error
+    if weights is None:
+        k_lo = int(np.floor(tail * (n + 1)))  # 1-based; 0: below every error
+        k_hi = int(np.ceil((1 - tail) * (n + 1)))  # n + 1: above every error
+    else:
+        w = np.asarray(weights, np.float64)[order]
+        cum, total = np.cumsum(w), float(w.sum()) + 1.0
+        k_lo = int(np.searchsorted(cum, tail * total, side="right"))  # faces whose summed weight <= t(W+1)
+        k_hi = int(np.searchsorted(cum, (1 - tail) * total, side="left")) + 1
     lo = s[k_lo - 1] if k_lo >= 1 else s[0]
     hi = s[k_hi - 1] if k_hi <= n else s[-1]
     return [float(np.floor(lo * 1000) / 1000), float(np.ceil(hi * 1000) / 1000)]
 
 
-def _band_quantiles(pred: np.ndarray, score: np.ndarray, level: float) -> list[dict[str, Any]]:
+def set_weights(sizes: list[int]) -> np.ndarray:
+    """Per-face weights under which each of several pooled sets counts equally (mean 1 over the faces): a
+    calibration pool of 3,500 clean faces and 600 of each degradation would otherwise be fitted to the clean ones."""
+    sizes = [int(n) for n in sizes]
+    w = np.concatenate([np.full(n, 1.0 / n) for n in sizes if n]) if any(sizes) else np.zeros(0)
+    return w * (w.size / w.sum()) if w.size else w
+
+
+def _band_quantiles(pred: np.ndarray, score: np.ndarray, level: float,
+                    weights: np.ndarray | None = None) -> list[dict[str, Any]]:
     band = _band(pred)
-    overall = _quantiles(score, level)
+    overall = _quantiles(score, level, weights)
     bands = []
     for b, lo in enumerate(BAND_EDGES):
         sel = band == b
         bands.append({"from": lo, "n": int(sel.sum()),
-                      "err": _quantiles(score[sel], level) if sel.sum() >= MIN_BAND else overall})
+                      "err": _quantiles(score[sel], level, None if weights is None else weights[sel] / weights[sel].mean())
+                      if sel.sum() >= MIN_BAND else overall})
     return bands
 
 
@@ -68,14 +89,17 @@ MIN_SCALE_BIN = 30  # faces a bin needs for its own mean; fewer: interpolated fr
 SCALE_FLOOR = 0.5  # years: a bin of perfect estimates must not make every width zero
 
 
-def fit_scale(pred: np.ndarray, err: np.ndarray) -> list[list[float]]:
-    """The scale's points: (a bin's middle, the mean |error| of the faces estimated in it, at least SCALE_FLOOR)."""
+def fit_scale(pred: np.ndarray, err: np.ndarray, weights: np.ndarray | None = None) -> list[list[float]]:
+    """The scale's points: (a bin's middle, the mean |error| of the faces estimated in it, at least SCALE_FLOOR;
+    weighted by ``weights`` where given)."""
     pred, err = np.asarray(pred, np.float64), np.abs(np.asarray(err, np.float64))
+    w = np.ones_like(pred) if weights is None else np.asarray(weights, np.float64)
     mids, means = [], []
     for lo, hi in zip(SCALE_EDGES, SCALE_EDGES[1:]):
         sel = (pred >= lo) & (pred < hi)
         mids.append((lo + hi) / 2.0)
-        means.append(max(SCALE_FLOOR, float(err[sel].mean())) if sel.sum() >= MIN_SCALE_BIN else None)
+        means.append(max(SCALE_FLOOR, float(np.average(err[sel], weights=w[sel]))) if sel.sum() >= MIN_SCALE_BIN
+                     else None)
     known = [(m, v) for m, v in zip(mids, means) if v is not None]
     if not known:  # too few faces for any bin: one flat scale (the plain per-band method, in other units)
         return [[float(np.median(pred)) if pred.size else 0.0, max(SCALE_FLOOR, float(err.mean()) if err.size else 1.0)]]
@@ -90,16 +114,19 @@ def scale_at(points: list[list[float]], ages: np.ndarray) -> np.ndarray:
 
 
 def fit_scaled(pred: np.ndarray, true: np.ndarray, level: float = LEVEL, seed: int = 0,
-               calibrated_on: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               calibrated_on: list[dict[str, Any]] | None = None, weights: np.ndarray | None = None) -> dict[str, Any]:
     """Normalised split conformal: the scale fitted on one half of the faces (seeded), the band percentiles of
     error / scale on the other, so the percentiles are of faces the scale never saw (coverage holds at the level
-    as for :func:`fit`)."""
+    as for :func:`fit`). ``weights`` (:func:`set_weights`): each face's weight in both fits."""
     pred, err = np.asarray(pred, np.float64), np.asarray(pred, np.float64) - np.asarray(true, np.float64)
     half = np.random.default_rng(seed).permutation(len(pred)) % 2 == 0
-    points = fit_scale(pred[half], err[half])
+    w = None if weights is None else np.asarray(weights, np.float64)
+    points = fit_scale(pred[half], err[half], None if w is None else w[half])
     rest = ~half
-    out = {"level": level, "method": "split conformal on error / scale per predicted-age band (normalised)",
-           "scale": points, "bands": _band_quantiles(pred[rest], err[rest] / scale_at(points, pred[rest]), level)}
+    method = "split conformal on error / scale per predicted-age band (normalised)"
+    out = {"level": level, "method": method + ("" if w is None else ", each calibration set weighted equally"),
+           "scale": points, "bands": _band_quantiles(pred[rest], err[rest] / scale_at(points, pred[rest]), level,
+                                                      None if w is None else w[rest] / w[rest].mean())}
     if calibrated_on is not None:
         out["calibrated_on"] = calibrated_on
     return out

@@ -207,6 +207,41 @@ def test_scaled_intervals_hold_their_level_and_widen_with_the_estimate() -> None
     assert "scale" not in plain and intervals.interval(np.array([5.0]), plain)[0].shape == (1,)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=300), st.sampled_from([0.5, 0.8, 0.9]))
+def test_weighted_quantiles_with_equal_weights_are_the_plain_order_statistics(err: list[float], level: float) -> None:
+    from edge_age.runtime import intervals
+    e = np.asarray(err)
+    assert intervals._quantiles(e, level, np.ones(e.size)) == intervals._quantiles(e, level)
+
+
+def test_weighing_sets_equally_lets_a_small_hard_set_hold_its_level() -> None:
+    """Calibration pools 3,000 clean faces with 300 degraded ones that err twice as much. Each face counting once,
+    the small set's coverage falls far under the level; each set counting equally (``calibrate --weigh sets``), both
+    sets land near it on held-out faces, the clean one above, the hard one below."""
+    from edge_age.runtime import intervals
+    rng = np.random.default_rng(1)
+
+    def faces(n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.uniform(5, 80, n)
+        return y, y + rng.normal(0, noise * (1 + 0.05 * y))
+
+    (yc, pc), (yh, ph) = faces(3000, 1.0), faces(300, 2.5)
+    w = intervals.set_weights([3000, 300])
+    assert np.isclose(w[:3000].sum(), w[3000:].sum()) and np.isclose(w.mean(), 1.0)
+    held = {name: faces(20000, noise) for name, noise in (("clean", 1.0), ("hard", 2.5))}
+
+    def cov(fitted: dict) -> dict[str, float]:
+        return {k: float(((y >= lo) & (y <= hi)).mean()) for k, (y, p) in held.items()
+                for lo, hi in [intervals.interval(p, fitted)]}
+
+    by_face = cov(intervals.fit_scaled(np.r_[pc, ph], np.r_[yc, yh]))
+    by_set = cov(intervals.fit_scaled(np.r_[pc, ph], np.r_[yc, yh], weights=w))
+    assert by_face["hard"] < 0.6 and by_face["clean"] > 0.77, by_face
+    assert by_set["hard"] > by_face["hard"] + 0.1 and by_set["clean"] > 0.85, by_set
+    assert "weighted equally" in intervals.fit_scaled(np.r_[pc, ph], np.r_[yc, yh], weights=w)["method"]
+
+
 def test_a_card_scale_that_is_not_rising_positive_points_is_refused() -> None:
     from edge_age.runtime.card import _check_interval
     base = {"level": 0.8, "bands": [{"from": 0, "err": [-1.5, 1.5]}]}

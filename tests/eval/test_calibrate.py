@@ -94,6 +94,21 @@ def test_calibrate_keeps_only_the_files_it_calibrated_in_the_new_card(exported: 
         [f"{name}.json", f"{name}_int8.tflite"])
 
 
+def test_calibrate_weighs_its_sets_as_told(exported: dict, tmp_path: Path, capsys) -> None:
+    """Two sets pooled: by default each counts equally (the card says so), with --weigh faces each face counts once;
+    the log gives every set's coverage either way."""
+    def run(*extra: str) -> dict:
+        out = tmp_path / ("cal" + "".join(extra).replace("-", ""))
+        assert main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--data",
+                     str(exported["data"]), "--split", "all", "--cache-dir", str(exported["cache"]), "--out", str(out),
+                     "--no-progress", *extra]) == 0
+        return json.loads((out / f"{exported['card'].name}.json").read_text())["files"]["onnx_int8"]["interval"]
+
+    assert run()["method"].endswith("each calibration set weighted equally")
+    assert "per set (in sample)" in capsys.readouterr().out
+    assert "weighted" not in run("--weigh", "faces")["method"]
+
+
 def test_a_scaled_card_written_by_calibrate_gives_the_same_interval_in_predict(exported: dict, tmp_path: Path) -> None:
     """The runtime reads the scale wherever it reads an interval (predict, video, eval): one function."""
     from edge_age.runtime import intervals, load_predictor

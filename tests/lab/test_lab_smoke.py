@@ -32,6 +32,7 @@ SCRIPTS = {
     "lab/framing_choices.py": (),
     "lab/head_readout.py": ("torch",),
     "lab/interval_methods.py": (),
+    "lab/interval_quality.py": (),
     "lab/interval_signals.py": ("torch",),
     "lab/interval_spread.py": ("torch",),
     "lab/photo_gap.py": (),
