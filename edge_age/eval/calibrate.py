@@ -14,8 +14,9 @@ scores every file of a card on labeled faces of several kinds, pooled:
   cameras do to the estimates;
 
 and fits normalised split-conformal intervals (:func:`edge_age.runtime.intervals.fit_scaled`: the width grows with
-the estimate). It writes the model's files and the new card into ``--out``; the card records what each file's
-intervals were calibrated on and the command. Imports no torch.
+the estimate), each set counting equally by default (``--weigh sets``: 3,500 clean faces would otherwise decide the
+widths for 600 of each degradation; ``--weigh faces``: each face once). It writes the model's files and the new
+card into ``--out``; the card records what each file's intervals were calibrated on and the command. Imports no torch.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class CalibrateConfig:
     detect_faces: bool = False  # for --data (--photos are always detected)
     degrade: bool = False  # --photos again under each photo degradation
     degrade_limit: int = 600  # photos per set and degradation (spread over the set)
-    weigh: str = "sets"  # sets: each pooled set counts equally (its faces weigh 1 / its size); faces: each face
-    # counts once, so the largest set decides the widths (lab/interval_quality.json measures both)
+    weigh: str = "sets"  # sets: each pooled set counts equally (each face weighs 1 / its set's size, at least
+    # intervals.MIN_BAND, rescaled to mean 1); faces: each face once, so the largest set decides the widths
+    # (lab/interval_quality.json measures both)
     threads: int = 0
     cache_dir: str | None = None
 
@@ -161,8 +163,16 @@ def gather(cfg: CalibrateConfig, predictor: Any, log: Callable[[str], None]) -> 
     return sets
 
 
+def _set_weights(ok: np.ndarray, records: list[dict[str, Any]]) -> np.ndarray:
+    """Each finite face's weight when every set counts equally: a set's faces without an age leave its share whole."""
+    bounds = np.cumsum([0] + [r["n"] for r in records])
+    if bounds[-1] != ok.size:
+        raise ValueError(f"the sets hold {bounds[-1]} faces, the estimates {ok.size}")
+    return intervals.set_weights([int(ok[a:b].sum()) for a, b in zip(bounds, bounds[1:])])
+
+
 def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, records: list[dict[str, Any]],
-           weights: np.ndarray | None, command: str, log: Callable[[str], None]) -> dict[str, Any]:
+           weigh: str, command: str, log: Callable[[str], None]) -> dict[str, Any]:
     """One file's card entry gets intervals fitted on its own estimates of the pooled faces; its coverage there."""
     ok = np.isfinite(pred)
     if ok.sum() < MIN_FACES:
@@ -171,7 +181,7 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
     if not ok.all():
         log(f"  {f.name}: {int((~ok).sum())} face(s) without an age left out")
     before = entry.get("interval")
-    w = None if weights is None else weights[ok] / weights[ok].mean()
+    w = _set_weights(ok, records) if weigh == "sets" else None
     entry["interval"] = {**intervals.fit_scaled(pred[ok], ages[ok], calibrated_on=records, weights=w),
                          "command": command}
     cov = intervals.coverage(ages[ok], *intervals.interval(pred[ok], entry["interval"]), [], pred[ok])
@@ -189,6 +199,8 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
 
 def _per_set(pred: np.ndarray, ages: np.ndarray, fitted: dict[str, Any], records: list[dict[str, Any]]) -> list[float]:
     """Each pooled set's share of faces inside its interval (the sets lie in ``pred`` one after another)."""
+    if sum(r["n"] for r in records) != pred.size:
+        raise ValueError(f"the sets hold {sum(r['n'] for r in records)} faces, the estimates {pred.size}")
     out, start = [], 0
     for r in records:
         p, y = pred[start:start + r["n"]], ages[start:start + r["n"]]
@@ -228,9 +240,8 @@ def calibrate(cfg: CalibrateConfig, command: str = "", log: Callable[[str], None
     faces = np.concatenate([s.faces for s in sets])
     ages = np.concatenate([s.ages for s in sets])
     records = [s.record for s in sets]
-    weights = intervals.set_weights([len(s.ages) for s in sets]) if cfg.weigh == "sets" else None
     result = {f.name: _refit(card.files[format_of(f).name], f, predict_all(predictors[f], faces, progress=progress)
-                             .astype(np.float64), ages, records, weights, command, log) for f in listed}
+                             .astype(np.float64), ages, records, cfg.weigh, command, log) for f in listed}
     absent = [fmt for fmt, e in card.files.items() if e.get("file") not in {f.name for f in listed}]
     for fmt in absent:  # a card lists what its folder holds: files not here (the bundled int8-only folder) go
         del card.files[fmt]

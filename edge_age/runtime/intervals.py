@@ -36,30 +36,34 @@ def _quantiles(err: np.ndarray, level: float, weights: np.ndarray | None = None)
     would narrow the interval and under-cover at small n. Rounded outwards to the stored precision.
 
     With ``weights`` (mean 1: :func:`set_weights`), counts become summed weights and the face to come weighs the
-    mean, 1 (weighted split conformal); equal weights give the unweighted order statistics exactly."""
+    mean, 1, at either end (weighted split conformal); weights that are all equal are the unweighted case."""
     err = np.asarray(err, np.float64)
     order = np.argsort(err, kind="stable")
     s = err[order]
     n = s.size
     tail = (1 - level) / 2
-    if weights is None:
+    w = None if weights is None else np.asarray(weights, np.float64)[order]
+    if w is None or np.ptp(w) <= 1e-12 * w.max():  # equal weights (w / w.mean() need not be exactly 1.0)
         k_lo = int(np.floor(tail * (n + 1)))  # 1-based; 0: below every error
         k_hi = int(np.ceil((1 - tail) * (n + 1)))  # n + 1: above every error
     else:
-        w = np.asarray(weights, np.float64)[order]
         cum, total = np.cumsum(w), float(w.sum()) + 1.0
-        k_lo = int(np.searchsorted(cum, tail * total, side="right"))  # faces whose summed weight <= t(W+1)
+        # the largest k whose errors strictly below it, with the face to come, weigh at most t(W+1); the smallest k
+        # whose errors up to it weigh at least (1-t)(W+1): with unit weights floor(t(n+1)) and ceil((1-t)(n+1))
+        k_lo = int(np.searchsorted(cum - w + 1.0, tail * total, side="right"))
         k_hi = int(np.searchsorted(cum, (1 - tail) * total, side="left")) + 1
     lo = s[k_lo - 1] if k_lo >= 1 else s[0]
     hi = s[k_hi - 1] if k_hi <= n else s[-1]
     return [float(np.floor(lo * 1000) / 1000), float(np.ceil(hi * 1000) / 1000)]
 
 
-def set_weights(sizes: list[int]) -> np.ndarray:
-    """Per-face weights under which each of several pooled sets counts equally (mean 1 over the faces): a
-    calibration pool of 3,500 clean faces and 600 of each degradation would otherwise be fitted to the clean ones."""
+def set_weights(sizes: list[int], floor: int = MIN_BAND) -> np.ndarray:
+    """Per-face weights under which each of several pooled sets counts equally, rescaled to mean 1 over the faces: a
+    calibration pool of 3,500 clean faces and 600 of each degradation would otherwise be fitted to the clean ones. A
+    set of fewer than ``floor`` faces weighs as ``floor`` faces would in all: 20 photos must not decide half of every
+    width on their own."""
     sizes = [int(n) for n in sizes]
-    w = np.concatenate([np.full(n, 1.0 / n) for n in sizes if n]) if any(sizes) else np.zeros(0)
+    w = np.concatenate([np.full(n, 1.0 / max(n, floor)) for n in sizes if n]) if any(sizes) else np.zeros(0)
     return w * (w.size / w.sum()) if w.size else w
 
 
@@ -102,7 +106,8 @@ def fit_scale(pred: np.ndarray, err: np.ndarray, weights: np.ndarray | None = No
                      else None)
     known = [(m, v) for m, v in zip(mids, means) if v is not None]
     if not known:  # too few faces for any bin: one flat scale (the plain per-band method, in other units)
-        return [[float(np.median(pred)) if pred.size else 0.0, max(SCALE_FLOOR, float(err.mean()) if err.size else 1.0)]]
+        return [[float(np.median(pred)) if pred.size else 0.0,
+                 max(SCALE_FLOOR, float(np.average(err, weights=w)) if err.size else 1.0)]]
     xs, vs = zip(*known)
     return [[m, round(v if v is not None else float(np.interp(m, xs, vs)), 4)] for m, v in zip(mids, means)]
 

@@ -215,10 +215,11 @@ def test_weighted_quantiles_with_equal_weights_are_the_plain_order_statistics(er
     assert intervals._quantiles(e, level, np.ones(e.size)) == intervals._quantiles(e, level)
 
 
-def test_weighing_sets_equally_lets_a_small_hard_set_hold_its_level() -> None:
-    """Calibration pools 3,000 clean faces with 300 degraded ones that err twice as much. Each face counting once,
-    the small set's coverage falls far under the level; each set counting equally (``calibrate --weigh sets``), both
-    sets land near it on held-out faces, the clean one above, the hard one below."""
+def test_weighing_sets_equally_brings_a_small_hard_set_nearer_its_level() -> None:
+    """Calibration pools 3,000 clean faces with 300 degraded ones that err 2.5 times as much. Each face counting once,
+    the small set's coverage falls far under the level; each set counting equally (``calibrate --weigh sets``), the
+    intervals are fitted to the two kinds' even mixture: on held-out faces the hard set comes much nearer the level
+    and the clean one goes over it. Tiny sets weigh as MIN_BAND faces would."""
     from edge_age.runtime import intervals
     rng = np.random.default_rng(1)
 
@@ -240,6 +241,20 @@ def test_weighing_sets_equally_lets_a_small_hard_set_hold_its_level() -> None:
     assert by_face["hard"] < 0.6 and by_face["clean"] > 0.77, by_face
     assert by_set["hard"] > by_face["hard"] + 0.1 and by_set["clean"] > 0.85, by_set
     assert "weighted equally" in intervals.fit_scaled(np.r_[pc, ph], np.r_[yc, yh], weights=w)["method"]
+    tiny = intervals.set_weights([3000, 1])
+    assert np.isclose(tiny[-1] / tiny.sum(), 1 / intervals.MIN_BAND / (1 + 1 / intervals.MIN_BAND))
+
+
+def test_weighted_quantiles_follow_the_weights() -> None:
+    """Most of the weight on the five largest errors of 100 pulls the upper end up among them; on the five smallest,
+    the lower end down; weights that are equal but not 1.0 are the plain order statistics."""
+    from edge_age.runtime import intervals
+    e = np.arange(100, dtype=np.float64)
+    plain = intervals._quantiles(e, 0.8)
+    up = np.r_[np.full(95, 5 / 95), np.full(5, 19.0)]
+    assert intervals._quantiles(e, 0.8, up)[1] >= 95 > plain[1]
+    assert intervals._quantiles(e, 0.8, up[::-1])[0] <= 4 < plain[0]
+    assert intervals._quantiles(e, 0.8, np.full(100, 0.37) / 0.37000000001) == plain
 
 
 def test_a_card_scale_that_is_not_rising_positive_points_is_refused() -> None:

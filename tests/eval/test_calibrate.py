@@ -95,18 +95,31 @@ def test_calibrate_keeps_only_the_files_it_calibrated_in_the_new_card(exported: 
 
 
 def test_calibrate_weighs_its_sets_as_told(exported: dict, tmp_path: Path, capsys) -> None:
-    """Two sets pooled: by default each counts equally (the card says so), with --weigh faces each face counts once;
-    the log gives every set's coverage either way."""
+    """Two sets of different sizes pooled (the fixture's faces and a copy of 60 of them): by default each set counts
+    equally (the card says so) and the fit differs from --weigh faces, where each face counts once; the log gives each
+    set's coverage either way."""
+    import shutil
+
+    few = tmp_path / "few"
+    few.mkdir()
+    for p in sorted(exported["data"].glob("*.jpg"))[:60]:
+        shutil.copy2(p, few / p.name)
+
     def run(*extra: str) -> dict:
         out = tmp_path / ("cal" + "".join(extra).replace("-", ""))
-        assert main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--data",
-                     str(exported["data"]), "--split", "all", "--cache-dir", str(exported["cache"]), "--out", str(out),
-                     "--no-progress", *extra]) == 0
+        assert main(["calibrate", str(exported["out"]), "--data", str(exported["data"]), "--data", str(few),
+                     "--split", "all", "--cache-dir", str(exported["cache"]), "--out", str(out), "--no-progress",
+                     *extra]) == 0
         return json.loads((out / f"{exported['card'].name}.json").read_text())["files"]["onnx_int8"]["interval"]
 
-    assert run()["method"].endswith("each calibration set weighted equally")
-    assert "per set (in sample)" in capsys.readouterr().out
-    assert "weighted" not in run("--weigh", "faces")["method"]
+    by_set = run()
+    log = capsys.readouterr().out
+    assert by_set["method"].endswith("each calibration set weighted equally")
+    line = next(x for x in log.splitlines() if "per set (in sample)" in x)
+    assert line.count(", ") == 1, line  # one coverage per set
+    by_face = run("--weigh", "faces")
+    assert "weighted" not in by_face["method"]
+    assert (by_set["scale"], by_set["bands"]) != (by_face["scale"], by_face["bands"])
 
 
 def test_a_scaled_card_written_by_calibrate_gives_the_same_interval_in_predict(exported: dict, tmp_path: Path) -> None:
