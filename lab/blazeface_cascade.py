@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -45,6 +46,48 @@ def timed(images: list[np.ndarray], cfg: DetectConfig) -> tuple[list[list], floa
     return found, float(np.median(ms))
 
 
+@dataclass
+class Sets:
+    """What each cascade is scored on: scenes with their true face centres and sides, face-free images, chips."""
+    scenes: list[np.ndarray]
+    truth: list[tuple[float, float, float]]
+    empty: list[np.ndarray]
+    chips: list[np.ndarray]
+
+
+def load_sets(scenes_dir: Path, data: Path | None, limit: int | None, n_empty: int) -> Sets:
+    with open(scenes_dir / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))[:limit]
+    scenes = [cv2.imread(str(scenes_dir / r["file_name"])) for r in rows]
+    truth = [(float(r["face_cx"]), float(r["face_cy"]), float(r["face_side"])) for r in rows]
+    rng = np.random.default_rng(0)
+    empty = [_background(rng, img, 640, 480) for img in scenes[:n_empty]]
+    chips = []
+    if data:
+        ls, samples = split_samples(DataConfig(str(data)), "test")
+        picked = samples[:limit]
+        chips = [decode_image(d, s.name) for s, (_, d) in zip(picked, ls.container.read_many([s.name for s in picked]))]
+    return Sets(scenes, truth, empty, chips)
+
+
+def score(name: str, passes: tuple[Pass, ...], sets: Sets) -> dict:
+    """One cascade's row: found in context and on chips, false faces, p50 ms with a face and without one."""
+    cfg = DetectConfig(detector="blazeface", passes=passes)
+    found, ms_face = timed(sets.scenes, cfg)
+    hit = sum(any(math.hypot(d.center[0] - cx, d.center[1] - cy) < 0.3 * side for d in f)
+              for f, (cx, cy, side) in zip(found, sets.truth))
+    false, ms_empty = timed(sets.empty, cfg)
+    chip_found = sum(bool(detect_faces(c, cfg)) for c in sets.chips)
+    row = {"cascade": name, "passes": [p.as_dict() for p in passes], "scenes": len(sets.scenes),
+           "found_rate": round(hit / len(sets.scenes), 4), "chips": len(sets.chips),
+           "chips_found_rate": round(chip_found / len(sets.chips), 4) if sets.chips else None,
+           "empty": len(sets.empty), "false_rate": round(sum(bool(f) for f in false) / len(sets.empty), 4),
+           "p50_ms_with_face": round(ms_face, 2), "p50_ms_without_face": round(ms_empty, 2)}
+    print(f"{name}: found {row['found_rate']:.2%} in context, {row['chips_found_rate'] or 0:.2%} of chips; "
+          f"false {row['false_rate']:.1%}; p50 {ms_face:.1f} ms with a face, {ms_empty:.1f} ms without", flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scenes", type=Path, help="a `data wild` folder")
@@ -55,37 +98,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    with open(args.scenes / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))[: args.limit]
-    scenes = [cv2.imread(str(args.scenes / r["file_name"])) for r in rows]
-    truth = [(float(r["face_cx"]), float(r["face_cy"]), float(r["face_side"])) for r in rows]
-    rng = np.random.default_rng(0)
-    empty = [_background(rng, img, 640, 480) for img in scenes[: args.empty]]
-    chips = []
-    if args.data:
-        ls, samples = split_samples(DataConfig(str(args.data)), "test")
-        picked = samples[: args.limit]
-        chips = [decode_image(data, s.name) for s, (_, data) in zip(picked, ls.container.read_many([s.name for s in picked]))]
-    out = []
-    for name, passes in CHOICES.items():
-        cfg = DetectConfig(detector="blazeface", passes=passes)
-        found, ms_face = timed(scenes, cfg)
-        hit = sum(any(math.hypot(d.center[0] - cx, d.center[1] - cy) < 0.3 * side for d in f)
-                  for f, (cx, cy, side) in zip(found, truth))
-        false, ms_empty = timed(empty, cfg)
-        chip_found = sum(bool(detect_faces(c, cfg)) for c in chips)
-        row = {"cascade": name, "passes": [p.as_dict() for p in passes], "scenes": len(scenes),
-               "found_rate": round(hit / len(scenes), 4), "chips": len(chips),
-               "chips_found_rate": round(chip_found / len(chips), 4) if chips else None,
-               "empty": len(empty), "false_rate": round(sum(bool(f) for f in false) / len(empty), 4),
-               "p50_ms_with_face": round(ms_face, 2), "p50_ms_without_face": round(ms_empty, 2)}
-        out.append(row)
-        print(f"{name}: found {row['found_rate']:.2%} in context, {row['chips_found_rate'] or 0:.2%} of chips; "
-              f"false {row['false_rate']:.1%}; p50 {ms_face:.1f} ms with a face, {ms_empty:.1f} ms without", flush=True)
+    sets = load_sets(args.scenes, args.data, args.limit, args.empty)
+    out = [score(name, passes, sets) for name, passes in CHOICES.items()]
     mtcnn = None
     if args.mtcnn:
-        false = sum(bool(detect_faces(img, DetectConfig(detector="mtcnn"))) for img in empty)
-        mtcnn = {"empty": len(empty), "false_rate": round(false / len(empty), 4)}
+        false = sum(bool(detect_faces(img, DetectConfig(detector="mtcnn"))) for img in sets.empty)
+        mtcnn = {"empty": len(sets.empty), "false_rate": round(false / len(sets.empty), 4)}
         print(f"MTCNN (its own passes): false {mtcnn['false_rate']:.1%} of the same face-free images")
     if args.json:
         cmd = (f"python lab/blazeface_cascade.py {args.scenes}" + (f" --data {args.data}" if args.data else "")

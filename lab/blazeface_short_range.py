@@ -17,21 +17,18 @@ in `edge_age.data.faces` for its own run.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge_age.data import blazeface, faces
-from edge_age.data.dataset import DataConfig, split_samples
-from edge_age.data.faces import BLAZEFACE_PASSES, DetectConfig, Pass, detect_faces
-from edge_age.data.preprocess import decode_image
-from edge_age.data.wild import _background
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blazeface_cascade import load_sets, score  # noqa: E402
+
+from edge_age.data import blazeface, faces  # noqa: E402
+from edge_age.data.faces import BLAZEFACE_PASSES, Pass  # noqa: E402
 
 SIDE = 128
 SHORT = 0  # a Pass whose `neighbors` (unused by BlazeFace) is this runs on the short-range model
@@ -99,15 +96,6 @@ CHOICES = {
 }
 
 
-def timed(images: list[np.ndarray], cfg: DetectConfig) -> tuple[list[list], float]:
-    found, ms = [], []
-    for img in images:
-        t = time.perf_counter()
-        found.append(detect_faces(img, cfg))
-        ms.append(1000 * (time.perf_counter() - t))
-    return found, float(np.median(ms))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scenes", type=Path, help="a `data wild` folder")
@@ -122,33 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     full = faces._found
     faces._found = lambda view, ps, cfg: (faces.blazeface_in_photo(view, model.detect(view.image), cfg)
                                           if ps.neighbors == SHORT else full(view, ps, cfg))
-    with open(args.scenes / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))[: args.limit]
-    scenes = [cv2.imread(str(args.scenes / r["file_name"])) for r in rows]
-    truth = [(float(r["face_cx"]), float(r["face_cy"]), float(r["face_side"])) for r in rows]
-    rng = np.random.default_rng(0)  # the same face-free images as blazeface_cascade.py's
-    empty = [_background(rng, img, 640, 480) for img in scenes[: args.empty]]
-    chips = []
-    if args.data:
-        ls, samples = split_samples(DataConfig(str(args.data)), "test")
-        picked = samples[: args.limit]
-        chips = [decode_image(d, s.name) for s, (_, d) in zip(picked, ls.container.read_many([s.name for s in picked]))]
+    sets = load_sets(args.scenes, args.data, args.limit, args.empty)
     out = []
     for name, passes in CHOICES.items():
-        cfg = DetectConfig(detector="blazeface", passes=passes)
-        found, ms_face = timed(scenes, cfg)
-        hit = sum(any(math.hypot(d.center[0] - cx, d.center[1] - cy) < 0.3 * side for d in fd)
-                  for fd, (cx, cy, side) in zip(found, truth))
-        false, ms_empty = timed(empty, cfg)
-        chip_found = sum(bool(detect_faces(c, cfg)) for c in chips)
-        row = {"cascade": name, "passes": [{**p.as_dict(), "short_range": p.neighbors == SHORT} for p in passes],
-               "scenes": len(scenes), "found_rate": round(hit / len(scenes), 4), "chips": len(chips),
-               "chips_found_rate": round(chip_found / len(chips), 4) if chips else None, "empty": len(empty),
-               "false_rate": round(sum(bool(x) for x in false) / len(empty), 4),
-               "p50_ms_with_face": round(ms_face, 2), "p50_ms_without_face": round(ms_empty, 2)}
+        row = score(name, passes, sets)
+        row["passes"] = [{**p.as_dict(), "short_range": p.neighbors == SHORT} for p in passes]
         out.append(row)
-        print(f"{name}: found {row['found_rate']:.2%} in context, {row['chips_found_rate'] or 0:.2%} of chips; "
-              f"false {row['false_rate']:.1%}; p50 {ms_face:.1f} ms with a face, {ms_empty:.1f} ms without", flush=True)
     if args.json:
         cmd = "python lab/blazeface_short_range.py " + " ".join(sys.argv[1:] if argv is None else argv)
         args.json.write_text(json.dumps({"command": cmd, "rows": out}, indent=2) + "\n")
