@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,27 +53,28 @@ def _estimates(predictor, cfg, split: str, cache: Path) -> tuple[np.ndarray, np.
     return ds.faces.ages[idx].astype(np.float64), predictor.predict(ds.faces.faces[idx]).astype(np.float64)
 
 
+def kinds(predictor, args: argparse.Namespace, split: str) -> Iterator[tuple[str, Any, str]]:
+    """Every input kind of one split, in order: its name, data config and the split to load (scenes: all)."""
+    yield "aligned", config_for_model(predictor.data_config, args.utk), split
+    wild = args.wild_val if split == "val" else args.wild_test
+    for name, labels in degraded_scenes(wild, args.limit, args.work / f"scenes_{split}").items():
+        yield ("in context" if name == "none" else name,
+               config_for_model(predictor.data_config, str(labels), detect_faces=True), "all")
+    if args.aaf:
+        yield "aaf", config_for_model(predictor.data_config, args.aaf, detect_faces=True), split
+
+
 def score_sets(model: str, args: argparse.Namespace, split: str) -> dict[str, dict[str, list[float]]]:
     """Every input kind's true ages and estimates for one split, cached in ``--work/SPLIT.json``."""
     out_file = args.work / f"{split}.json"
     if out_file.exists():
         return json.loads(out_file.read_text())
     predictor = load_predictor(model, threads=args.threads)
-    cache = args.work / "cache"
     sets: dict[str, dict[str, list[float]]] = {}
-
-    def put(kind: str, y: np.ndarray, p: np.ndarray) -> None:
+    for kind, cfg, sp in kinds(predictor, args, split):
+        y, p = _estimates(predictor, cfg, sp, args.work / "cache")
         sets[kind] = {"age": y.round(3).tolist(), "estimate": p.round(4).tolist()}
         print(f"  {split} {kind}: {len(y)} faces, MAE {np.abs(p - y).mean():.3f}", file=sys.stderr)
-
-    put("aligned", *_estimates(predictor, config_for_model(predictor.data_config, args.utk), split, cache))
-    wild = args.wild_val if split == "val" else args.wild_test
-    made = degraded_scenes(wild, args.limit, args.work / f"scenes_{split}")
-    for name, labels in made.items():
-        cfg = config_for_model(predictor.data_config, str(labels), detect_faces=True)
-        put("in context" if name == "none" else name, *_estimates(predictor, cfg, "all", cache))
-    if args.aaf:
-        put("aaf", *_estimates(predictor, config_for_model(predictor.data_config, args.aaf, detect_faces=True), split, cache))
     fileio.write_text(out_file, json.dumps(sets))
     return sets
 

@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from interval_methods import score_sets  # noqa: E402
-from robustness import degraded_scenes  # noqa: E402  (benchmarks/, put on the path by interval_methods)
+from interval_methods import kinds, score_sets  # noqa: E402
 
 from edge_age import fileio  # noqa: E402
-from edge_age.data.dataset import config_for_model, load_dataset  # noqa: E402
+from edge_age.data.dataset import load_dataset  # noqa: E402
 from edge_age.eval.metrics import AGE_BANDS  # noqa: E402
 from edge_age.runtime import intervals, load_predictor  # noqa: E402
 from edge_age.runtime.quality import face_quality  # noqa: E402
@@ -42,24 +41,15 @@ SOFT_PERCENTILE = 10
 
 
 def quality_sets(args: argparse.Namespace, split: str) -> dict[str, list[float]]:
-    """Each kind's crops' sharpness, in the order of `interval_methods`' estimates (the same loader and cache)."""
+    """Each kind's crops' sharpness, in the order of `interval_methods`' estimates (the same kinds, loader and cache)."""
     out_file = args.work / f"quality_{split}.json"
     if out_file.exists():
         return json.loads(out_file.read_text())
     predictor = load_predictor(args.model, threads=args.threads)
-    cache = args.work / "cache"
-
-    def sharp(cfg, sp: str) -> list[float]:
-        ds = load_dataset(cfg, predictor.spec, cache_dir=cache, progress=False, splits=(sp,))
-        return [face_quality(f, 0)["sharpness"] for f in ds.faces.faces[ds.indices(sp)]]
-
-    out = {"aligned": sharp(config_for_model(predictor.data_config, args.utk), split)}
-    wild = args.wild_val if split == "val" else args.wild_test
-    for name, labels in degraded_scenes(wild, args.limit, args.work / f"scenes_{split}").items():
-        cfg = config_for_model(predictor.data_config, str(labels), detect_faces=True)
-        out["in context" if name == "none" else name] = sharp(cfg, "all")
-    if args.aaf:
-        out["aaf"] = sharp(config_for_model(predictor.data_config, args.aaf, detect_faces=True), split)
+    out = {}
+    for kind, cfg, sp in kinds(predictor, args, split):
+        ds = load_dataset(cfg, predictor.spec, cache_dir=args.work / "cache", progress=False, splits=(sp,))
+        out[kind] = [face_quality(f, 0)["sharpness"] for f in ds.faces.faces[ds.indices(sp)]]
     fileio.write_text(out_file, json.dumps(out))
     return out
 

@@ -163,12 +163,17 @@ def gather(cfg: CalibrateConfig, predictor: Any, log: Callable[[str], None]) -> 
     return sets
 
 
+def _set_slices(records: list[dict[str, Any]], size: int) -> list[slice]:
+    """Where each pooled set lies among the ``size`` estimates (the sets one after another, as ``gather`` pools them)."""
+    bounds = np.cumsum([0] + [r["n"] for r in records])
+    if bounds[-1] != size:
+        raise ValueError(f"the sets hold {bounds[-1]} faces, the estimates {size}")
+    return [slice(int(a), int(b)) for a, b in zip(bounds, bounds[1:])]
+
+
 def _set_weights(ok: np.ndarray, records: list[dict[str, Any]]) -> np.ndarray:
     """Each finite face's weight when every set counts equally: a set's faces without an age leave its share whole."""
-    bounds = np.cumsum([0] + [r["n"] for r in records])
-    if bounds[-1] != ok.size:
-        raise ValueError(f"the sets hold {bounds[-1]} faces, the estimates {ok.size}")
-    return intervals.set_weights([int(ok[a:b].sum()) for a, b in zip(bounds, bounds[1:])])
+    return intervals.set_weights([int(ok[sl].sum()) for sl in _set_slices(records, ok.size)])
 
 
 def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, records: list[dict[str, Any]],
@@ -199,12 +204,9 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
 
 def _per_set(pred: np.ndarray, ages: np.ndarray, fitted: dict[str, Any], records: list[dict[str, Any]]) -> list[float]:
     """Each pooled set's share of faces inside its interval (the sets lie in ``pred`` one after another)."""
-    if sum(r["n"] for r in records) != pred.size:
-        raise ValueError(f"the sets hold {sum(r['n'] for r in records)} faces, the estimates {pred.size}")
-    out, start = [], 0
-    for r in records:
-        p, y = pred[start:start + r["n"]], ages[start:start + r["n"]]
-        start += r["n"]
+    out = []
+    for sl in _set_slices(records, pred.size):
+        p, y = pred[sl], ages[sl]
         ok = np.isfinite(p)
         lo, hi = intervals.interval(p[ok], fitted)
         out.append(round(float(((y[ok] >= lo) & (y[ok] <= hi)).mean()), 4) if ok.any() else float("nan"))
