@@ -72,8 +72,9 @@ def _resume_state(out: Path, cfg: TrainConfig, data_cfg: DataConfig, spec: Prepr
     if not resume:
         raise EdgeAgeError("already holds a training run; pass --resume to continue it or choose another --out", out)
     state = load_checkpoint(last_path)
-    # Runs saved before --degrade / --balance / --ema / --edge-cut existed trained without them.
-    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, "ema": 0.0, "edge_cut": 0.0, **state["train_config"]})
+    # Runs saved before --degrade / --balance / --gate-loss / --ema / --edge-cut existed trained without them.
+    stored = TrainConfig(**{"degrade": 0.0, "balance": 0.0, "gate_loss": 0.0, "ema": 0.0, "edge_cut": 0.0,
+                            **state["train_config"]})
     cfg = replace(stored, epochs=cfg.epochs, out=cfg.out, threads=cfg.threads or stored.threads)
     stored_data = DataConfig.from_dict(state["data"])
     if len(stored_data.sources()) != len(data_cfg.sources()):
@@ -295,7 +296,8 @@ def _start(cfg: TrainConfig, spec: PreprocessSpec, ds: Dataset, state: dict[str,
     weights = tuple(s.weight for s in ds.config.sources()) if ds.source is not None else ()
     drawn = len(epoch_rows(tr, cfg.seed, 0, ds.source, weights))  # the same count every epoch
     opt, sched, steps = make_optimizer(cfg, model, drawn)
-    loss_fn = DLDLLoss(model, teacher_weight=cfg.teacher_weight) if cfg.loss == "dldl" else LOSSES[cfg.loss]
+    loss_fn = (DLDLLoss(model, teacher_weight=cfg.teacher_weight, gate_weight=cfg.gate_loss,
+                        gate_ages=tuple(cfg.gate_ages)) if cfg.loss == "dldl" else LOSSES[cfg.loss])
     ema = _average(cfg, model)
     return Epochs(cfg=cfg, spec=spec, ctx=ctx, model=model, net=model,
                   scored=model if ema is None else ema.module,  # what validation, precise BN and best.pt see

@@ -76,14 +76,22 @@ class DLDLLoss:
     ``teacher_weight`` of the teacher's own distribution for the face: the teacher says which ages a
     face could pass for (broad and skewed for an ambiguous face, narrow for a clear one), which the
     fixed-width Gaussian cannot; the L1 term stays on the true age.
+
+    With a gate weight (``--gate-loss``), a binary cross-entropy per gate age is added: the predicted mass
+    below the age against the target's (the Gaussian's mass below it). The KL term spreads its pull over all
+    121 bins, so a teenager's tail above 18 costs little there; this term prices the side of each gate the
+    face falls on, which is what a gate decides (lab/aaf/README.md measures it).
     """
 
-    def __init__(self, model: torch.nn.Module, sigma: float = 2.0, teacher_weight: float = 0.0) -> None:
+    def __init__(self, model: torch.nn.Module, sigma: float = 2.0, teacher_weight: float = 0.0,
+                 gate_weight: float = 0.0, gate_ages: tuple[float, ...] = ()) -> None:
         head = distribution_head(model)
         if head is None:
             raise EdgeAgeError("--loss dldl needs a model with a distribution head (e.g. --arch mobilenetv2_age "
                                "--head distribution)")
         self.bins, self.sigma, self.teacher_weight = head.bins, sigma, teacher_weight
+        self.gate_weight = gate_weight
+        self.below = [head.bins < age for age in gate_ages] if gate_weight else []
         self.logits: torch.Tensor | None = None
         head.register_forward_hook(self._keep_logits)
 
@@ -97,5 +105,16 @@ class DLDLLoss:
         q = q / q.sum(dim=1, keepdim=True)
         if teacher is not None:
             q = (1 - self.teacher_weight) * q + self.teacher_weight * teacher
-        kl = -(q * torch.log_softmax(self.logits.float(), dim=1)).sum(dim=1)
-        return _mean(kl + (pred - y).abs(), weight)
+        log_p = torch.log_softmax(self.logits.float(), dim=1)
+        kl = -(q * log_p).sum(dim=1)
+        return _mean(kl + (pred - y).abs() + self.gate_weight * self._gates(q, log_p), weight)
+
+    def _gates(self, q: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor | float:
+        """Per row, the summed cross-entropy of the mass below each gate age against the target's."""
+        total: torch.Tensor | float = 0.0
+        for below in self.below:
+            q_below = q[:, below].sum(dim=1)
+            log_below = torch.logsumexp(log_p[:, below], dim=1)
+            log_above = torch.logsumexp(log_p[:, ~below], dim=1)
+            total = total - (q_below * log_below + (1 - q_below) * log_above)
+        return total

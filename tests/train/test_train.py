@@ -389,6 +389,36 @@ def test_dldl_target_mixes_the_teacher_in_by_its_weight() -> None:
     assert full.item() != pytest.approx(plain.item(), rel=1e-3)
 
 
+def test_gate_loss_prices_the_mass_on_the_wrong_side_of_a_gate() -> None:
+    """The gate term adds nothing at weight 0, more for a teenager read as an adult than for one read as a
+    teenager, and its gradient moves the teenager's mass below 18."""
+    from edge_age.train.losses import DLDLLoss
+    from edge_age.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("mobilenetv2_age", head="distribution", input_size=32)
+    plain, gated = DLDLLoss(model), DLDLLoss(model, gate_weight=1.0, gate_ages=(18.0, 25.0))
+    y = torch.tensor([15.0])
+    bins = torch.arange(121.0)
+
+    def loss(fn: DLDLLoss, centre: float, logits: torch.Tensor | None = None) -> torch.Tensor:
+        fn.logits = -0.5 * ((bins[None, :] - centre) / 3.0) ** 2 if logits is None else logits
+        pred = (torch.softmax(fn.logits, 1) @ bins).reshape(-1)
+        return fn(pred, y)
+
+    assert gated.gate_weight == 1.0 and DLDLLoss(model, gate_ages=(18.0,)).below == []
+    extra_teen = loss(gated, 15.0) - loss(plain, 15.0)
+    extra_adult = loss(gated, 22.0) - loss(plain, 22.0)
+    assert 0 < extra_teen.item() < extra_adult.item()
+    logits = (-0.5 * ((bins[None, :] - 20.0) / 3.0) ** 2).requires_grad_(True)
+    gated.logits = logits
+    gate_only = gated._gates(torch.softmax(-0.5 * ((bins[None, :] - 15.0) / 2.0) ** 2, 1),
+                             torch.log_softmax(logits, 1))
+    gate_only.sum().backward()
+    step = logits - 0.5 * logits.grad
+    assert torch.softmax(step, 1)[0, :18].sum() > torch.softmax(logits, 1)[0, :18].sum()
+
+
 DIST = dict(model="mobilenetv2_age", loss="dldl", epochs=1, max_steps=2, precision="fp32")
 
 
