@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge_age.data import blazeface
-from edge_age.data.faces import DetectConfig, Pass, blazeface_in_photo, detect_faces, views
+from edge_age.data.faces import BLAZEFACE_PASSES, DetectConfig, Pass, blazeface_in_photo, detect_faces, views
 from edge_age.data.framing_fit import load_fit
 from edge_age.data.framing import Detection
 from edge_age.data.preprocess import PreprocessSpec, crop_face, decode_image, prepare_face
@@ -60,8 +60,9 @@ def write_detector_case(out: Path, k: int, what: str, img_bgr: np.ndarray, pred:
     tensor its crop gives, framed by the card's framing when the card is BlazeFace's, else by the bundled fit."""
     cfg = DetectConfig(detector="blazeface", passes=passes)
     for ps, view in ((ps, v) for ps, vs in views(img_bgr, cfg) for v in vs):
-        tensor, box = blazeface.letterbox(view.image)
-        raw, logits = blazeface.run(tensor)
+        net = blazeface.NETWORKS[ps.network]
+        tensor, box = blazeface.letterbox(view.image, net.side)
+        raw, logits = blazeface.run(tensor, net)
         if _write_decoded(out, k, what, img_bgr, pred, (raw, logits, box), (ps, view), cfg):
             return True
     return False
@@ -73,8 +74,9 @@ def _write_decoded(out: Path, k: int, what: str, img_bgr: np.ndarray, pred: TFLi
     """Decode ``outputs`` (raw, logits, letterbox) in the view ``where`` (its pass and view); when a face is found,
     write the case: the outputs, the view, every detection and the first one's tensor. False when none is found."""
     (raw, logits, box), (ps, view) = outputs, where
-    found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box), cfg), key=lambda d: d.w * d.h,
-                   reverse=True)
+    net = blazeface.NETWORKS[ps.network]
+    found = sorted(blazeface_in_photo(view, blazeface.decode(raw, logits, box, net=net), cfg),
+                   key=lambda d: d.w * d.h, reverse=True)
     if not found:
         return False
     spec = pred.spec if pred.spec.framing.detector == "blazeface" else replace(pred.spec, framing=load_fit("blazeface")[0])
@@ -96,26 +98,36 @@ def _numbers(d: Detection) -> list[float]:
     return [d.x, d.y, d.w, d.h, *d.eyes[0], *d.eyes[1]]
 
 
-def synthetic_detector_cases(out: Path, k: int, pred: TFLitePredictor) -> int:
-    """Data-free detector cases: made-up network outputs (two faces, overlapping anchors, tied scores: the NMS,
-    its order and the largest-first sort) decoded in every view of every BlazeFace pass of an odd-sized photo
-    (the working-side rounding, both halves' windows, both turns). Returns how many were written."""
-    rng = np.random.default_rng(11)
-    photo = rng.integers(0, 256, (751, 1001, 3), dtype=np.uint8)
-    n = blazeface.GRID * blazeface.GRID
-    logits = np.full(n, -9.0, np.float32)
-    raw = rng.normal(0, 1.5, (n, 16)).astype(np.float32)
-    for (r, c), values, size in (((20, 22), (2.0, 2.0, 1.5, 0.7, 0.25), 44.0), ((31, 9), (1.0, 1.0, 0.4), 30.0)):
-        for j, v in enumerate(values):
-            a = (r + j // 3 - 1) * blazeface.GRID + c + j % 3 - 1
+def synthetic_outputs(net: blazeface.Network, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Made-up outputs of ``net``: two faces, each on the anchors nearest a chosen centre (overlapping anchors,
+    tied scores), every other anchor well below the score threshold."""
+    anchors = net.anchors()
+    logits = np.full(len(anchors), -9.0, np.float32)
+    raw = rng.normal(0, 1.5, (len(anchors), 16)).astype(np.float32)
+    for centre, values, size in (((0.46, 0.42), (2.0, 2.0, 1.5, 0.7, 0.25), 44.0), ((0.19, 0.65), (1.0, 1.0, 0.4), 30.0)):
+        size *= net.side / blazeface.SIDE
+        near = np.argsort(np.hypot(*(anchors - centre).T), kind="stable")[:len(values)]
+        for a, v in zip(near, values):
             logits[a] = v
             raw[a, 2:4] = size + rng.normal(0, 2, 2)
             raw[a, 4:8] = [-0.22 * size, -0.18 * size, 0.22 * size, -0.2 * size]  # the eyes: left, then right
+    return raw, logits
+
+
+def synthetic_detector_cases(out: Path, k: int, pred: TFLitePredictor) -> int:
+    """Data-free detector cases: made-up network outputs (two faces, overlapping anchors, tied scores: the NMS,
+    its order and the largest-first sort) decoded in every view of every BlazeFace pass of an odd-sized photo
+    (the working-side rounding, both halves' windows, both turns), on each pass's network. Returns how many were
+    written."""
+    rng = np.random.default_rng(11)
+    photo = rng.integers(0, 256, (751, 1001, 3), dtype=np.uint8)
+    outputs = {name: synthetic_outputs(net, rng) for name, net in blazeface.NETWORKS.items()}
     cfg = DetectConfig(detector="blazeface")
     written = 0
     for ps, vs in views(photo, cfg):
+        raw, logits = outputs[ps.network]
         for i, view in enumerate(vs):
-            box = blazeface.Letterbox.of(view.image.shape[1], view.image.shape[0])
+            box = blazeface.Letterbox.of(view.image.shape[1], view.image.shape[0], blazeface.NETWORKS[ps.network].side)
             written += _write_decoded(out, k + written, f"synthetic BlazeFace outputs, pass {ps.as_dict()}, view {i}",
                                       photo, pred, (raw, logits, box), (ps, view), cfg)
     return written
@@ -128,7 +140,9 @@ def cascade_constants() -> dict:
     cfg = DetectConfig(detector="blazeface")
     return {"working_side": cfg.working_side(), "half_window": faces.HALF_WINDOW,
             "half_min_aspect": faces.HALF_MIN_ASPECT, "pad": cfg.pad, "min_size": cfg.min_size,
-            "passes": [p.as_dict() for p in cfg.pass_list()], "side": blazeface.SIDE, "grid": blazeface.GRID,
+            "passes": [p.as_dict() for p in cfg.pass_list()], "side": blazeface.SIDE,
+            "networks": [{"name": n.name, "file": n.file, "side": n.side, "layers": [list(x) for x in n.layers]}
+                         for n in blazeface.NETWORKS.values()],
             "min_score": blazeface.BlazeConfig().min_score, "nms_iou": blazeface.BlazeConfig().nms_iou}
 
 
@@ -171,7 +185,7 @@ def main() -> int:
                 k += 1
                 k += write_detector_case(args.out, k, f"{what}; BlazeFace from its raw outputs", scene, pred)
             # Each kind of view at least once, whether or not the cascade would reach it on this scene.
-            for ps in (Pass(halves=True), Pass(pad=True), Pass(angle=-25.0)) if scenes else ():
+            for ps in BLAZEFACE_PASSES[1:4] if scenes else ():  # halves, tight chip, a turn
                 what, scene, _ = scenes[-1]
                 k += write_detector_case(args.out, k, f"{what}; BlazeFace pass {ps.as_dict()} forced", scene, pred, (ps,))
     k += synthetic_detector_cases(args.out, k, pred)

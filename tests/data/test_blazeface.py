@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import drawn_face, write_jpg
 from edge_age.data.faces import DetectConfig, detect_faces
@@ -52,7 +53,7 @@ def test_a_card_framed_for_blazeface_makes_predict_detect_with_it(tmp_path: Path
     card_file.write_text(json.dumps(card))
     used = []
     real = faces._blazeface_in
-    monkeypatch.setattr(faces, "_blazeface_in", lambda view, cfg: used.append(1) or real(view, cfg))
+    monkeypatch.setattr(faces, "_blazeface_in", lambda view, cfg, net: used.append(1) or real(view, cfg, net))
     photo = write_jpg(tmp_path / "two.jpg", _scene())
     out = tmp_path / "ages.json"
     assert main(["predict", str(photo), "--model", str(folder / bundled_reference().name), "--json", str(out)]) == 0
@@ -87,14 +88,31 @@ def test_the_cascade_stops_at_the_first_pass_that_finds_a_face(monkeypatch) -> N
 
     calls = []
     real = faces._blazeface_in
-    monkeypatch.setattr(faces, "_blazeface_in", lambda view, cfg: calls.append(view.image.shape) or real(view, cfg))
+    monkeypatch.setattr(faces, "_blazeface_in", lambda view, cfg, net: calls.append(net) or real(view, cfg, net))
     assert len(detect_faces(_scene(), DetectConfig(detector="blazeface"))) == 2
-    assert len(calls) == 1  # the upright pass found both faces
+    assert calls == ["full"]  # the upright pass found both faces
     calls.clear()
     empty = np.full((480, 640, 3), 128, np.uint8)
     assert detect_faces(empty, DetectConfig(detector="blazeface")) == []
-    # every pass ran on a photo without a face, the halves as two windows: the bounded worst case
-    assert len(calls) == sum(2 if p.halves else 1 for p in faces.BLAZEFACE_PASSES)
+    # every pass ran on a photo without a face, the halves as two windows, each on its network: the bounded worst
+    # case, the full-range network only where faces may be small (the whole photo and its halves)
+    assert calls == [p.network for p in faces.BLAZEFACE_PASSES for _ in range(2 if p.halves else 1)]
+    assert [p.network for p in faces.BLAZEFACE_PASSES] == ["full", "full", "short", "short", "short"]
+
+
+def test_the_short_range_network_finds_a_tight_chip_with_its_eyes() -> None:
+    """The fallback passes' network decodes its own anchors and side: a face that fills the view is found with
+    both eyes where they are drawn, as the full-range network finds it."""
+    from edge_age.data.faces import Pass
+
+    chip = drawn_face(200, seed=4)
+    found = {net: detect_faces(chip, DetectConfig(detector="blazeface", passes=(Pass(pad=True, network=net),)))
+             for net in ("full", "short")}
+    assert len(found["short"]) == len(found["full"]) == 1
+    short, full = found["short"][0], found["full"][0]
+    assert math.dist(short.center, full.center) < 0.1 * full.w
+    for a, b in zip(short.eyes, full.eyes):
+        assert math.dist(a, b) < 0.1 * full.w
 
 
 def test_letterbox_rounds_as_the_app_does() -> None:
@@ -117,7 +135,7 @@ def test_framing_option_detects_with_the_named_fit_instead_of_the_cards(tmp_path
     used = []
     for name in ("_mtcnn_in", "_blazeface_in"):
         real = getattr(faces, name)
-        monkeypatch.setattr(faces, name, lambda view, cfg, real=real, name=name: used.append(name) or real(view, cfg))
+        monkeypatch.setattr(faces, name, lambda view, cfg, *net, real=real, name=name: used.append(name) or real(view, cfg, *net))
     photo = write_jpg(tmp_path / "two.jpg", _scene())
     card_detector = json.loads(bundled_reference().with_suffix("").with_name("mobilenetv2_age.json").read_text())[
         "preprocess"]["framing"]["detector"]
@@ -128,3 +146,15 @@ def test_framing_option_detects_with_the_named_fit_instead_of_the_cards(tmp_path
         assert main(["predict", str(photo), "--json", str(out), *(["--framing", framing] if framing else [])]) == 0
         assert set(used) == {f"_{want}_in"}, (framing, used)
         assert len(json.loads(out.read_text())["results"]) == 2
+
+
+@pytest.mark.parametrize("name", ["full", "short"])
+def test_each_network_file_has_an_output_per_anchor(name: str) -> None:
+    """The shipped file, its input side and the anchors the decode assumes agree (896 short-range, 2304 full)."""
+    from edge_age.data import blazeface
+
+    net = blazeface.NETWORKS[name]
+    tensor, _ = blazeface.letterbox(np.zeros((60, 80, 3), np.uint8), net.side)
+    raw, logits = blazeface.run(tensor, net)
+    assert raw.shape == (len(net.anchors()), 16) and logits.shape == (len(net.anchors()),)
+    assert len(net.anchors()) == {"full": 48 * 48, "short": 896}[name]

@@ -8,13 +8,36 @@ import kotlin.math.min
 /** Where an image lies in the detector's input: input = image x [scale] + ([px], [py]). */
 data class Letterbox(val scale: Double, val px: Int, val py: Int) {
     companion object {
-        fun of(width: Int, height: Int): Letterbox {
-            val s = BlazeFace.SIDE.toDouble() / max(height, width).toDouble()
+        fun of(width: Int, height: Int, side: Int = BlazeFace.SIDE): Letterbox {
+            val s = side.toDouble() / max(height, width).toDouble()
             val nw = max(1, Math.rint(width * s).toInt()) // Python's round: half to even
             val nh = max(1, Math.rint(height * s).toInt())
-            return Letterbox(s, (BlazeFace.SIDE - nw) / 2, (BlazeFace.SIDE - nh) / 2)
+            return Letterbox(s, (side - nw) / 2, (side - nh) / 2)
         }
     }
+}
+
+/**
+ * One BlazeFace network (edge_age.data.blazeface.Network): its file, input side and anchor layers (grid, anchors a
+ * cell); the anchors run row by row, each cell's together, as MediaPipe's SSD anchors.
+ */
+data class Network(val name: String, val file: String, val side: Int, val layers: List<Pair<Int, Int>>) {
+    val count = layers.sumOf { (grid, perCell) -> grid * grid * perCell }
+    private val centres: DoubleArray by lazy {
+        val out = DoubleArray(2 * count)
+        var k = 0
+        for ((grid, perCell) in layers) {
+            for (row in 0 until grid) for (col in 0 until grid) repeat(perCell) {
+                out[2 * k] = (col + 0.5) / grid
+                out[2 * k + 1] = (row + 0.5) / grid
+                k++
+            }
+        }
+        out
+    }
+
+    fun anchorX(k: Int) = centres[2 * k]
+    fun anchorY(k: Int) = centres[2 * k + 1]
 }
 
 /** One face from the network, in the pixels of the image it was given: box corners, six points, score. */
@@ -30,35 +53,40 @@ data class View(val back: DoubleArray, val angle: Double) {
 }
 
 /**
- * BlazeFace full-range's decoding as edge_age/data/blazeface.py does it, operation for operation in doubles, so that
- * the same network outputs give the same detections (to the last bits of exp, which the JVM and numpy may round
- * differently), the same framing and the same crop bytes (golden-tested):
- * sigmoid scores, one 48 x 48 grid of fixed-size anchors, score-weighted NMS with sums taken one term at a time.
+ * BlazeFace's decoding as edge_age/data/blazeface.py does it, operation for operation in doubles, so that the same
+ * network outputs give the same detections (to the last bits of exp, which the JVM and numpy may round differently),
+ * the same framing and the same crop bytes (golden-tested): sigmoid scores, the network's fixed-size anchors,
+ * score-weighted NMS with sums taken one term at a time. Two networks: full-range (192 px, one 48 x 48 grid) and
+ * short-range (128 px, 16 x 16 x 2 and 8 x 8 x 6 anchors), which the cascade's fallback passes run.
  */
 object BlazeFace {
-    const val SIDE = 192
-    const val GRID = 48
-    const val FILE = "blazeface_full_range.tflite" // edge_age/detector/, copied into the app's assets
+    // edge_age/detector/, copied into the app's assets
+    val FULL = Network("full", "blazeface_full_range.tflite", 192, listOf(48 to 1))
+    val SHORT = Network("short", "blazeface_short_range.tflite", 128, listOf(16 to 2, 8 to 6))
+    val NETWORKS = listOf(FULL, SHORT).associateBy { it.name }
+    const val SIDE = 192 // FULL.side: the cascade's working side follows the larger input
     private const val RAW_SCORE_LIMIT = 80.0
     const val MIN_SCORE = 0.5 // blazeface.BlazeConfig
     const val NMS_IOU = 0.3
     const val MIN_SIZE = 24.0 // faces.DetectConfig.min_size: smallest face side in the view's pixels
 
-    fun decode(raw: FloatArray, logits: FloatArray, box: Letterbox, minScore: Double = MIN_SCORE, nmsIou: Double = NMS_IOU): List<BlazeDetection> {
-        require(raw.size == GRID * GRID * 16 && logits.size == GRID * GRID) { "BlazeFace outputs of unexpected size" }
+    fun decode(raw: FloatArray, logits: FloatArray, box: Letterbox, net: Network = FULL, minScore: Double = MIN_SCORE,
+               nmsIou: Double = NMS_IOU): List<BlazeDetection> {
+        require(raw.size == net.count * 16 && logits.size == net.count) { "BlazeFace ${net.name} outputs of unexpected size" }
+        val side = net.side
         val found = ArrayList<BlazeDetection>()
-        for (k in 0 until GRID * GRID) {
+        for (k in 0 until net.count) {
             val score = 1.0 / (1.0 + exp(-logits[k].toDouble().coerceIn(-RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
             if (!(score > minScore)) continue
-            val ax = ((k % GRID) + 0.5) / GRID
-            val ay = ((k / GRID) + 0.5) / GRID
-            fun p(i: Int) = raw[k * 16 + i].toDouble() / SIDE
+            val ax = net.anchorX(k)
+            val ay = net.anchorY(k)
+            fun p(i: Int) = raw[k * 16 + i].toDouble() / side
             val cx = p(0) + ax
             val cy = p(1) + ay
             val w = p(2)
             val h = p(3)
-            fun ix(v: Double) = (v * SIDE - box.px) / box.scale
-            fun iy(v: Double) = (v * SIDE - box.py) / box.scale
+            fun ix(v: Double) = (v * side - box.px) / box.scale
+            fun iy(v: Double) = (v * side - box.py) / box.scale
             val pts = DoubleArray(12) { i -> if (i % 2 == 0) ix(p(4 + i) + ax) else iy(p(4 + i) + ay) }
             val d = BlazeDetection(ix(cx - w / 2), iy(cy - h / 2), ix(cx + w / 2), iy(cy + h / 2), pts, score)
             if (d.x2 > d.x1 && d.y2 > d.y1) found.add(d)

@@ -5,8 +5,11 @@ import kotlin.math.cos
 import kotlin.math.max
 import kotlin.math.sin
 
-/** One detection pass (edge_age.data.faces.Pass): the photo as is, extended ([pad]), turned ([angle]) or cut in two ([halves]). */
-data class Pass(val pad: Boolean = false, val angle: Double = 0.0, val halves: Boolean = false)
+/**
+ * One detection pass (edge_age.data.faces.Pass): the photo as is, extended ([pad]), turned ([angle]) or cut in two
+ * ([halves]), given to the BlazeFace [network] of that name (BlazeFace.NETWORKS).
+ */
+data class Pass(val pad: Boolean = false, val angle: Double = 0.0, val halves: Boolean = false, val network: String = "full")
 
 /** A view to render for the detector: [width] x [height] pixels of the photo seen through [view]. */
 data class ViewSpec(val width: Int, val height: Int, val view: View) {
@@ -32,7 +35,8 @@ object Cascade {
     const val PAD = 0.5 // faces.DetectConfig.pad: the extended canvas grows by this x the longest side per side
     const val HALF_WINDOW = 0.6 // faces.HALF_WINDOW
     const val HALF_MIN_ASPECT = 1.2 // faces.HALF_MIN_ASPECT: no halves for a photo closer to square
-    val PASSES = listOf(Pass(), Pass(halves = true), Pass(pad = true), Pass(angle = -25.0), Pass(angle = 25.0))
+    val PASSES = listOf(Pass(), Pass(halves = true), Pass(pad = true, network = "short"), Pass(angle = -25.0, network = "short"),
+                        Pass(angle = 25.0, network = "short"))
 
     /** The views of [pass] for a photo of [width] x [height]. */
     fun views(width: Int, height: Int, pass: Pass): List<ViewSpec> {

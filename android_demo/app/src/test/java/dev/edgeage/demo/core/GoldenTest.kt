@@ -74,13 +74,20 @@ class GoldenTest {
         assertEquals(c.get("half_min_aspect").asDouble, Cascade.HALF_MIN_ASPECT, 0.0)
         assertEquals(c.get("pad").asDouble, Cascade.PAD, 0.0)
         assertEquals(c.get("side").asInt, BlazeFace.SIDE)
-        assertEquals(c.get("grid").asInt, BlazeFace.GRID)
+        val networks = c.getAsJsonArray("networks").map { it.asJsonObject }.map { n ->
+            Network(n.get("name").asString, n.get("file").asString, n.get("side").asInt,
+                    n.getAsJsonArray("layers").map { l -> l.asJsonArray[0].asInt to l.asJsonArray[1].asInt })
+        }
+        assertEquals(networks, BlazeFace.NETWORKS.values.toList())
         assertEquals(c.get("min_size").asDouble, BlazeFace.MIN_SIZE, 0.0)
         assertEquals(c.get("min_score").asDouble, BlazeFace.MIN_SCORE, 0.0)
         assertEquals(c.get("nms_iou").asDouble, BlazeFace.NMS_IOU, 0.0)
-        val passes = c.getAsJsonArray("passes").map { it.asJsonObject }.map { Pass(it.get("pad").asBoolean, it.get("angle").asDouble, it.get("halves").asBoolean) }
+        val passes = c.getAsJsonArray("passes").map { passOf(it.asJsonObject) }
         assertEquals(passes, Cascade.PASSES)
     }
+
+    private fun passOf(p: com.google.gson.JsonObject) =
+        Pass(p.get("pad").asBoolean, p.get("angle").asDouble, p.get("halves").asBoolean, p.get("network").asString)
 
     private fun floatsFile(f: File): FloatArray {
         val buf = java.nio.ByteBuffer.wrap(f.readBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
@@ -91,16 +98,16 @@ class GoldenTest {
         val lb = d.getAsJsonArray("letterbox")
         val box = Letterbox(lb[0].asDouble, lb[1].asInt, lb[2].asInt)
         val w = d.getAsJsonArray("view_size")
-        assertEquals("letterbox of the view", box, Letterbox.of(w[0].asInt, w[1].asInt))
-        val found = BlazeFace.decode(floatsFile(File(dir, d.get("raw").asString)), floatsFile(File(dir, d.get("logits").asString)), box)
+        val net = BlazeFace.NETWORKS.getValue(passOf(d.getAsJsonObject("pass")).network)
+        assertEquals("letterbox of the view", box, Letterbox.of(w[0].asInt, w[1].asInt, net.side))
+        val found = BlazeFace.decode(floatsFile(File(dir, d.get("raw").asString)), floatsFile(File(dir, d.get("logits").asString)), box, net)
         val view = View(d.getAsJsonArray("back").map { it.asDouble }.toDoubleArray(), d.get("angle").asDouble)
         return BlazeFace.inPhoto(found, view, d.get("min_size").asDouble)
     }
 
     /** The pass's view as Cascade.views makes it for this photo: the same size, and the same map back to within rounding. */
     private fun assertKotlinMakesTheView(name: String, width: Int, height: Int, d: com.google.gson.JsonObject) {
-        val p = d.getAsJsonObject("pass")
-        val pass = Pass(p.get("pad").asBoolean, p.get("angle").asDouble, p.get("halves").asBoolean)
+        val pass = passOf(d.getAsJsonObject("pass"))
         val size = d.getAsJsonArray("view_size").map { it.asInt }
         val back = d.getAsJsonArray("back").map { it.asDouble }
         val match = Cascade.views(width, height, pass).any { v ->
