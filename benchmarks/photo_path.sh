@@ -42,7 +42,9 @@ fi
   echo "face's and its mirror image's, two model passes per face); each JSON beside it holds its command. The model is"
   echo "the shipped reference, \`mobilenetv2_age_mix24\` (\`benchmarks/training.md\`: trained on UTKFace's train-split chips"
   echo "and faces in context and on All-Age-Faces' head crops, each found by BlazeFace's cascade and framed). The detector"
-  echo "is BlazeFace full-range, the framing the one bundled in \`edge_age/reference/framing_blazeface.json\`. The earlier"
+  echo "is BlazeFace's cascade (full-range on the photo and its halves, short-range on the tight-chip and turned fallback"
+  echo "passes; the model was trained on the all-full-range cascade, whose figures \`lab/photo_path_history.md\` keeps), the"
+  echo "framing the one bundled in \`edge_age/reference/framing_blazeface.json\`. The earlier"
   echo "references' tables: \`lab/photo_path_history.md\` (the UTKFace-only \`mobilenetv2_age_blaze24\`:"
   echo "\`lab/photo_path_blaze24/\`; the MTCNN-framed \`mobilenetv2_age_path24\`: \`lab/photo_path_path24/\`)."
   echo

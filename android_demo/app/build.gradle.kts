@@ -25,7 +25,7 @@ val copyModel by tasks.registering(Sync::class) {
     from(dir) {
         include("*_int8.tflite", "*.json")
     }
-    // The face detector the app runs (FaceFinder): the same file as Python's BlazeFace, and its framing fit for cards
+    // The face detector the app runs (FaceFinder): the same files as Python's BlazeFace, and its framing fit for cards
     // framed on another detector's boxes (AgeEstimator), under assets/detector/ (the card stays the only top-level .json).
     from(edgeAgeRoot.resolve("edge_age/detector")) {
         include("blazeface_full_range.tflite", "blazeface_short_range.tflite")

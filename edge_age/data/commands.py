@@ -181,7 +181,7 @@ def add_data_commands(sub: Any) -> None:
         p.set_defaults(detect_faces=False)
     fr.add_argument("--detector", default=DETECTORS[0], choices=DETECTORS,
                     help="the face detector to fit for (stored in the framing; every runtime then detects with "
-                         "it): mtcnn (eyes on every face), blazeface (MediaPipe's full-range BlazeFace on LiteRT: "
+                         "it): mtcnn (eyes on every face), blazeface (MediaPipe's BlazeFace on LiteRT: "
                          "eyes too, several times faster) or haar (OpenCV cascades); default: %(default)s")
     wi.set_defaults(func=cmd_data_wild)
     fr.set_defaults(func=cmd_data_framing)

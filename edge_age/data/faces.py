@@ -6,9 +6,9 @@ rule fitted on that detector's own boxes and eyes:
 
 - ``mtcnn`` (new fits): MTCNN's three networks on ONNX Runtime (:mod:`edge_age.data.mtcnn`); it
   gives the eye centres of every face it finds (lab/photo_path_history.md has both detectors' rates).
-- ``blazeface``: MediaPipe's BlazeFace full-range on LiteRT (:mod:`edge_age.data.blazeface`); eyes on every
-  face, several times faster than MTCNN (lab/detector_compare.json); the Android app runs the same file with the
-  same decode, cascade and framing (android_demo/.../core/BlazeFace.kt, Cascade.kt; golden-tested).
+- ``blazeface``: MediaPipe's BlazeFace on LiteRT (:mod:`edge_age.data.blazeface`: full-range, short-range for the
+  fallback passes); eyes on every face, several times faster than MTCNN (lab/detector_compare.json); the Android
+  app runs the same files with the same decode, cascade and framing (android_demo/.../core/BlazeFace.kt, Cascade.kt; golden-tested).
 - ``haar`` (cards fitted before MTCNN): OpenCV's Haar cascades from opencv-python(-headless) 4.x,
   with a separate eye cascade that finds an eye pair in about three faces of four.
 
@@ -75,7 +75,7 @@ DEFAULT_PASSES = (
 # canvas, then the photo turned by +-12 and +-25 degrees.
 MTCNN_PASSES = (Pass(), Pass(pad=True), *(Pass(angle=a) for a in (-12.0, 12.0, -25.0, 25.0)))
 
-# BlazeFace full-range sees every pass at 192 x 192, so small faces are what it misses, and it finds faces leaning
+# BlazeFace full-range sees its input at 192 x 192, so small faces are what it misses, and it finds faces leaning
 # up to ~20 degrees: the halves first, then the tight chip and +-25 degrees (lab/blazeface_cascade.json measures
 # each choice: faces found on faces in context and on chips, and what a photo without a face pays). Those last
 # three look for a face that fills much of the view, which the short-range network (a third of the cost) finds

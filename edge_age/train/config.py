@@ -91,7 +91,7 @@ class TrainConfig:
     # (lab/lab_notes.md).
     balance: float = 0.0
     # Gate loss (losses.DLDLLoss): weight of a cross-entropy on the predicted mass below each gate age, the
-    # under-18 and Challenge 25 decisions users make (0: off; --loss dldl only; lab/aaf/README.md).
+    # under-18 and Challenge 25 decisions users make (0: off; --loss dldl only; lab/aaf/README.md measures it).
     gate_loss: float = 0.0
     gate_ages: tuple[float, ...] = (18.0, 25.0)
     # Weight averaging (0: off): validation, best.pt and so the export use an exponential moving average
@@ -199,7 +199,7 @@ def _add_method_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate-loss", type=number(float, 0, 100), default=None, metavar="WEIGHT",
                    help="with --loss dldl: add WEIGHT x the cross-entropy of the predicted share of ages below "
                         "18 and below 25 against the truth's, so that estimates near a gate fall on the right "
-                        "side of it (default: 0, off)")
+                        "side of it; metrics.csv's train_loss then includes it (default: 0, off)")
     p.add_argument("--ema", type=number(float, 0, 0.9999), default=None, metavar="DECAY",
                    help="validate and save an exponential moving average of the weights, updated after every "
                         "optimiser step with this decay (0.999 averages over about 1000 steps; default: 0, off)")
@@ -282,8 +282,6 @@ def train_config(args: argparse.Namespace, recipe: str, input_size: int, jitter:
         # the second of each pair means nothing alone: refused rather than ignored
         if getattr(args, extra) is not None and getattr(args, main) is None:
             raise EdgeAgeError(f"--{extra.replace('_', '-')} needs --{main}")
-    if args.gate_loss and (args.loss or _d("loss")) != "dldl":
-        raise EdgeAgeError("--gate-loss needs --loss dldl (it prices the distribution head's mass below each gate)")
     augment = args.augment is not False
     return config_from_args(
         TrainConfig, args, out=args.out or f"runs/{args.model or _d('model')}", augment=augment,

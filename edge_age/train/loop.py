@@ -94,6 +94,9 @@ def _setup_torch(cfg: TrainConfig, ctx: distributed.Context) -> str:
     if cfg.teacher and cfg.loss != "dldl":
         raise EdgeAgeError(f"--teacher distils the teacher's age distribution: it needs --loss dldl (and --head "
                            f"distribution), not --loss {cfg.loss}")
+    if cfg.gate_loss and cfg.loss != "dldl":
+        raise EdgeAgeError(f"--gate-loss prices the distribution head's mass below each gate age: it needs --loss "
+                           f"dldl, not --loss {cfg.loss}")
     if cfg.progressive and cfg.progressive_epochs >= cfg.epochs:
         raise EdgeAgeError(f"--progressive-epochs {cfg.progressive_epochs} leaves no epoch at the input size "
                            f"(--epochs {cfg.epochs})")

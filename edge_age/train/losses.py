@@ -91,6 +91,9 @@ class DLDLLoss:
                                "--head distribution)")
         self.bins, self.sigma, self.teacher_weight = head.bins, sigma, teacher_weight
         self.gate_weight = gate_weight
+        if gate_weight and not all(head.bins[0] < age <= head.bins[-1] for age in gate_ages):
+            raise EdgeAgeError(f"gate ages {gate_ages} must lie within the head's bins "
+                               f"({head.bins[0]:.0f}-{head.bins[-1]:.0f}]")
         self.below = [head.bins < age for age in gate_ages] if gate_weight else []
         self.logits: torch.Tensor | None = None
         head.register_forward_hook(self._keep_logits)

@@ -158,3 +158,13 @@ def test_each_network_file_has_an_output_per_anchor(name: str) -> None:
     raw, logits = blazeface.run(tensor, net)
     assert raw.shape == (len(net.anchors()), 16) and logits.shape == (len(net.anchors()),)
     assert len(net.anchors()) == {"full": 48 * 48, "short": 896}[name]
+
+
+def test_short_range_anchors_run_row_by_row_each_cells_together() -> None:
+    """MediaPipe's SSD order: the 16 x 16 layer's two anchors a cell, x fastest, then the 8 x 8 layer's six."""
+    from edge_age.data.blazeface import SHORT
+
+    a = SHORT.anchors()
+    assert np.allclose(a[:3], [(1 / 32, 1 / 32), (1 / 32, 1 / 32), (3 / 32, 1 / 32)])
+    assert np.allclose(a[32], (1 / 32, 3 / 32))  # the second row of the first layer
+    assert np.allclose(a[512:518], (1 / 16, 1 / 16)) and np.allclose(a[518], (3 / 16, 1 / 16))

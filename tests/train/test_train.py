@@ -389,6 +389,18 @@ def test_dldl_target_mixes_the_teacher_in_by_its_weight() -> None:
     assert full.item() != pytest.approx(plain.item(), rel=1e-3)
 
 
+def test_gate_loss_refuses_a_loss_without_a_distribution(tmp_path: Path, utk_dir: Path, cache_dir: Path) -> None:
+    """--gate-loss with a regression loss is refused before any training, whoever builds the config."""
+    with pytest.raises(EdgeAgeError, match="--gate-loss"):
+        train(_cfg(tmp_path / "r", gate_loss=1.0), DataConfig(str(utk_dir)), PreprocessSpec(size=32), progress=False,
+              cache_dir=cache_dir, log=lambda s: None)
+    from edge_age.train.losses import DLDLLoss
+    from edge_age.models import create_model
+
+    with pytest.raises(EdgeAgeError, match="gate ages"):
+        DLDLLoss(create_model("mobilenetv2_age", head="distribution", input_size=32), gate_weight=1.0, gate_ages=(0.0,))
+
+
 def test_gate_loss_prices_the_mass_on_the_wrong_side_of_a_gate() -> None:
     """The gate term adds nothing at weight 0, more for a teenager read as an adult than for one read as a
     teenager, and its gradient moves the teenager's mass below 18."""
@@ -406,7 +418,8 @@ def test_gate_loss_prices_the_mass_on_the_wrong_side_of_a_gate() -> None:
         pred = (torch.softmax(fn.logits, 1) @ bins).reshape(-1)
         return fn(pred, y)
 
-    assert gated.gate_weight == 1.0 and DLDLLoss(model, gate_ages=(18.0,)).below == []
+    off = DLDLLoss(model, gate_weight=0.0, gate_ages=(18.0, 25.0))
+    assert loss(off, 22.0).item() == loss(plain, 22.0).item()
     extra_teen = loss(gated, 15.0) - loss(plain, 15.0)
     extra_adult = loss(gated, 22.0) - loss(plain, 22.0)
     assert 0 < extra_teen.item() < extra_adult.item()

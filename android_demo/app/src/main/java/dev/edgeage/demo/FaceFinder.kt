@@ -30,7 +30,14 @@ import org.tensorflow.lite.Interpreter
  * the same arithmetic.
  */
 class FaceFinder(context: Context, threads: Int) : AutoCloseable {
-    private val runners = BlazeFace.NETWORKS.mapValues { (_, net) -> Runner(context, net, threads) }
+    private val runners: Map<String, Runner> = LinkedHashMap<String, Runner>().also { made ->
+        try {
+            for ((name, net) in BlazeFace.NETWORKS) made[name] = Runner(context, net, threads)
+        } catch (e: Throwable) {
+            made.values.forEach { it.close() } // the first network's interpreter when the second fails to load
+            throw e
+        }
+    }
 
     /** All faces of the first pass that finds any, largest first (edge_age.data.faces.detect_faces). */
     fun find(photo: Bitmap): List<FaceDetection> {
@@ -59,7 +66,7 @@ class FaceFinder(context: Context, threads: Int) : AutoCloseable {
         return Bitmap.createScaledBitmap(b, w, h, true) to 1.0 / scale
     }
 
-    override fun close() = runners.values.forEach { it.close() }
+    override fun close() = runners.values.forEach { runCatching { it.close() } } // each one, whatever the others do
 
     /** One network's interpreter and buffers: a view drawn into its letterboxed input, run, decoded, mapped back. */
     private class Runner(context: Context, private val net: Network, threads: Int) : AutoCloseable {
