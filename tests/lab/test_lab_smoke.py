@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +36,7 @@ SCRIPTS = {
     "lab/interval_methods.py": (),
     "lab/interval_quality.py": (),
     "lab/interval_signals.py": ("torch",),
+    "lab/interval_split_noise.py": (),
     "lab/interval_spread.py": ("torch",),
     "lab/photo_gap.py": (),
     "lab/profile_onnx.py": (),
@@ -74,6 +76,25 @@ def test_lab_scripts_are_indexed() -> None:
                if p.name not in ("README.md", "__pycache__") and f"`{p.name}" not in index
                and f"`{p.stem}." not in index]
     assert not missing, missing
+
+
+def test_interval_split_noise_on_made_up_estimates(tmp_path: Path) -> None:
+    """Refits on made-up cached estimates (interval_methods' val.json / test.json) and reports every kind."""
+    rng = np.random.default_rng(0)
+    names = ["aligned", "in context", *(f"degraded {k}" for k in range(7)), "aaf"]
+    for split in ("val", "test"):
+        sets = {}
+        for k, name in enumerate(names):
+            age = rng.uniform(1, 80, 300)
+            sets[name] = {"age": age.tolist(), "estimate": (age + rng.normal(0, 3 + 0.1 * age + k / 5)).tolist()}
+        (tmp_path / f"{split}.json").write_text(json.dumps(sets))
+    out = tmp_path / "noise.json"
+    r = _run("lab/interval_split_noise.py", "--work", str(tmp_path), "--seeds", "3", "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert set(result["test_coverage_over_seeds"]) == set(names) and len(result["degradations_met_per_seed"]) == 3
+    for s in result["test_coverage_over_seeds"].values():
+        assert 0.6 < s["min"] <= s["median"] <= s["max"] < 1.0
 
 
 def _predictions(path: Path, estimates: list[float]) -> Path:
