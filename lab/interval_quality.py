@@ -54,11 +54,16 @@ def quality_sets(args: argparse.Namespace, split: str) -> dict[str, list[float]]
     return out
 
 
-def pooled(est: dict, sharp: dict) -> tuple[np.ndarray, ...]:
+def pooled_estimates(est: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every kind's true ages and estimates pooled, and each face's weight when every kind counts equally."""
     y = np.concatenate([est[k]["age"] for k in est])
     p = np.concatenate([est[k]["estimate"] for k in est])
-    s = np.concatenate([sharp[k] for k in est])
-    return y, p, s, intervals.set_weights([len(est[k]["age"]) for k in est])
+    return y, p, intervals.set_weights([len(est[k]["age"]) for k in est])
+
+
+def pooled(est: dict, sharp: dict) -> tuple[np.ndarray, ...]:
+    y, p, w = pooled_estimates(est)
+    return y, p, np.concatenate([sharp[k] for k in est]), w
 
 
 def fit(method: str, y: np.ndarray, p: np.ndarray, s: np.ndarray, w: np.ndarray, soft_below: float) -> dict:

@@ -23,18 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_age import fileio
-from edge_age.eval.metrics import AGE_BANDS
-from edge_age.runtime import intervals
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from interval_quality import pooled_estimates  # noqa: E402
+
+from edge_age import fileio  # noqa: E402
+from edge_age.eval.metrics import AGE_BANDS  # noqa: E402
+from edge_age.runtime import intervals  # noqa: E402
 
 DEGRADED_FROM = 2  # the cached kinds: aligned, in context, then the degradations, then AAF (interval_methods.kinds)
 TARGET = 0.77
-
-
-def arrays(est: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y = np.concatenate([est[k]["age"] for k in est])
-    p = np.concatenate([est[k]["estimate"] for k in est])
-    return y, p, intervals.set_weights([len(est[k]["age"]) for k in est])
 
 
 def unsplit(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict:
@@ -60,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     val, test = (json.loads((args.work / f"{sp}.json").read_text()) for sp in ("val", "test"))
-    y, p, w = arrays(val)
+    y, p, w = pooled_estimates(val)
     runs = [scored(intervals.fit_scaled(p, y, seed=s, weights=w), test) for s in range(args.seeds)]
     kinds = list(test)
     degraded = kinds[DEGRADED_FROM:DEGRADED_FROM + 7]
