@@ -104,7 +104,7 @@ def _setup_torch(cfg: TrainConfig, ctx: distributed.Context) -> str:
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // ctx.local_world))
     tune_malloc()
     precision = choose_precision(cfg.precision, ctx.device)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.run_seed)
     return precision
 
 
@@ -266,7 +266,7 @@ class Epochs:
     source_weights: tuple[float, ...] = ()
 
     def epoch_order(self, epoch: int) -> np.ndarray:
-        return epoch_rows(self.tr, self.cfg.seed, epoch, self.source, self.source_weights)
+        return epoch_rows(self.tr, self.cfg.run_seed, epoch, self.source, self.source_weights)
 
     def after_step(self) -> None:
         if self.ema is not None:
@@ -297,7 +297,7 @@ def _start(cfg: TrainConfig, spec: PreprocessSpec, ds: Dataset, state: dict[str,
     model, model_kwargs = _build_model(cfg, ages[tr], state, ctx.device)
     _check_sides(cfg, model, faces.shape[1], ctx.device)
     weights = tuple(s.weight for s in ds.config.sources()) if ds.source is not None else ()
-    drawn = len(epoch_rows(tr, cfg.seed, 0, ds.source, weights))  # the same count every epoch
+    drawn = len(epoch_rows(tr, cfg.run_seed, 0, ds.source, weights))  # the same count every epoch
     opt, sched, steps = make_optimizer(cfg, model, drawn)
     loss_fn = (DLDLLoss(model, teacher_weight=cfg.teacher_weight, gate_weight=cfg.gate_loss,
                         gate_ages=tuple(cfg.gate_ages)) if cfg.loss == "dldl" else LOSSES[cfg.loss])
@@ -306,7 +306,7 @@ def _start(cfg: TrainConfig, spec: PreprocessSpec, ds: Dataset, state: dict[str,
                   scored=model if ema is None else ema.module,  # what validation, precise BN and best.pt see
                   ema=ema, opt=opt, sched=sched, loss_fn=loss_fn, steps=steps, precision=precision, faces=faces,
                   ages=ages, tr=tr, va=va, progress=progress,
-                  bn_faces=np.sort(np.random.default_rng([cfg.seed, 17]).permutation(tr)[: cfg.bn_recalib]),
+                  bn_faces=np.sort(np.random.default_rng([cfg.run_seed, 17]).permutation(tr)[: cfg.bn_recalib]),
                   weights=balance_weights(ages[tr], cfg.balance)(ages) if cfg.balance else None,
                   source=ds.source, source_labels=ds.source_labels, source_weights=weights), model_kwargs
 
@@ -454,8 +454,8 @@ def _run_epoch(run: Epochs, epoch: int) -> dict[str, Any]:
 
     cfg, ctx = run.cfg, run.ctx
     run.net.train()
-    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    torch.manual_seed(cfg.seed * 100_019 + epoch)  # dropout
+    gen = torch.Generator().manual_seed(cfg.run_seed * 100_003 + epoch)
+    torch.manual_seed(cfg.run_seed * 100_019 + epoch)  # dropout
     order = run.epoch_order(epoch)
     side = trained_side = cfg.input_side(epoch, run.faces.shape[1])
     total_loss = total_abs = seen = 0.0

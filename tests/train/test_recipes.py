@@ -144,3 +144,10 @@ def test_recipes_name_only_options_a_recipe_may_set() -> None:
 def _recipe_keys() -> set[str]:
     args = build_parser().parse_args(["train"])
     return set(args.recipe_options)
+
+
+def test_init_seed_moves_the_run_not_the_split() -> None:
+    cfg, data, _, _ = _job("train --data runs/x/labels.csv --seed 2 --init-seed 5")
+    assert (data.split.seed, cfg.seed, cfg.run_seed) == (2, 2, 5)
+    cfg, data, _, _ = _job("train --data runs/x/labels.csv --seed 2")
+    assert (data.split.seed, cfg.run_seed) == (2, 2)

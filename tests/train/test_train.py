@@ -45,6 +45,22 @@ def test_train_writes_run_files(utk_dir: Path, cache_dir: Path, tmp_path: Path) 
     assert ck["data"]["split"]["seed"] == 0 and sum(ck["split_counts"].values()) == 60
 
 
+def test_init_seed_equal_to_seed_is_the_same_run_and_another_differs(utk_dir: Path, cache_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    data = DataConfig(str(utk_dir))
+    quiet = dict(progress=False, cache_dir=cache_dir, log=lambda s: None)
+    runs = {name: _cfg(tmp_path / name, epochs=1, max_steps=2, **kw)
+            for name, kw in (("plain", {}), ("same", {"init_seed": 3}), ("other", {"init_seed": 4}))}
+    weights = {}
+    for name, cfg in runs.items():
+        train(cfg, data, **quiet)
+        ck = load_checkpoint(tmp_path / name / "last.pt")
+        weights[name] = ck["state_dict"]
+        assert ck["split_counts"] == load_checkpoint(tmp_path / "plain" / "last.pt")["split_counts"]
+    assert all(torch.equal(v, weights["same"][k]) for k, v in weights["plain"].items())
+    assert not all(torch.equal(v, weights["other"][k]) for k, v in weights["plain"].items())
+
+
 # With --ema a model with BatchNorm: its averaged statistics must resume too.
 _EMA_RUN = dict(ema=0.9, model="mobilenetv2_age", model_kwargs={"input_size": 32}, precision="fp32")
 
