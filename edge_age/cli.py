@@ -254,7 +254,7 @@ def _add_calibrate(sub: Any) -> None:
                         description="Score every file of an exported model on labeled faces of several kinds (val "
                                     "splits of --data, whole --photos sets through detection, those photos degraded "
                                     "with --degrade), pooled, and re-fit each file's per-face 80% intervals there "
-                                    "(normalised split conformal: the width grows with the estimate). Writes the "
+                                    "(normalised conformal, cross-fitted: the width grows with the estimate). Writes the "
                                     "files and the new card into --out; the model is never overwritten.")
     add_artifact(ca, "model", "MODEL", "an exported .onnx/.tflite file or its folder (every file of its card)",
                  "--model")

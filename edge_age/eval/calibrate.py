@@ -13,8 +13,8 @@ scores every file of a card on labeled faces of several kinds, pooled:
   memory and put through the runtime's own detection and crop, so the intervals know what old scans and poor
   cameras do to the estimates;
 
-and fits normalised split-conformal intervals (:func:`edge_age.runtime.intervals.fit_scaled`: the width grows with
-the estimate), each set counting equally by default (``--weigh sets``: 3,500 clean faces would otherwise decide the
+and fits normalised conformal intervals, cross-fitted (:func:`edge_age.runtime.intervals.fit_scaled`: the width grows
+with the estimate), each set counting equally by default (``--weigh sets``: 3,500 clean faces would otherwise decide the
 widths for 600 of each degradation; ``--weigh faces``: each face once). It writes the model's files and the new
 card into ``--out``; the card records what each file's intervals were calibrated on and the command. Imports no torch.
 """
@@ -62,7 +62,7 @@ class FaceSet:
     ages: np.ndarray
 
 
-MIN_FACES = 2 * intervals.MIN_BAND  # finite estimates a file needs: half fit the scale, half the band percentiles
+MIN_FACES = 2 * intervals.MIN_BAND  # finite estimates a file needs: enough for a band's percentiles and a scale
 
 
 def card_files(model: str | Path) -> tuple[Path, list[Path]]:
@@ -194,8 +194,8 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
     if before:
         bcov = intervals.coverage(ages[ok], *intervals.interval(pred[ok], before), [], pred[ok])
         was = f" (the card's before: {bcov['coverage']:.3f}, {bcov['mean_width']:.1f} years)"
-    log(f"  {f.name}: {cov['coverage']:.3f} of these {int(ok.sum())} faces inside (half of them fitted the "
-        f"percentiles), mean width {cov['mean_width']:.1f} years{was}")
+    log(f"  {f.name}: {cov['coverage']:.3f} of these {int(ok.sum())} faces inside (each scored "
+        f"by a scale fitted without it), mean width {cov['mean_width']:.1f} years{was}")
     per_set = _per_set(pred, ages, entry["interval"], records)
     log("    per set (in sample): " + ", ".join(f"{r['set']}{' ' + r['degradation'] if 'degradation' in r else ''} {c:.3f}"
                                     for r, c in zip(records, per_set)))

@@ -1,4 +1,4 @@
-"""Per-face 80% age intervals: split-conformal, calibrated on val faces per predicted-age band.
+"""Per-face 80% age intervals: conformal, calibrated on val faces per predicted-age band.
 
 Any model file gets them, whatever its head: the card stores, per file and per band of the *predicted*
 age, the 10th and 90th percentiles of that file's own val errors (int8 files err differently from
@@ -91,6 +91,7 @@ def fit(pred: np.ndarray, true: np.ndarray, level: float = LEVEL) -> dict[str, A
 SCALE_EDGES = (0, 3, 6, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120)
 MIN_SCALE_BIN = 30  # faces a bin needs for its own mean; fewer: interpolated from its neighbours
 SCALE_FLOOR = 0.5  # years: a bin of perfect estimates must not make every width zero
+FOLDS = 5  # fit_scaled's cross-fit: 10 folds were no steadier than 5 on the reference's pool
 
 
 def fit_scale(pred: np.ndarray, err: np.ndarray, weights: np.ndarray | None = None) -> list[list[float]]:
@@ -119,19 +120,25 @@ def scale_at(points: list[list[float]], ages: np.ndarray) -> np.ndarray:
 
 
 def fit_scaled(pred: np.ndarray, true: np.ndarray, level: float = LEVEL, seed: int = 0,
-               calibrated_on: list[dict[str, Any]] | None = None, weights: np.ndarray | None = None) -> dict[str, Any]:
-    """Normalised split conformal: the scale fitted on one half of the faces (seeded), the band percentiles of
-    error / scale on the other, so the percentiles are of faces the scale never saw (coverage holds at the level
-    as for :func:`fit`). ``weights`` (:func:`set_weights`): each face's weight in both fits."""
+               calibrated_on: list[dict[str, Any]] | None = None, weights: np.ndarray | None = None,
+               folds: int = FOLDS) -> dict[str, Any]:
+    """Normalised conformal, cross-fitted: the faces fall into ``folds`` seeded folds; each face's error / scale
+    uses a scale fitted on the other folds, so every percentile is of faces the scale never saw (as in a split),
+    and every face gives one; the card's scale is fitted on all of them. A single half split threw half the faces
+    out of each fit, and which half was luck: a pool that changed by a few faces redrew it and moved test
+    coverage by up to 0.025 (lab/interval_split_noise.json: 20 seeds); cross-fitted, by under 0.01. ``weights``
+    (:func:`set_weights`): each face's weight in both fits."""
     pred, err = np.asarray(pred, np.float64), np.asarray(pred, np.float64) - np.asarray(true, np.float64)
-    half = np.random.default_rng(seed).permutation(len(pred)) % 2 == 0
-    w = None if weights is None else np.asarray(weights, np.float64)
-    points = fit_scale(pred[half], err[half], None if w is None else w[half])
-    rest = ~half
-    method = "split conformal on error / scale per predicted-age band (normalised)"
-    out = {"level": level, "method": method + ("" if w is None else ", each calibration set weighted equally"),
-           "scale": points, "bands": _band_quantiles(pred[rest], err[rest] / scale_at(points, pred[rest]), level,
-                                                      None if w is None else w[rest] / w[rest].mean())}
+    w = np.ones_like(pred) if weights is None else np.asarray(weights, np.float64)
+    fold = np.random.default_rng(seed).permutation(len(pred)) % max(2, folds)
+    score = np.empty_like(err)
+    for k in np.unique(fold):
+        out = fold == k
+        score[out] = err[out] / scale_at(fit_scale(pred[~out], err[~out], w[~out]), pred[out])
+    method = f"conformal on error / scale per predicted-age band (normalised, {max(2, folds)}-fold cross-fitted)"
+    out = {"level": level, "method": method + ("" if weights is None else ", each calibration set weighted equally"),
+           "scale": fit_scale(pred, err, None if weights is None else w),
+           "bands": _band_quantiles(pred, score, level, None if weights is None else w / w.mean())}
     if calibrated_on is not None:
         out["calibrated_on"] = calibrated_on
     return out

@@ -38,7 +38,7 @@ def test_calibrate_refits_every_file_into_a_new_folder(exported: dict, real_data
     for fmt, entry in card["files"].items():
         assert (out / entry["file"]).read_bytes() == (exported["out"] / entry["file"]).read_bytes()
         iv = entry["interval"]
-        assert iv["scale"] and iv["method"].startswith("split conformal on error / scale")
+        assert iv["scale"] and iv["method"].startswith("conformal on error / scale")
         kinds = [r.get("degradation", r["split"]) for r in iv["calibrated_on"]]
         assert kinds[:2] == ["val", "all"] and len(kinds) == 2 + 7, kinds  # data, photos, 7 degradations of them
         assert iv["command"].startswith("edge-age calibrate")
