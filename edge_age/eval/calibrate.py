@@ -194,8 +194,8 @@ def _refit(entry: dict[str, Any], f: Path, pred: np.ndarray, ages: np.ndarray, r
     if before:
         bcov = intervals.coverage(ages[ok], *intervals.interval(pred[ok], before), [], pred[ok])
         was = f" (the card's before: {bcov['coverage']:.3f}, {bcov['mean_width']:.1f} years)"
-    log(f"  {f.name}: {cov['coverage']:.3f} of these {int(ok.sum())} faces inside (each scored "
-        f"by a scale fitted without it), mean width {cov['mean_width']:.1f} years{was}")
+    log(f"  {f.name}: {cov['coverage']:.3f} of these {int(ok.sum())} faces inside (in sample: "
+        f"these faces fitted it), mean width {cov['mean_width']:.1f} years{was}")
     per_set = _per_set(pred, ages, entry["interval"], records)
     log("    per set (in sample): " + ", ".join(f"{r['set']}{' ' + r['degradation'] if 'degradation' in r else ''} {c:.3f}"
                                     for r, c in zip(records, per_set)))

@@ -3,7 +3,8 @@
 Every epoch ends with two atomic writes: ``last.pt`` (weights, optimiser, scheduler, history,
 early-stopping state, the ``--ema`` average) and, when val MAE improved, ``best.pt``. An interrupted run therefore loses
 at most the epoch in flight, and ``--resume`` continues from ``last.pt``. Shuffling, augmentation
-and dropout are seeded per epoch from ``(seed, epoch)``, so a resumed run replays the same batches.
+and dropout are seeded per epoch from ``(run seed, epoch)`` (``TrainConfig.run_seed``: ``--init-seed``, else
+``--seed``), so a resumed run replays the same batches.
 """
 
 from __future__ import annotations

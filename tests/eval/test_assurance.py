@@ -225,6 +225,14 @@ def test_cross_fitted_intervals_do_not_hang_on_the_draw_of_faces() -> None:
     assert 0.77 <= min(covered) and max(covered) <= 0.83 and max(covered) - min(covered) < 0.01, covered
 
 
+def test_a_cross_fit_on_fewer_faces_than_folds_leaves_one_out_and_says_so() -> None:
+    from edge_age.runtime import intervals
+    fitted = intervals.fit_scaled(np.array([10.0, 20.0, 30.0]), np.array([12.0, 18.0, 33.0]))
+    assert "3-fold" in fitted["method"] and all(np.isfinite(b["err"]).all() for b in fitted["bands"])
+    with pytest.raises(ValueError, match="at least 2 faces"):
+        intervals.fit_scaled(np.array([10.0]), np.array([12.0]))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=300), st.sampled_from([0.5, 0.8, 0.9]))
 def test_weighted_quantiles_with_equal_weights_are_the_plain_order_statistics(err: list[float], level: float) -> None:

@@ -56,7 +56,6 @@ def test_init_seed_equal_to_seed_is_the_same_run_and_another_differs(utk_dir: Pa
         train(cfg, data, **quiet)
         ck = load_checkpoint(tmp_path / name / "last.pt")
         weights[name] = ck["state_dict"]
-        assert ck["split_counts"] == load_checkpoint(tmp_path / "plain" / "last.pt")["split_counts"]
     assert all(torch.equal(v, weights["same"][k]) for k, v in weights["plain"].items())
     assert not all(torch.equal(v, weights["other"][k]) for k, v in weights["plain"].items())
 
