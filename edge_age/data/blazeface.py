@@ -12,6 +12,7 @@ Imports no torch.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,21 @@ class Network:
         return FOLDER / self.file
 
     def anchors(self) -> np.ndarray:
-        """Anchor centres in [0, 1], row by row, each cell's anchors together (MediaPipe's SSD anchor order)."""
-        out = []
-        for grid, per_cell in self.layers:
-            c = (np.arange(grid, dtype=np.float64) + 0.5) / grid
-            x, y = np.meshgrid(c, c)
-            out.append(np.repeat(np.stack([x.ravel(), y.ravel()], axis=1), per_cell, axis=0))
-        return np.concatenate(out)
+        """Anchor centres in [0, 1], row by row, each cell's anchors together (MediaPipe's SSD anchor order);
+        read-only, built once per network rather than on every decoded pass."""
+        return _anchor_table(self.layers)
+
+
+@functools.lru_cache(maxsize=None)
+def _anchor_table(layers: tuple[tuple[int, int], ...]) -> np.ndarray:
+    out = []
+    for grid, per_cell in layers:
+        c = (np.arange(grid, dtype=np.float64) + 0.5) / grid
+        x, y = np.meshgrid(c, c)
+        out.append(np.repeat(np.stack([x.ravel(), y.ravel()], axis=1), per_cell, axis=0))
+    table = np.concatenate(out)
+    table.setflags(write=False)  # shared by every caller
+    return table
 
 
 FULL = Network("full", "blazeface_full_range.tflite", 192, ((48, 1),))

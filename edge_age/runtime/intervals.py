@@ -146,8 +146,8 @@ def fit_scaled(pred: np.ndarray, true: np.ndarray, level: float = LEVEL, seed: i
     fold = np.random.default_rng(seed).permutation(pred.size) % folds
     score = np.empty_like(err)
     for k in range(folds):
-        out = fold == k
-        score[out] = err[out] / scale_at(fit_scale(pred[~out], err[~out], w[~out], own), pred[out])
+        held = fold == k
+        score[held] = err[held] / scale_at(fit_scale(pred[~held], err[~held], w[~held], own), pred[held])
     method = f"conformal on error / scale per predicted-age band (normalised, {folds}-fold cross-fitted)"
     out = {"level": level, "method": method + ("" if weights is None else ", each calibration set weighted equally"),
            "scale": fit_scale(pred, err, None if weights is None else w, own),
